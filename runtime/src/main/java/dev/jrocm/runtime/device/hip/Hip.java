@@ -1,0 +1,76 @@
+package dev.jrocm.runtime.device.hip;
+
+import dev.jrocm.bindings.hip.hip_h;
+import dev.jrocm.runtime.device.GpuException;
+import dev.jrocm.runtime.device.NativeLibrary;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The safe layer over the HIP runtime bindings: status checks and the few queries that need no
+ * device object. Every entry point first makes sure the probe loaded libamdhip64, so the
+ * generated class is never initialised without its library.
+ */
+public final class Hip {
+    private Hip() {}
+
+    /** Throws {@link IllegalStateException} with the probe's reason when HIP is not loaded. */
+    public static void requireLoaded() {
+        NativeLibrary.HIP.probe().require();
+    }
+
+    /** Throws {@link GpuException} unless {@code status} is hipSuccess. */
+    public static void check(int status, String function) {
+        if (status != hip_h.hipSuccess()) {
+            throw error(status, function);
+        }
+    }
+
+    /** The exception for a failed call: HIP's own enum name and message for the status. */
+    public static GpuException error(int status, String function) {
+        return new GpuException("HIP", function, status, errorName(status), errorString(status));
+    }
+
+    /** HIP's enum name for a status, e.g. {@code hipErrorNoDevice}. */
+    public static String errorName(int status) {
+        requireLoaded();
+        return cString(hip_h.hipGetErrorName(status));
+    }
+
+    /** HIP's description of a status, e.g. {@code no ROCm-capable device is detected}. */
+    public static String errorString(int status) {
+        requireLoaded();
+        return cString(hip_h.hipGetErrorString(status));
+    }
+
+    /** Number of HIP devices; {@link GpuException} (hipErrorNoDevice) when there is none. */
+    public static int deviceCount() {
+        requireLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment count = arena.allocate(ValueLayout.JAVA_INT);
+            check(hip_h.hipGetDeviceCount(count), "hipGetDeviceCount");
+            return count.get(ValueLayout.JAVA_INT, 0);
+        }
+    }
+
+    /** HIP runtime version as HIP encodes it (major·10⁷ + minor·10⁵ + patch). */
+    public static int runtimeVersion() {
+        requireLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment version = arena.allocate(ValueLayout.JAVA_INT);
+            check(hip_h.hipRuntimeGetVersion(version), "hipRuntimeGetVersion");
+            return version.get(ValueLayout.JAVA_INT, 0);
+        }
+    }
+
+    /** {@code 50221153} → {@code "5.2.21153"}. */
+    public static String formatVersion(int version) {
+        return (version / 10_000_000) + "." + (version / 100_000 % 100) + "." + (version % 100_000);
+    }
+
+    static String cString(MemorySegment pointer) {
+        return pointer.equals(MemorySegment.NULL) ? "" : pointer.reinterpret(Long.MAX_VALUE).getString(0);
+    }
+}

@@ -1,0 +1,12 @@
+/**
+ * jrocm's runtime: devices and their backends (CPU, HIP, CUDA), and — built on them — tensors,
+ * autograd, layers, optimizers, datasets and checkpoints. The only module that touches the
+ * generated bindings.
+ */
+module dev.jrocm.runtime {
+    requires dev.jrocm.bindings;
+
+    exports dev.jrocm.runtime.device;
+    exports dev.jrocm.runtime.device.cpu;
+    exports dev.jrocm.runtime.device.hip;
+}

@@ -1,0 +1,57 @@
+# Sourced by every jrocm script: finds a JDK 22+ and exports JAVA_HOME and PATH for it.
+# Order: $JAVA_HOME, the `java` on PATH, then the newest JDK 22+ under /usr/lib/jvm (and
+# /opt/java, ~/.sdkman, ~/.jdks). Stops with a clear message when there is none.
+# Also sets JROCM_ROOT (the repository) and JROCM_NATIVE_ACCESS (modules that call native code).
+
+JROCM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export JROCM_ROOT
+export JROCM_NATIVE_ACCESS=dev.jrocm.bindings,dev.jrocm.runtime
+JROCM_MIN_JAVA=22
+
+# Feature version (e.g. 25) of the JDK at $1, or nothing if it is not a JDK.
+jrocm_jdk_version() {
+  local home=$1 v=""
+  [ -x "$home/bin/java" ] && [ -x "$home/bin/javac" ] || return 0
+  if [ -f "$home/release" ]; then
+    v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$home/release")
+  fi
+  if [ -z "$v" ]; then
+    v=$("$home/bin/java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
+  fi
+  echo "$v"
+}
+
+jrocm_find_jdk() {
+  local cand v best="" best_v=0
+  if [ -n "${JAVA_HOME:-}" ]; then
+    v=$(jrocm_jdk_version "$JAVA_HOME")
+    if [ -n "$v" ] && [ "$v" -ge $JROCM_MIN_JAVA ]; then echo "$JAVA_HOME"; return 0; fi
+  fi
+  if command -v java >/dev/null 2>&1; then
+    cand=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
+    v=$(jrocm_jdk_version "$cand")
+    if [ -n "$v" ] && [ "$v" -ge $JROCM_MIN_JAVA ]; then echo "$cand"; return 0; fi
+  fi
+  for cand in /usr/lib/jvm/* /opt/java/* /opt/jdk* "$HOME"/.sdkman/candidates/java/* "$HOME"/.jdks/*; do
+    [ -d "$cand" ] || continue
+    v=$(jrocm_jdk_version "$cand")
+    if [ -n "$v" ] && [ "$v" -ge $JROCM_MIN_JAVA ] && [ "$v" -gt "$best_v" ]; then
+      best=$cand; best_v=$v
+    fi
+  done
+  [ -n "$best" ] && echo "$best"
+}
+
+JROCM_JDK=$(jrocm_find_jdk || true)
+if [ -z "$JROCM_JDK" ]; then
+  {
+    echo "jrocm needs a JDK $JROCM_MIN_JAVA or newer, and none was found."
+    echo "  looked at: JAVA_HOME=${JAVA_HOME:-<unset>}, java on PATH ($(command -v java || echo none)), /usr/lib/jvm/*, /opt/java/*"
+    echo "  install one, e.g. Temurin 25 from https://adoptium.net, or on Debian/Ubuntu: apt install openjdk-25-jdk"
+    echo "  then run again, or point JAVA_HOME at it."
+  } >&2
+  return 1 2>/dev/null || exit 1
+fi
+export JAVA_HOME=$JROCM_JDK
+export PATH="$JAVA_HOME/bin:$PATH"
+unset JROCM_JDK

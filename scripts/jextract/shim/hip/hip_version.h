@@ -1,0 +1,11 @@
+/* Stand-in for the CMake-generated hip/hip_version.h (ROCm/HIP + ROCm/clr, HIP 6.3). */
+#ifndef JROCM_SHIM_HIP_VERSION_H
+#define JROCM_SHIM_HIP_VERSION_H
+#define HIP_VERSION_MAJOR 6
+#define HIP_VERSION_MINOR 3
+#define HIP_VERSION_PATCH 0
+#define HIP_VERSION_GITHASH ""
+#define HIP_VERSION_BUILD_ID 0
+#define HIP_VERSION_BUILD_NAME ""
+#define HIP_VERSION (HIP_VERSION_MAJOR * 10000000 + HIP_VERSION_MINOR * 100000 + HIP_VERSION_PATCH)
+#endif
