@@ -55,3 +55,39 @@ fi
 export JAVA_HOME=$JROCM_JDK
 export PATH="$JAVA_HOME/bin:$PATH"
 unset JROCM_JDK
+
+# The module path of the built samples and everything they need.
+jrocm_module_path() {
+  local jar
+  jar=$(ls "$JROCM_ROOT"/samples/target/jrocm-samples-*.jar 2>/dev/null | head -n 1)
+  echo "$JROCM_ROOT/samples/target/lib:$jar"
+}
+
+# Builds the jars (no tests) when none are there or a source, pom or script changed since the
+# last build; one line says so. Later runs skip it.
+jrocm_build_if_needed() {
+  local stamp="$JROCM_ROOT/samples/target/.jrocm-built"
+  if [ -f "$stamp" ] && [ -z "$(find "$JROCM_ROOT" -path "$JROCM_ROOT/.git" -prune -o \
+        \( -name '*.java' -o -name 'pom.xml' -o -path '*/src/main/resources/*' \) -newer "$stamp" -print -quit)" ]; then
+    return 0
+  fi
+  echo "building jrocm (first run, or sources changed) ..." >&2
+  local log
+  log=$(mktemp)
+  if ! (cd "$JROCM_ROOT" && mvn -B -ntp -q -DskipTests package >"$log" 2>&1); then
+    cat "$log" >&2; rm -f "$log"
+    echo "jrocm: the build failed (output above)" >&2
+    return 1
+  fi
+  rm -f "$log"
+  touch "$stamp"
+}
+
+# Maven 3.8's bundled Guava uses sun.misc.Unsafe, which JDK 24+ warns about on every run
+# (the flag that quiets it does not exist before JDK 23).
+if [ "$(jrocm_jdk_version "$JAVA_HOME")" -ge 24 ]; then
+  case " ${MAVEN_OPTS:-} " in
+    *sun-misc-unsafe-memory-access*) ;;
+    *) export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" ;;
+  esac
+fi

@@ -6,6 +6,8 @@ package dev.jrocm.runtime.device;
  * {@code hipMalloc failed: hipErrorOutOfMemory (2): out of memory}.
  */
 public final class GpuException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
     private final String library;
     private final String function;
     private final int code;

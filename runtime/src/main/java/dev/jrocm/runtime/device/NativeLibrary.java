@@ -104,7 +104,7 @@ public enum NativeLibrary {
             if (!Files.isRegularFile(file)) {
                 return Probe.missing(this, via + "=" + override + " names no file", List.of(file));
             }
-            return load(List.of(file), List.of(file));
+            return load(List.of(file), List.of(file), env);
         }
         List<Path> dirs = searchDirectories(env);
         List<Path> candidates = new ArrayList<>();
@@ -117,24 +117,24 @@ public enum NativeLibrary {
             }
         }
         if (candidates.isEmpty() && this == HIPRTC) {
-            return hiprtcInsideHip(dirs);
+            return hiprtcInsideHip(dirs, env);
         }
-        return load(candidates, dirs);
+        return load(candidates, dirs, env);
     }
 
-    private Probe hiprtcInsideHip(List<Path> searched) {
+    private Probe hiprtcInsideHip(List<Path> searched, Map<String, String> env) {
         Probe hip = HIP.probe();
         if (hip.isLoaded() && hasSymbol(hip.path(), keySymbol)) {
             return new Probe(this, hip.path(), null, searched, "inside " + hip.path().getFileName() + " (ROCm 5 layout)");
         }
-        return Probe.missing(this, notFound(searched) + (hip.isLoaded()
+        return Probe.missing(this, notFound(env) + (hip.isLoaded()
                 ? "; " + hip.path().getFileName() + " does not contain it either (ROCm 6+ ships libhiprtc.so)"
                 : ""), searched);
     }
 
-    private Probe load(List<Path> candidates, List<Path> searched) {
+    private Probe load(List<Path> candidates, List<Path> searched, Map<String, String> env) {
         if (candidates.isEmpty()) {
-            return Probe.missing(this, notFound(searched), searched);
+            return Probe.missing(this, notFound(env), searched);
         }
         List<String> failures = new ArrayList<>();
         for (Path file : candidates) {
@@ -154,11 +154,15 @@ public enum NativeLibrary {
         return Probe.missing(this, displayName + " found but could not be loaded: " + String.join("; ", failures), searched);
     }
 
-    private String notFound(List<Path> searched) {
-        return displayName + " not found: looked for " + String.join(", ", fileNames)
-                + " in " + searched.stream().map(Path::toString).toList()
-                + " (set " + overrideVariable() + "=/path/to/" + fileNames.getFirst()
-                + (root == Root.NONE ? "" : " or " + root + "_PATH") + ")";
+    private String notFound(Map<String, String> env) {
+        String where = switch (root) {
+            case ROCM -> env.getOrDefault("ROCM_PATH", "/opt/rocm") + "/lib, ";
+            case CUDA -> env.getOrDefault("CUDA_PATH", env.getOrDefault("CUDA_HOME", "/usr/local/cuda")) + "/lib64, ";
+            case NONE -> "";
+        };
+        return displayName + " not found: no " + String.join(" or ", fileNames) + " in " + where
+                + "LD_LIBRARY_PATH or the system library folders (set " + overrideVariable()
+                + "=/path/to/" + fileNames.getFirst() + (root == Root.NONE ? "" : ", or " + root + "_PATH") + ")";
     }
 
     static boolean hasSymbol(Path library, String symbol) {
@@ -288,6 +292,11 @@ public enum NativeLibrary {
         }
 
         public boolean isLoaded() { return path != null; }
+
+        /** Whether the loaded file exports {@code symbol} (false when nothing is loaded). */
+        public boolean hasSymbol(String symbol) {
+            return isLoaded() && NativeLibrary.hasSymbol(path, symbol);
+        }
 
         /** Throws {@link IllegalStateException} with the problem when the library is not loaded. */
         public Probe require() {

@@ -1,6 +1,7 @@
 package dev.jrocm.runtime.device.hip;
 
 import dev.jrocm.bindings.hip.hip_h;
+import dev.jrocm.runtime.device.CStrings;
 import dev.jrocm.runtime.device.GpuException;
 import dev.jrocm.runtime.device.NativeLibrary;
 
@@ -36,13 +37,13 @@ public final class Hip {
     /** HIP's enum name for a status, e.g. {@code hipErrorNoDevice}. */
     public static String errorName(int status) {
         requireLoaded();
-        return cString(hip_h.hipGetErrorName(status));
+        return CStrings.read(hip_h.hipGetErrorName(status));
     }
 
     /** HIP's description of a status, e.g. {@code no ROCm-capable device is detected}. */
     public static String errorString(int status) {
         requireLoaded();
-        return cString(hip_h.hipGetErrorString(status));
+        return CStrings.read(hip_h.hipGetErrorString(status));
     }
 
     /** Number of HIP devices; {@link GpuException} (hipErrorNoDevice) when there is none. */
@@ -52,6 +53,16 @@ public final class Hip {
             MemorySegment count = arena.allocate(ValueLayout.JAVA_INT);
             check(hip_h.hipGetDeviceCount(count), "hipGetDeviceCount");
             return count.get(ValueLayout.JAVA_INT, 0);
+        }
+    }
+
+    /** The marketing name of device {@code device}, e.g. {@code AMD Instinct MI210}. */
+    public static String deviceName(int device) {
+        requireLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment name = arena.allocate(256);
+            check(hip_h.hipDeviceGetName(name, (int) name.byteSize(), device), "hipDeviceGetName");
+            return name.getString(0);
         }
     }
 
@@ -70,7 +81,4 @@ public final class Hip {
         return (version / 10_000_000) + "." + (version / 100_000 % 100) + "." + (version % 100_000);
     }
 
-    static String cString(MemorySegment pointer) {
-        return pointer.equals(MemorySegment.NULL) ? "" : pointer.reinterpret(Long.MAX_VALUE).getString(0);
-    }
 }

@@ -1,6 +1,7 @@
 package dev.jrocm.runtime.device.hip;
 
 import dev.jrocm.bindings.hiprtc.hiprtc_h;
+import dev.jrocm.runtime.device.CStrings;
 import dev.jrocm.runtime.device.GpuException;
 import dev.jrocm.runtime.device.NativeLibrary;
 
@@ -26,7 +27,7 @@ public final class HipRtc {
 
     private static GpuException error(int status, String function, String detail) {
         // hipRTC's error string is its enum name (HIPRTC_ERROR_COMPILATION); it has no other text.
-        return new GpuException("hipRTC", function, status, Hip.cString(hiprtc_h.hiprtcGetErrorString(status)), null, detail);
+        return new GpuException("hipRTC", function, status, CStrings.read(hiprtc_h.hiprtcGetErrorString(status)), null, detail);
     }
 
     /** hipRTC's version, e.g. {@code "5.2"}. */

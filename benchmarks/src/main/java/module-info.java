@@ -1,0 +1,8 @@
+/** JMH benchmarks. Run from the shaded {@code benchmarks/target/benchmarks.jar} (class path). */
+module dev.jrocm.benchmarks {
+    requires dev.jrocm.runtime;
+    requires jmh.core;
+
+    opens dev.jrocm.benchmarks;
+    exports dev.jrocm.benchmarks.jmh_generated;
+}

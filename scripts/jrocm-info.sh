@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Prints every jrocm backend (hip, cuda, cpu): available or not and why, the native libraries
+# behind each, and the device jrocm would use. Builds jrocm first when the sources changed.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+jrocm_build_if_needed
+exec java --enable-native-access="$JROCM_NATIVE_ACCESS" -p "$(jrocm_module_path)" \
+  -m dev.jrocm.samples/dev.jrocm.samples.Info "$@"
