@@ -9,4 +9,9 @@ module dev.jrocm.runtime {
     exports dev.jrocm.runtime.device;
     exports dev.jrocm.runtime.device.cpu;
     exports dev.jrocm.runtime.device.hip;
+    exports dev.jrocm.runtime.device.cuda;
+    exports dev.jrocm.runtime.tensor;
+    exports dev.jrocm.runtime.autograd;
+    exports dev.jrocm.runtime.nn;
+    exports dev.jrocm.runtime.optim;
 }

@@ -1,0 +1,147 @@
+package dev.jrocm.runtime.autograd;
+
+import dev.jrocm.runtime.tensor.Scope;
+import dev.jrocm.runtime.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+
+/** Reverse-mode differentiation: the {@link #noGrad} switch and {@link #backward}. */
+public final class Autograd {
+    private static final ThreadLocal<int[]> DISABLED = ThreadLocal.withInitial(() -> new int[1]);
+    private static final ThreadLocal<Tensor> SEED = new ThreadLocal<>();
+
+    private Autograd() {}
+
+    /** Closing it restores gradient recording. */
+    public interface NoGrad extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * Within the returned scope ops record no graph (evaluation): {@code try (var ng = Autograd.noGrad()) {…}}.
+     */
+    public static NoGrad noGrad() {
+        int[] depth = DISABLED.get();
+        depth[0]++;
+        boolean[] closed = {false};
+        return () -> {
+            if (!closed[0]) {
+                closed[0] = true;
+                depth[0]--;
+            }
+        };
+    }
+
+    /** Whether ops on this thread record the graph now. */
+    public static boolean isEnabled() {
+        return DISABLED.get()[0] == 0;
+    }
+
+    /** Whether an op over {@code inputs} must record itself: recording is on and an input needs a gradient. */
+    public static boolean records(Tensor... inputs) {
+        if (!isEnabled()) {
+            return false;
+        }
+        for (Tensor t : inputs) {
+            if (t != null && t.requiresGrad()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** True when {@code grad} is the implicit d(loss)/d(loss) = 1 that started this backward pass. */
+    static boolean isSeedOfOne(Tensor grad) {
+        return SEED.get() == grad;
+    }
+
+    /**
+     * Back-propagates from a one-element {@code root}: every node reachable from it runs its rule
+     * once, after all the nodes that use its output; leaves that require grad accumulate into
+     * {@link Tensor#grad()}. Gradients of intermediate tensors are released as soon as their
+     * node has run.
+     */
+    public static void backward(Tensor root) {
+        if (root.size() != 1) {
+            throw new IllegalArgumentException("backward() starts from a one-element tensor, not " + root.shapeString());
+        }
+        if (!root.requiresGrad()) {
+            throw new IllegalStateException("backward(): " + root.describe() + " does not require grad (no graph was recorded)");
+        }
+        if (root.node() == null) {
+            Grads.accumulate(root, Tensor.full(root.backend(), 1f, root.shape()), false);
+            return;
+        }
+        List<Tensor> order = topologicalOrder(root);
+        Tensor seed = Tensor.full(root.backend(), 1f, root.shape());
+        SEED.set(seed);
+        try {
+            Grads.accumulate(root, seed, true);
+            for (int i = order.size() - 1; i >= 0; i--) {
+                Tensor t = order.get(i);
+                Node node = t.node();
+                Tensor g = t.grad();
+                if (g == null) {
+                    continue; // nothing flowed here (e.g. a branch not on the loss's path)
+                }
+                if (node.rule() == null) {
+                    throw new IllegalStateException("no gradient rule for op '" + node.op() + "' (input of "
+                            + root.describe() + "'s graph); compute it under Autograd.noGrad() or detach its inputs");
+                }
+                node.rule().backward(g);
+                if (g != seed) {
+                    t.zeroGrad(); // an intermediate gradient is spent once its node has run
+                } else {
+                    t.setGrad(null);
+                }
+            }
+        } finally {
+            SEED.remove();
+            seed.close();
+        }
+    }
+
+    private static List<Tensor> topologicalOrder(Tensor root) {
+        List<Tensor> order = new ArrayList<>();
+        Set<Tensor> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        // Iterative post-order DFS: deep graphs must not overflow the stack.
+        List<Object[]> stack = new ArrayList<>();
+        stack.add(new Object[] {root, 0});
+        seen.add(root);
+        while (!stack.isEmpty()) {
+            Object[] top = stack.getLast();
+            Tensor t = (Tensor) top[0];
+            int next = (Integer) top[1];
+            List<Tensor> inputs = t.node().inputs();
+            if (next < inputs.size()) {
+                top[1] = next + 1;
+                Tensor in = inputs.get(next);
+                if (in != null && in.node() != null && seen.add(in)) {
+                    stack.add(new Object[] {in, 0});
+                }
+            } else {
+                stack.removeLast();
+                order.add(t);
+            }
+        }
+        return order;
+    }
+
+    /** Runs {@code body} with gradient recording off and returns its result. */
+    @SuppressWarnings("try")
+    public static <T> T withoutGrad(java.util.function.Supplier<T> body) {
+        try (NoGrad ignored = noGrad()) {
+            return body.get();
+        }
+    }
+
+    /** For ops: creates leaf-gradient memory outside any step scope (it outlives the step). */
+    static Tensor persistent(java.util.function.Supplier<Tensor> make) {
+        return Scope.detached(make);
+    }
+}

@@ -1,0 +1,268 @@
+package dev.jrocm.runtime.autograd;
+
+import dev.jrocm.runtime.device.Backend;
+import dev.jrocm.runtime.tensor.DType;
+import dev.jrocm.runtime.tensor.Tensor;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The differentiable ops of an MLP, each with its forward computation and — in the same place —
+ * its gradient rule. Rules accumulate into their inputs' gradients (GEMMs with beta = 1 when a
+ * gradient already exists, so shared inputs sum their contributions). Inputs that do not require
+ * grad get no gradient computed at all: a frozen weight costs no weight-gradient GEMM, and the
+ * first layer, whose input is data, computes no input gradient.
+ */
+public final class Ops {
+    private Ops() {}
+
+    /** The result of {@link #crossEntropyWithAccuracy}: the mean loss and the number of correct argmaxes. */
+    public record LossAndCorrect(Tensor loss, Tensor correct) {}
+
+    // ---- linear algebra -----------------------------------------------------------------------
+
+    /** {@code y = x·Wᵀ + b}: x (batch, in), W (out, in), b (out) or null → y (batch, out). */
+    public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        requireMatrix("linear", "x", x);
+        requireMatrix("linear", "weight", weight);
+        if (x.dim(1) != weight.dim(1)) {
+            throw new IllegalArgumentException("linear: x is " + x.shapeString() + " but weight is " + weight.shapeString()
+                    + " (x needs " + weight.dim(1) + " columns)");
+        }
+        if (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0))) {
+            throw new IllegalArgumentException("linear: bias is " + bias.shapeString() + " but weight is "
+                    + weight.shapeString() + " (bias needs " + weight.dim(0) + " elements)");
+        }
+        Backend be = x.backend();
+        int batch = x.dim(0), in = x.dim(1), out = weight.dim(0);
+        Tensor y = Tensor.empty(be, batch, out);
+        be.gemm(false, true, batch, out, in, 1f, x.buffer(), weight.buffer(), 0f, y.buffer());
+        if (bias != null) {
+            be.addBias(y.buffer(), bias.buffer(), batch, out);
+        }
+        if (Autograd.records(x, weight, bias)) {
+            y.setNode(new Node("linear", inputs(x, weight, bias), dy -> {
+                linearBackward(x, weight, bias, dy);
+            }));
+        }
+        return y;
+    }
+
+    private static void linearBackward(Tensor x, Tensor weight, Tensor bias, Tensor dy) {
+        Backend be = dy.backend();
+        int batch = x.dim(0), in = x.dim(1), out = weight.dim(0);
+        if (x.requiresGrad()) { // dx (+)= dy·W
+            Grads.Target dx = Grads.target(x);
+            be.gemm(false, false, batch, in, out, 1f, dy.buffer(), weight.buffer(), dx.beta(), dx.grad().buffer());
+        }
+        if (weight.requiresGrad()) { // dW (+)= dyᵀ·x
+            Grads.Target dw = Grads.target(weight);
+            be.gemm(true, false, out, in, batch, 1f, dy.buffer(), x.buffer(), dw.beta(), dw.grad().buffer());
+        }
+        if (bias != null && bias.requiresGrad()) { // db (+)= Σ_rows dy
+            Grads.Target db = Grads.target(bias);
+            be.columnSums(dy.buffer(), batch, out, db.grad().buffer(), !db.fresh());
+        }
+    }
+
+    /** {@code y = x·Wᵀ}: x (batch, in), W (out, in) → (batch, out). */
+    public static Tensor matmulTransposed(Tensor x, Tensor weight) {
+        return linearNamed("matmulT", x, weight);
+    }
+
+    private static Tensor linearNamed(String op, Tensor x, Tensor weight) {
+        requireMatrix(op, "x", x);
+        requireMatrix(op, "weight", weight);
+        if (x.dim(1) != weight.dim(1)) {
+            throw new IllegalArgumentException(op + ": x is " + x.shapeString() + " but weight is " + weight.shapeString()
+                    + " (x needs " + weight.dim(1) + " columns)");
+        }
+        Backend be = x.backend();
+        Tensor y = Tensor.empty(be, x.dim(0), weight.dim(0));
+        be.gemm(false, true, x.dim(0), weight.dim(0), x.dim(1), 1f, x.buffer(), weight.buffer(), 0f, y.buffer());
+        if (Autograd.records(x, weight)) {
+            y.setNode(new Node(op, inputs(x, weight), dy -> linearBackward(x, weight, null, dy)));
+        }
+        return y;
+    }
+
+    /** {@code y = x + b} with b (cols) added to every row of x (rows, cols). */
+    public static Tensor addBias(Tensor x, Tensor bias) {
+        requireMatrix("addBias", "x", x);
+        if (bias.rank() != 1 || bias.dim(0) != x.dim(1)) {
+            throw new IllegalArgumentException("addBias: x is " + x.shapeString() + " but bias is " + bias.shapeString()
+                    + " (bias needs " + x.dim(1) + " elements)");
+        }
+        Backend be = x.backend();
+        Tensor y = Tensor.empty(be, x.shape());
+        be.copy(x.buffer(), y.buffer());
+        be.addBias(y.buffer(), bias.buffer(), x.dim(0), x.dim(1));
+        if (Autograd.records(x, bias)) {
+            y.setNode(new Node("addBias", inputs(x, bias), dy -> {
+                if (x.requiresGrad()) {
+                    Grads.accumulate(x, dy, false);
+                }
+                if (bias.requiresGrad()) {
+                    Grads.Target db = Grads.target(bias);
+                    be.columnSums(dy.buffer(), x.dim(0), x.dim(1), db.grad().buffer(), !db.fresh());
+                }
+            }));
+        }
+        return y;
+    }
+
+    // ---- element-wise -------------------------------------------------------------------------
+
+    /** {@code y = max(x, 0)}. */
+    public static Tensor relu(Tensor x) {
+        requireFloat("relu", "x", x);
+        Backend be = x.backend();
+        Tensor y = Tensor.empty(be, x.shape());
+        be.relu(x.buffer(), y.buffer());
+        if (Autograd.records(x)) {
+            y.setNode(new Node("relu", inputs(x), dy -> {
+                Grads.Target dx = Grads.target(x);
+                be.reluBackward(y.buffer(), dy.buffer(), dx.grad().buffer(), !dx.fresh());
+            }));
+        }
+        return y;
+    }
+
+    /** {@code y = a + b}, same shapes. */
+    public static Tensor add(Tensor a, Tensor b) {
+        requireSameShape("add", a, b);
+        Backend be = a.backend();
+        Tensor y = Tensor.empty(be, a.shape());
+        be.copy(a.buffer(), y.buffer());
+        be.axpy(1f, b.buffer(), y.buffer());
+        if (Autograd.records(a, b)) {
+            y.setNode(new Node("add", inputs(a, b), dy -> {
+                if (a.requiresGrad()) {
+                    Grads.accumulate(a, dy, false);
+                }
+                if (b.requiresGrad()) {
+                    Grads.accumulate(b, dy, false);
+                }
+            }));
+        }
+        return y;
+    }
+
+    /** {@code y = s·x}. */
+    public static Tensor scale(Tensor x, float s) {
+        requireFloat("scale", "x", x);
+        Backend be = x.backend();
+        Tensor y = Tensor.empty(be, x.shape());
+        be.copy(x.buffer(), y.buffer());
+        be.scale(y.buffer(), s);
+        if (Autograd.records(x)) {
+            y.setNode(new Node("scale", inputs(x), dy -> {
+                Grads.Target dx = Grads.target(x);
+                if (dx.fresh()) {
+                    be.copy(dy.buffer(), dx.grad().buffer());
+                    be.scale(dx.grad().buffer(), s);
+                } else {
+                    be.axpy(s, dy.buffer(), dx.grad().buffer());
+                }
+            }));
+        }
+        return y;
+    }
+
+    // ---- loss ---------------------------------------------------------------------------------
+
+    /** Mean cross-entropy of (batch, classes) logits against int32 labels (batch): a one-element tensor. */
+    public static Tensor crossEntropy(Tensor logits, Tensor labels) {
+        return crossEntropyWithAccuracy(logits, labels).loss();
+    }
+
+    /**
+     * Mean cross-entropy (log-softmax + NLL, fused) and the number of rows whose argmax is the
+     * label, computed in the same pass. When recording, the gradient (softmax − onehot)/batch is
+     * computed in that pass too, and backward only scales it.
+     */
+    public static LossAndCorrect crossEntropyWithAccuracy(Tensor logits, Tensor labels) {
+        requireMatrix("crossEntropy", "logits", logits);
+        if (labels.dtype() != DType.I32 || labels.rank() != 1 || labels.dim(0) != logits.dim(0)) {
+            throw new IllegalArgumentException("crossEntropy: logits are " + logits.shapeString() + " but labels are "
+                    + labels.describe() + " (labels need to be i32 of " + logits.dim(0) + " elements)");
+        }
+        Backend be = logits.backend();
+        int batch = logits.dim(0), classes = logits.dim(1);
+        boolean record = Autograd.records(logits);
+        Tensor stats = Tensor.empty(be, 2); // [loss, correct]
+        Tensor dLogits = record ? Tensor.empty(be, batch, classes) : null;
+        be.crossEntropy(logits.buffer(), labels.buffer(), batch, classes, stats.buffer(),
+                dLogits == null ? null : dLogits.buffer());
+        Tensor loss = stats.narrow(0, 1);
+        Tensor correct = stats.narrow(1, 1);
+        if (record) {
+            loss.setNode(new Node("crossEntropy", inputs(logits), dLoss -> {
+                if (Autograd.isSeedOfOne(dLoss)) {
+                    Grads.accumulate(logits, dLogits, true);
+                } else {
+                    be.scale(dLogits.buffer(), dLoss.item());
+                    Grads.accumulate(logits, dLogits, true);
+                }
+            }));
+        }
+        return new LossAndCorrect(loss, correct);
+    }
+
+    // ---- not differentiable -------------------------------------------------------------------
+
+    /** Row-wise argmax of (rows, cols) as int32 (rows). Has no gradient rule. */
+    public static Tensor argmax(Tensor x) {
+        requireMatrix("argmax", "x", x);
+        Tensor out = Tensor.empty(x.backend(), DType.I32, x.dim(0));
+        x.backend().argmaxRows(x.buffer(), x.dim(0), x.dim(1), out.buffer());
+        return out;
+    }
+
+    /**
+     * Rows {@code indices} (int32) of {@code source} (rows, …) gathered into a new tensor. A
+     * gathered tensor that should carry gradients is an error at backward: gather has no rule.
+     */
+    public static Tensor gatherRows(Tensor source, Tensor indices) {
+        if (indices.dtype() != DType.I32 || indices.rank() != 1) {
+            throw new IllegalArgumentException("gatherRows: indices must be i32 of rank 1, not " + indices.describe());
+        }
+        int[] shape = source.shape();
+        int cols = (int) (source.size() / Math.max(1, shape[0]));
+        shape[0] = indices.dim(0);
+        Tensor out = Tensor.empty(source.backend(), source.dtype(), shape);
+        source.backend().gatherRows(source.buffer(), cols, indices.buffer(), indices.dim(0), out.buffer());
+        if (Autograd.records(source)) {
+            out.setNode(new Node("gatherRows", inputs(source, indices), null));
+        }
+        return out;
+    }
+
+    // ---- checks -------------------------------------------------------------------------------
+
+    private static List<Tensor> inputs(Tensor... tensors) {
+        return Arrays.asList(tensors);
+    }
+
+    private static void requireFloat(String op, String name, Tensor t) {
+        if (t.dtype() != DType.F32) {
+            throw new IllegalArgumentException(op + ": " + name + " must be f32, not " + t.describe());
+        }
+    }
+
+    private static void requireMatrix(String op, String name, Tensor t) {
+        requireFloat(op, name, t);
+        if (t.rank() != 2) {
+            throw new IllegalArgumentException(op + ": " + name + " must be a matrix, not " + t.shapeString());
+        }
+    }
+
+    private static void requireSameShape(String op, Tensor a, Tensor b) {
+        requireFloat(op, "a", a);
+        requireFloat(op, "b", b);
+        if (!Arrays.equals(a.shape(), b.shape())) {
+            throw new IllegalArgumentException(op + ": shapes differ, " + a.shapeString() + " and " + b.shapeString());
+        }
+    }
+}

@@ -1,0 +1,111 @@
+package dev.jrocm.runtime.device;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Everything a tensor needs from a device: memory, copies, GEMM and the element-wise, reduction
+ * and fused kernels of a training step. The CPU backend is the reference; GPU backends
+ * implement the same list and nothing above changes.
+ *
+ * <p>Conventions: buffers hold float32 (or int32 where said) in row-major order; counts are
+ * elements; shapes are not checked here — {@code Tensor} and the autograd ops check them once.
+ * Ops are asynchronous on GPUs: results are visible to {@link #copyToHost} (which waits).
+ */
+public interface Backend extends AutoCloseable {
+
+    DeviceKind kind();
+
+    /** One line: what this backend runs on. */
+    String describe();
+
+    // ---- memory -------------------------------------------------------------------------------
+
+    /** {@code bytes} of memory from the caching pool (contents undefined). */
+    Buffer allocate(long bytes);
+
+    /** Returns the buffer's memory to the pool; using it afterwards throws. Idempotent. */
+    void release(Buffer buffer);
+
+    /** A view of {@code bytes} bytes of {@code memory} from {@code offset}. */
+    MemorySegment slice(MemorySegment memory, long offset, long bytes);
+
+    /** Allocation statistics: how often the pool had to ask the system/driver for memory. */
+    MemoryStats memoryStats();
+
+    /** Hands pooled memory that no buffer uses back to the system/driver. */
+    void emptyCache();
+
+    void copyFromHost(MemorySegment source, Buffer target);
+
+    void copyToHost(Buffer source, MemorySegment target);
+
+    void copy(Buffer source, Buffer target);
+
+    // ---- initialisation -----------------------------------------------------------------------
+
+    void fill(Buffer x, float value);
+
+    /**
+     * x[i] = lo + (hi−lo)·u(seed, i), u uniform in [0, 1) from a counter-based generator: the
+     * same seed gives the same values on every backend.
+     */
+    void uniform(Buffer x, float lo, float hi, long seed);
+
+    /** x[i] = mean + std·n(seed, i), n standard normal (Box–Muller over the same generator). */
+    void normal(Buffer x, float mean, float std, long seed);
+
+    // ---- linear algebra -----------------------------------------------------------------------
+
+    /**
+     * {@code C = alpha·op(A)·op(B) + beta·C}, row-major, dense (leading dimension = stored
+     * columns): op(A) m×k, op(B) k×n, C m×n. With beta = 0, C is not read.
+     */
+    void gemm(boolean transA, boolean transB, int m, int n, int k,
+              float alpha, Buffer a, Buffer b, float beta, Buffer c);
+
+    /** y[r, c] += bias[c] for a rows×cols y. */
+    void addBias(Buffer y, Buffer bias, int rows, int cols);
+
+    /** out[c] = Σ_r x[r, c] (+ out[c] when accumulate). */
+    void columnSums(Buffer x, int rows, int cols, Buffer out, boolean accumulate);
+
+    // ---- element-wise -------------------------------------------------------------------------
+
+    /** y = max(x, 0); y may be x. */
+    void relu(Buffer x, Buffer y);
+
+    /** dx = dy·[y > 0] (+ dx when accumulate), y the ReLU's output. */
+    void reluBackward(Buffer y, Buffer dy, Buffer dx, boolean accumulate);
+
+    /** x = alpha·x. */
+    void scale(Buffer x, float alpha);
+
+    /** y = y + alpha·x. */
+    void axpy(float alpha, Buffer x, Buffer y);
+
+    // ---- fused ops ----------------------------------------------------------------------------
+
+    /**
+     * Log-softmax + negative log-likelihood over rows×classes logits with int32 labels, mean over
+     * the rows: out[0] = loss, out[1] = number of rows whose argmax is the label. When dLogits is
+     * not null it receives (softmax − onehot)/rows, the gradient of the mean loss. A label
+     * outside [0, classes) throws {@link IllegalArgumentException} naming the row.
+     */
+    void crossEntropy(Buffer logits, Buffer labels, int rows, int classes, Buffer out, Buffer dLogits);
+
+    /** out[r] = index of the largest x[r, ·] (int32; the first on ties). */
+    void argmaxRows(Buffer x, int rows, int cols, Buffer out);
+
+    /** One Adam/AdamW step over p, g, m, v of equal length (PyTorch's semantics; see {@link AdamStep}). */
+    void adam(Buffer p, Buffer g, Buffer m, Buffer v, AdamStep step);
+
+    /** dst[i, ·] = src[indices[i], ·] for count rows of cols elements; indices int32. */
+    void gatherRows(Buffer src, int cols, Buffer indices, int count, Buffer dst);
+
+    /** Waits for all queued work. */
+    void synchronize();
+
+    /** Frees all memory; buffers must not be used afterwards. */
+    @Override
+    void close();
+}

@@ -1,0 +1,387 @@
+package dev.jrocm.runtime.device.cpu;
+
+import dev.jrocm.runtime.device.AdamStep;
+import dev.jrocm.runtime.device.Backend;
+import dev.jrocm.runtime.device.Buffer;
+import dev.jrocm.runtime.device.DeviceKind;
+import dev.jrocm.runtime.device.MemoryStats;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.Map;
+
+/**
+ * The reference backend: every op over native memory segments, in Java loops split across the
+ * cores where the work is large enough to pay for it, GEMM through {@link CpuGemm}.
+ *
+ * <p>Memory comes from a pool of exact-size blocks: a training step asks for the same sizes
+ * every time, so after the first step every request is served from the pool and no memory is
+ * touched for the first time (first touch of fresh pages is the slowest thing on these machines).
+ */
+public final class CpuBackend implements Backend {
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
+    /** Elements per parallel chunk: below ~64K floats a fork costs more than the loop. */
+    private static final long GRAIN = 1 << 16;
+
+    private final Sgemm gemm;
+    private final Map<Long, ArrayDeque<Block>> free = new HashMap<>();
+    private final Map<Buffer, Block> live = new IdentityHashMap<>();
+    private long systemAllocations;
+    private long bytesInUse;
+    private long bytesReserved;
+    private boolean closed;
+
+    /** One allocation from the system, in its own arena so it can be returned alone. */
+    private record Block(Arena arena, MemorySegment memory) {}
+
+    /** A CPU backend with the default GEMM path ({@link CpuGemm#defaultPath()}). */
+    public CpuBackend() {
+        this(CpuGemm.defaultPath());
+    }
+
+    public CpuBackend(Sgemm gemm) {
+        this.gemm = gemm;
+    }
+
+    @Override
+    public DeviceKind kind() { return DeviceKind.CPU; }
+
+    @Override
+    public String describe() {
+        return "cpu (" + Runtime.getRuntime().availableProcessors() + " cores, GEMM: "
+                + (gemm instanceof Cblas c ? c.description() : gemm.name()) + ")";
+    }
+
+    /** The GEMM path this backend uses. */
+    public Sgemm gemmPath() { return gemm; }
+
+    // ---- memory -------------------------------------------------------------------------------
+
+    @Override
+    public synchronized Buffer allocate(long bytes) {
+        if (closed) {
+            throw new IllegalStateException("the cpu backend is closed");
+        }
+        if (bytes < 0) {
+            throw new IllegalArgumentException("cannot allocate " + bytes + " bytes");
+        }
+        // Zero-byte requests still get a distinct block, so every buffer has an identity.
+        long size = Math.max(bytes, Float.BYTES);
+        ArrayDeque<Block> blocks = free.get(size);
+        Block block = blocks == null ? null : blocks.poll();
+        if (block == null) {
+            Arena arena = Arena.ofShared();
+            block = new Block(arena, arena.allocate(size, 64));
+            systemAllocations++;
+            bytesReserved += size;
+        }
+        bytesInUse += size;
+        Buffer buffer = new Buffer(this, block.memory().asSlice(0, bytes));
+        live.put(buffer, block);
+        return buffer;
+    }
+
+    @Override
+    public synchronized void release(Buffer buffer) {
+        Block block = live.remove(buffer);
+        if (block == null) {
+            return; // already released, or a view: views die with their allocation
+        }
+        buffer.markReleased();
+        bytesInUse -= block.memory().byteSize();
+        free.computeIfAbsent(block.memory().byteSize(), k -> new ArrayDeque<>()).push(block);
+    }
+
+    @Override
+    public MemorySegment slice(MemorySegment memory, long offset, long bytes) {
+        return memory.asSlice(offset, bytes);
+    }
+
+    @Override
+    public synchronized MemoryStats memoryStats() {
+        return new MemoryStats(systemAllocations, bytesInUse, bytesReserved);
+    }
+
+    @Override
+    public synchronized void emptyCache() {
+        for (ArrayDeque<Block> blocks : free.values()) {
+            for (Block block : blocks) {
+                bytesReserved -= block.memory().byteSize();
+                block.arena().close();
+            }
+        }
+        free.clear();
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        for (Map.Entry<Buffer, Block> entry : live.entrySet()) {
+            entry.getKey().markReleased();
+            entry.getValue().arena().close();
+        }
+        live.clear();
+        emptyCache();
+        bytesInUse = 0;
+        bytesReserved = 0;
+        closed = true;
+    }
+
+    @Override
+    public void copyFromHost(MemorySegment source, Buffer target) {
+        MemorySegment t = target.memory();
+        requireAtLeast("copyFromHost: source", source.byteSize(), t.byteSize());
+        MemorySegment.copy(source, 0, t, 0, t.byteSize());
+    }
+
+    @Override
+    public void copyToHost(Buffer source, MemorySegment target) {
+        MemorySegment s = source.memory();
+        requireAtLeast("copyToHost: target", target.byteSize(), s.byteSize());
+        MemorySegment.copy(s, 0, target, 0, s.byteSize());
+    }
+
+    @Override
+    public void copy(Buffer source, Buffer target) {
+        MemorySegment s = source.memory(), t = target.memory();
+        requireAtLeast("copy: target", t.byteSize(), s.byteSize());
+        MemorySegment.copy(s, 0, t, 0, s.byteSize());
+    }
+
+    private static void requireAtLeast(String what, long has, long needs) {
+        if (has < needs) {
+            throw new IllegalArgumentException(what + " holds " + has + " bytes, needs " + needs);
+        }
+    }
+
+    // ---- initialisation -----------------------------------------------------------------------
+
+    @Override
+    public void fill(Buffer x, float value) {
+        MemorySegment m = x.memory();
+        Parallel.forRange(x.length(), GRAIN, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                m.setAtIndex(F, i, value);
+            }
+        });
+    }
+
+    @Override
+    public void uniform(Buffer x, float lo, float hi, long seed) {
+        MemorySegment m = x.memory();
+        float width = hi - lo;
+        Parallel.forRange(x.length(), GRAIN, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                m.setAtIndex(F, i, lo + width * CounterRandom.uniform(seed, i));
+            }
+        });
+    }
+
+    @Override
+    public void normal(Buffer x, float mean, float std, long seed) {
+        MemorySegment m = x.memory();
+        Parallel.forRange(x.length(), GRAIN, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                m.setAtIndex(F, i, mean + std * CounterRandom.normal(seed, i));
+            }
+        });
+    }
+
+    // ---- linear algebra -----------------------------------------------------------------------
+
+    @Override
+    public void gemm(boolean transA, boolean transB, int m, int n, int k,
+                     float alpha, Buffer a, Buffer b, float beta, Buffer c) {
+        gemm.sgemm(transA, transB, m, n, k, alpha, a.memory(), Math.max(1, transA ? m : k),
+                b.memory(), Math.max(1, transB ? k : n), beta, c.memory(), Math.max(1, n));
+    }
+
+    @Override
+    public void addBias(Buffer y, Buffer bias, int rows, int cols) {
+        MemorySegment ym = y.memory(), bm = bias.memory();
+        Parallel.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), (from, to) -> {
+            for (long r = from; r < to; r++) {
+                long row = r * cols;
+                for (int c = 0; c < cols; c++) {
+                    ym.setAtIndex(F, row + c, ym.getAtIndex(F, row + c) + bm.getAtIndex(F, c));
+                }
+            }
+        });
+    }
+
+    @Override
+    public void columnSums(Buffer x, int rows, int cols, Buffer out, boolean accumulate) {
+        MemorySegment xm = x.memory(), om = out.memory();
+        // Split over columns so each thread owns its sums; rows run inside, row-major friendly per chunk.
+        Parallel.forRange(cols, Math.max(1, GRAIN / Math.max(1, rows)), (from, to) -> {
+            for (long c = from; c < to; c++) {
+                om.setAtIndex(F, c, accumulate ? om.getAtIndex(F, c) : 0f);
+            }
+            for (long r = 0; r < rows; r++) {
+                long row = r * cols;
+                for (long c = from; c < to; c++) {
+                    om.setAtIndex(F, c, om.getAtIndex(F, c) + xm.getAtIndex(F, row + c));
+                }
+            }
+        });
+    }
+
+    // ---- element-wise -------------------------------------------------------------------------
+
+    @Override
+    public void relu(Buffer x, Buffer y) {
+        MemorySegment xm = x.memory(), ym = y.memory();
+        Parallel.forRange(x.length(), GRAIN, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                ym.setAtIndex(F, i, Math.max(xm.getAtIndex(F, i), 0f));
+            }
+        });
+    }
+
+    @Override
+    public void reluBackward(Buffer y, Buffer dy, Buffer dx, boolean accumulate) {
+        MemorySegment ym = y.memory(), dym = dy.memory(), dxm = dx.memory();
+        Parallel.forRange(y.length(), GRAIN, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                float g = ym.getAtIndex(F, i) > 0f ? dym.getAtIndex(F, i) : 0f;
+                dxm.setAtIndex(F, i, accumulate ? dxm.getAtIndex(F, i) + g : g);
+            }
+        });
+    }
+
+    @Override
+    public void scale(Buffer x, float alpha) {
+        MemorySegment m = x.memory();
+        Parallel.forRange(x.length(), GRAIN, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                m.setAtIndex(F, i, alpha * m.getAtIndex(F, i));
+            }
+        });
+    }
+
+    @Override
+    public void axpy(float alpha, Buffer x, Buffer y) {
+        MemorySegment xm = x.memory(), ym = y.memory();
+        Parallel.forRange(x.length(), GRAIN, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                ym.setAtIndex(F, i, ym.getAtIndex(F, i) + alpha * xm.getAtIndex(F, i));
+            }
+        });
+    }
+
+    // ---- fused ops ----------------------------------------------------------------------------
+
+    @Override
+    public void crossEntropy(Buffer logits, Buffer labels, int rows, int classes, Buffer out, Buffer dLogits) {
+        MemorySegment x = logits.memory(), y = labels.memory(), o = out.memory();
+        MemorySegment d = dLogits == null ? null : dLogits.memory();
+        double loss = 0;
+        int correct = 0;
+        for (int r = 0; r < rows; r++) {
+            int label = y.getAtIndex(I, r);
+            if (label < 0 || label >= classes) {
+                throw new IllegalArgumentException("cross-entropy: label " + label + " of row " + r
+                        + " is outside [0, " + classes + ")");
+            }
+            long row = (long) r * classes;
+            float max = Float.NEGATIVE_INFINITY;
+            int argmax = 0;
+            for (int c = 0; c < classes; c++) {
+                float v = x.getAtIndex(F, row + c);
+                if (v > max) {
+                    max = v;
+                    argmax = c;
+                }
+            }
+            double sum = 0;
+            for (int c = 0; c < classes; c++) {
+                sum += Math.exp(x.getAtIndex(F, row + c) - max);
+            }
+            double logSum = max + Math.log(sum);
+            loss += logSum - x.getAtIndex(F, row + label);
+            if (argmax == label) {
+                correct++;
+            }
+            if (d != null) {
+                for (int c = 0; c < classes; c++) {
+                    double p = Math.exp(x.getAtIndex(F, row + c) - logSum);
+                    d.setAtIndex(F, row + c, (float) ((p - (c == label ? 1 : 0)) / rows));
+                }
+            }
+        }
+        o.setAtIndex(F, 0, (float) (loss / rows));
+        o.setAtIndex(F, 1, correct);
+    }
+
+    @Override
+    public void argmaxRows(Buffer x, int rows, int cols, Buffer out) {
+        MemorySegment xm = x.memory(), om = out.memory();
+        for (int r = 0; r < rows; r++) {
+            long row = (long) r * cols;
+            int best = 0;
+            for (int c = 1; c < cols; c++) {
+                if (xm.getAtIndex(F, row + c) > xm.getAtIndex(F, row + best)) {
+                    best = c;
+                }
+            }
+            om.setAtIndex(I, r, best);
+        }
+    }
+
+    @Override
+    public void adam(Buffer p, Buffer g, Buffer m, Buffer v, AdamStep step) {
+        MemorySegment pm = p.memory(), gm = g.memory(), mm = m.memory(), vm = v.memory();
+        float lr = step.lr(), b1 = step.beta1(), b2 = step.beta2(), eps = step.eps(), wd = step.weightDecay();
+        boolean decoupled = step.decoupled();
+        float stepSize = (float) (lr / step.biasCorrection1());
+        float bc2Sqrt = (float) Math.sqrt(step.biasCorrection2());
+        float decay = 1f - lr * wd;
+        Parallel.forRange(p.length(), GRAIN, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                float param = pm.getAtIndex(F, i);
+                float grad = gm.getAtIndex(F, i);
+                if (wd != 0f) {
+                    if (decoupled) {
+                        param *= decay;
+                    } else {
+                        grad += wd * param;
+                    }
+                }
+                float mi = mm.getAtIndex(F, i);
+                mi += (1f - b1) * (grad - mi); // PyTorch's lerp form
+                float vi = vm.getAtIndex(F, i) * b2 + (1f - b2) * grad * grad;
+                float denom = (float) Math.sqrt(vi) / bc2Sqrt + eps;
+                mm.setAtIndex(F, i, mi);
+                vm.setAtIndex(F, i, vi);
+                pm.setAtIndex(F, i, param - stepSize * (mi / denom));
+            }
+        });
+    }
+
+    @Override
+    public void gatherRows(Buffer src, int cols, Buffer indices, int count, Buffer dst) {
+        MemorySegment s = src.memory(), idx = indices.memory(), d = dst.memory();
+        long rowsInSource = s.byteSize() / ((long) cols * Float.BYTES);
+        long rowBytes = (long) cols * Float.BYTES;
+        for (int i = 0; i < count; i++) {
+            int row = idx.getAtIndex(I, i);
+            if (row < 0 || row >= rowsInSource) {
+                throw new IllegalArgumentException("gatherRows: index " + row + " at position " + i
+                        + " is outside [0, " + rowsInSource + ")");
+            }
+            MemorySegment.copy(s, row * rowBytes, d, i * rowBytes, rowBytes);
+        }
+    }
+
+    @Override
+    public void synchronize() {
+        // CPU ops complete before they return.
+    }
+}

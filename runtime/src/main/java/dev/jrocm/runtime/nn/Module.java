@@ -1,0 +1,160 @@
+package dev.jrocm.runtime.nn;
+
+import dev.jrocm.runtime.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SequencedMap;
+
+/**
+ * A layer or a model: named parameters, named children, a train/eval mode, and a state dict
+ * keyed like PyTorch's ({@code fc1.weight}). Closing a module frees its parameters and children.
+ */
+public abstract class Module implements AutoCloseable {
+    private final SequencedMap<String, Tensor> parameters = new LinkedHashMap<>();
+    private final SequencedMap<String, Module> children = new LinkedHashMap<>();
+    private boolean training = true;
+
+    /** Computes the module's output; ops record a graph unless under {@code Autograd.noGrad()}. */
+    public abstract Tensor forward(Tensor input);
+
+    /** Registers a parameter (it is made to require grad) under {@code name}; returns it. */
+    protected final Tensor registerParameter(String name, Tensor parameter) {
+        checkName(name);
+        parameter.requiresGrad(true);
+        parameters.put(name, parameter);
+        return parameter;
+    }
+
+    /** Registers a child module under {@code name}; returns it. */
+    protected final <M extends Module> M registerModule(String name, M module) {
+        checkName(name);
+        children.put(name, module);
+        return module;
+    }
+
+    /** Replaces the child registered as {@code name} (as LoRA does); returns the old one. */
+    protected final Module replaceModule(String name, Module module) {
+        if (!children.containsKey(name)) {
+            throw new IllegalArgumentException("no child module '" + name + "' in " + getClass().getSimpleName()
+                    + " (children: " + children.keySet() + ")");
+        }
+        return children.put(name, module);
+    }
+
+    private void checkName(String name) {
+        if (name == null || name.isEmpty() || name.contains(".")) {
+            throw new IllegalArgumentException("module and parameter names must be non-empty and dot-free: '" + name + "'");
+        }
+        if (parameters.containsKey(name) || children.containsKey(name)) {
+            throw new IllegalArgumentException("'" + name + "' is already registered in " + getClass().getSimpleName());
+        }
+    }
+
+    /** The direct children, in registration order. */
+    public final Map<String, Module> children() {
+        return Collections.unmodifiableMap(children);
+    }
+
+    /** Every parameter of this module and its descendants, by dotted name, in registration order. */
+    public final SequencedMap<String, Tensor> namedParameters() {
+        SequencedMap<String, Tensor> all = new LinkedHashMap<>();
+        collect("", all);
+        return all;
+    }
+
+    private void collect(String prefix, Map<String, Tensor> into) {
+        parameters.forEach((name, p) -> into.put(prefix + name, p));
+        children.forEach((name, child) -> child.collect(prefix + name + ".", into));
+    }
+
+    public final List<Tensor> parameters() {
+        return new ArrayList<>(namedParameters().values());
+    }
+
+    /** The parameters that require grad: what an optimizer should get. */
+    public final List<Tensor> trainableParameters() {
+        return parameters().stream().filter(Tensor::requiresGrad).toList();
+    }
+
+    /** Total number of parameter elements. */
+    public final long parameterCount() {
+        return parameters().stream().mapToLong(Tensor::size).sum();
+    }
+
+    /** Number of parameter elements that require grad. */
+    public final long trainableParameterCount() {
+        return trainableParameters().stream().mapToLong(Tensor::size).sum();
+    }
+
+    /** Drops every parameter's gradient. */
+    public final void zeroGrad() {
+        parameters().forEach(Tensor::zeroGrad);
+    }
+
+    /** Training mode (the default) for this module and its descendants; returns this. */
+    public Module train() {
+        return setTraining(true);
+    }
+
+    /** Evaluation mode for this module and its descendants; returns this. */
+    public Module eval() {
+        return setTraining(false);
+    }
+
+    private Module setTraining(boolean on) {
+        training = on;
+        children.values().forEach(c -> c.setTraining(on));
+        return this;
+    }
+
+    public final boolean isTraining() { return training; }
+
+    /** The parameters by dotted name: the live tensors, not copies (write them with {@link #loadStateDict}). */
+    public final SequencedMap<String, Tensor> stateDict() {
+        return namedParameters();
+    }
+
+    /**
+     * Copies {@code state} into the parameters. Every parameter must be present with its shape,
+     * and nothing else may be: the error lists what is missing, unexpected or mis-shaped.
+     */
+    public final void loadStateDict(Map<String, Tensor> state) {
+        SequencedMap<String, Tensor> own = namedParameters();
+        List<String> problems = new ArrayList<>();
+        for (Map.Entry<String, Tensor> entry : own.entrySet()) {
+            Tensor given = state.get(entry.getKey());
+            if (given == null) {
+                problems.add("missing " + entry.getKey());
+            } else if (!Arrays.equals(given.shape(), entry.getValue().shape())) {
+                problems.add(entry.getKey() + " is " + given.shapeString() + " in the state dict but "
+                        + entry.getValue().shapeString() + " in the model");
+            }
+        }
+        for (String key : state.keySet()) {
+            if (!own.containsKey(key)) {
+                problems.add("unexpected " + key);
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("loadStateDict into " + getClass().getSimpleName() + ": "
+                    + String.join("; ", problems));
+        }
+        own.forEach((key, p) -> p.copyFrom(state.get(key)));
+    }
+
+    @Override
+    public void close() {
+        parameters.values().forEach(Tensor::close);
+        children.values().forEach(Module::close);
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getSimpleName();
+    }
+}

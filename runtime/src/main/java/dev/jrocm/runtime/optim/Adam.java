@@ -1,0 +1,57 @@
+package dev.jrocm.runtime.optim;
+
+import dev.jrocm.runtime.device.AdamStep;
+import dev.jrocm.runtime.tensor.Scope;
+import dev.jrocm.runtime.tensor.Tensor;
+
+import java.util.List;
+
+/**
+ * Adam with PyTorch's semantics (bias correction, ε after the square root of the corrected
+ * second moment, weight decay as L2 added to the gradient), or AdamW (decoupled decay:
+ * {@code p ← p·(1 − lr·λ)}). One fused pass over p, g, m, v per parameter; the moments live on
+ * the parameter's backend.
+ */
+public final class Adam extends Optimizer {
+    private final float lr, beta1, beta2, eps, weightDecay;
+    private final boolean decoupled;
+    private int t;
+
+    /** PyTorch's defaults: betas (0.9, 0.999), eps 1e-8, no weight decay. */
+    public Adam(List<Tensor> parameters, float lr) {
+        this(parameters, lr, 0.9f, 0.999f, 1e-8f, 0f, false);
+    }
+
+    /** @param decoupled true for AdamW, false for Adam's L2 weight decay */
+    public Adam(List<Tensor> parameters, float lr, float beta1, float beta2, float eps, float weightDecay, boolean decoupled) {
+        super(parameters);
+        this.lr = check("lr", lr, 0f, Float.POSITIVE_INFINITY);
+        this.beta1 = check("beta1", beta1, 0f, 1f);
+        this.beta2 = check("beta2", beta2, 0f, 1f);
+        this.eps = check("eps", eps, 0f, Float.POSITIVE_INFINITY);
+        this.weightDecay = check("weightDecay", weightDecay, 0f, Float.POSITIVE_INFINITY);
+        this.decoupled = decoupled;
+    }
+
+    /** AdamW with PyTorch's defaults (betas (0.9, 0.999), eps 1e-8) and the given decay. */
+    public static Adam adamW(List<Tensor> parameters, float lr, float weightDecay) {
+        return new Adam(parameters, lr, 0.9f, 0.999f, 1e-8f, weightDecay, true);
+    }
+
+    /** Steps taken so far. */
+    public int steps() { return t; }
+
+    @Override
+    public void step() {
+        t++;
+        AdamStep scalars = new AdamStep(lr, beta1, beta2, eps, weightDecay, decoupled, t);
+        for (Tensor p : parameters) {
+            if (!p.requiresGrad() || p.grad() == null) {
+                continue;
+            }
+            Tensor[] mv = state.computeIfAbsent(p, k -> Scope.detached(() -> new Tensor[] {
+                    Tensor.zeros(p.backend(), p.shape()), Tensor.zeros(p.backend(), p.shape())}));
+            p.backend().adam(p.buffer(), p.grad().buffer(), mv[0].buffer(), mv[1].buffer(), scalars);
+        }
+    }
+}

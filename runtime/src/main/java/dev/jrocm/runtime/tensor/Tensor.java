@@ -1,0 +1,304 @@
+package dev.jrocm.runtime.tensor;
+
+import dev.jrocm.runtime.autograd.Autograd;
+import dev.jrocm.runtime.autograd.Node;
+import dev.jrocm.runtime.device.Backend;
+import dev.jrocm.runtime.device.Buffer;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.stream.Collectors;
+
+/**
+ * A dense, contiguous, row-major tensor of float32 (or int32 labels) on one backend, rank 1–4.
+ *
+ * <p>A tensor owns its buffer (views share their base's) and gives it back to the backend's pool
+ * when closed; using a closed tensor throws {@link IllegalStateException}. Tensors created while
+ * a {@link Scope} is open belong to it. For autograd a tensor carries {@code requiresGrad}, its
+ * accumulated {@link #grad()}, and — when an op produced it — the {@link Node} that did.
+ */
+public final class Tensor implements AutoCloseable {
+    private final Backend backend;
+    private final Buffer buffer;
+    private final int[] shape;
+    private final DType dtype;
+    private final Tensor base; // the tensor whose buffer this views, or null when it owns its buffer
+    private boolean requiresGrad;
+    private Tensor grad;
+    private Node node;
+    private boolean closed;
+
+    private Tensor(Backend backend, Buffer buffer, int[] shape, DType dtype, Tensor base) {
+        this.backend = backend;
+        this.buffer = buffer;
+        this.shape = shape;
+        this.dtype = dtype;
+        this.base = base;
+        Scope.register(this);
+    }
+
+    // ---- creation -----------------------------------------------------------------------------
+
+    /** An uninitialised float32 tensor. */
+    public static Tensor empty(Backend backend, int... shape) {
+        return empty(backend, DType.F32, shape);
+    }
+
+    /** An uninitialised tensor of the given type. */
+    public static Tensor empty(Backend backend, DType dtype, int... shape) {
+        int[] s = checkShape(shape);
+        return new Tensor(backend, backend.allocate(count(s) * Float.BYTES), s, dtype, null);
+    }
+
+    public static Tensor zeros(Backend backend, int... shape) {
+        return full(backend, 0f, shape);
+    }
+
+    public static Tensor full(Backend backend, float value, int... shape) {
+        Tensor t = empty(backend, shape);
+        backend.fill(t.buffer, value);
+        return t;
+    }
+
+    /** A float32 tensor holding {@code data} (row-major), whose length must match the shape. */
+    public static Tensor of(Backend backend, float[] data, int... shape) {
+        Tensor t = empty(backend, shape);
+        t.copyFrom(data);
+        return t;
+    }
+
+    /** An int32 tensor (labels, indices) holding {@code data}. */
+    public static Tensor ofInts(Backend backend, int[] data, int... shape) {
+        Tensor t = empty(backend, DType.I32, shape);
+        if (data.length != t.size()) {
+            throw new IllegalArgumentException(data.length + " ints do not fill a tensor of shape " + t.shapeString());
+        }
+        t.upload(MemorySegment.ofArray(data));
+        return t;
+    }
+
+    public static Tensor scalar(Backend backend, float value) {
+        return of(backend, new float[] {value}, 1);
+    }
+
+    private static int[] checkShape(int[] shape) {
+        if (shape.length < 1 || shape.length > 4) {
+            throw new IllegalArgumentException("tensors have rank 1 to 4, not " + shape.length + " " + Arrays.toString(shape));
+        }
+        for (int d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
+            }
+        }
+        return shape.clone();
+    }
+
+    private static long count(int[] shape) {
+        long n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        return n;
+    }
+
+    // ---- views --------------------------------------------------------------------------------
+
+    /** The same elements in another shape of the same size (no copy; lives as long as this). */
+    public Tensor view(int... newShape) {
+        int[] s = checkShape(newShape);
+        if (count(s) != size()) {
+            throw new IllegalArgumentException("view: cannot view " + shapeString() + " (" + size() + " elements) as "
+                    + shapeString(s) + " (" + count(s) + ")");
+        }
+        return new Tensor(backend, buffer(), s, dtype, root());
+    }
+
+    /** Rows [from, from + count) along the first dimension (no copy; lives as long as this). */
+    public Tensor narrow(int from, int count) {
+        if (from < 0 || count < 0 || from + count > shape[0]) {
+            throw new IllegalArgumentException("narrow: rows [" + from + ", " + (from + count) + ") of " + shapeString());
+        }
+        long rowElements = size() / Math.max(1, shape[0]);
+        int[] s = shape.clone();
+        s[0] = count;
+        return new Tensor(backend, buffer().slice(from * rowElements, count * rowElements), s, dtype, root());
+    }
+
+    private Tensor root() { return base == null ? this : base; }
+
+    // ---- facts --------------------------------------------------------------------------------
+
+    public Backend backend() { return backend; }
+
+    public DType dtype() { return dtype; }
+
+    public int rank() { return shape.length; }
+
+    public int dim(int i) { return shape[i]; }
+
+    public int[] shape() { return shape.clone(); }
+
+    public long size() { return count(shape); }
+
+    /** {@code "8×3072"}. */
+    public String shapeString() { return shapeString(shape); }
+
+    static String shapeString(int[] shape) {
+        return Arrays.stream(shape).mapToObj(Integer::toString).collect(Collectors.joining("×"));
+    }
+
+    /** The memory, for ops; {@link IllegalStateException} once this tensor (or its base) is closed. */
+    public Buffer buffer() {
+        if (closed || (base != null && base.closed)) {
+            throw new IllegalStateException("tensor " + shapeString() + " is closed");
+        }
+        return buffer;
+    }
+
+    public boolean isClosed() { return closed || (base != null && base.closed); }
+
+    // ---- data in and out ----------------------------------------------------------------------
+
+    public void copyFrom(float[] data) {
+        requireType(DType.F32, "copyFrom(float[])");
+        if (data.length != size()) {
+            throw new IllegalArgumentException(data.length + " floats do not fill a tensor of shape " + shapeString());
+        }
+        upload(MemorySegment.ofArray(data));
+    }
+
+    /** Copies {@code source}'s elements into this tensor; shapes must be equal. */
+    public void copyFrom(Tensor source) {
+        if (!Arrays.equals(shape, source.shape) || dtype != source.dtype) {
+            throw new IllegalArgumentException("copyFrom: source is " + source.describe() + " but this is " + describe());
+        }
+        backend.copy(source.buffer(), buffer());
+    }
+
+    private void upload(MemorySegment heap) {
+        // Off-heap staging: a GPU driver cannot read the Java heap, and the CPU copy is the same cost.
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment staging = arena.allocate(heap.byteSize(), 16);
+            staging.copyFrom(heap);
+            backend.copyFromHost(staging, buffer());
+        }
+    }
+
+    private MemorySegment download(Arena arena) {
+        MemorySegment staging = arena.allocate(Math.max(1, size() * Float.BYTES), 16).asSlice(0, size() * Float.BYTES);
+        backend.copyToHost(buffer(), staging);
+        return staging;
+    }
+
+    public float[] toArray() {
+        requireType(DType.F32, "toArray()");
+        try (Arena arena = Arena.ofConfined()) {
+            return download(arena).toArray(ValueLayout.JAVA_FLOAT);
+        }
+    }
+
+    public int[] toIntArray() {
+        requireType(DType.I32, "toIntArray()");
+        try (Arena arena = Arena.ofConfined()) {
+            return download(arena).toArray(ValueLayout.JAVA_INT);
+        }
+    }
+
+    /** The value of a one-element tensor. */
+    public float item() {
+        if (size() != 1) {
+            throw new IllegalStateException("item() needs a tensor with one element, not " + shapeString());
+        }
+        return toArray()[0];
+    }
+
+    private void requireType(DType expected, String what) {
+        if (dtype != expected) {
+            throw new IllegalStateException(what + " needs a " + expected + " tensor, this is " + describe());
+        }
+    }
+
+    // ---- autograd -----------------------------------------------------------------------------
+
+    public boolean requiresGrad() { return requiresGrad; }
+
+    /**
+     * Marks a leaf tensor (one no op produced) as wanting a gradient, or not (frozen). Only float
+     * tensors can. Returns this.
+     */
+    public Tensor requiresGrad(boolean wanted) {
+        if (node != null) {
+            throw new IllegalStateException("requiresGrad can only be set on leaf tensors; " + describe()
+                    + " was produced by " + node.op());
+        }
+        if (wanted && dtype != DType.F32) {
+            throw new IllegalStateException("only float tensors can require gradients, not " + describe());
+        }
+        requiresGrad = wanted;
+        if (!wanted) {
+            zeroGrad();
+        }
+        return this;
+    }
+
+    /** The accumulated gradient, or null before any backward pass (or after {@link #zeroGrad}). */
+    public Tensor grad() { return grad; }
+
+    /** Drops the gradient (its memory returns to the pool); the next backward pass starts afresh. */
+    public void zeroGrad() {
+        if (grad != null) {
+            grad.close();
+            grad = null;
+        }
+    }
+
+    /** For autograd: replaces the gradient tensor. */
+    public void setGrad(Tensor g) {
+        if (g != null && g.size() != size()) {
+            throw new IllegalArgumentException("gradient " + g.shapeString() + " does not match tensor " + shapeString());
+        }
+        grad = g;
+    }
+
+    /** The op that produced this tensor, or null for a leaf. */
+    public Node node() { return node; }
+
+    /** For autograd ops: records the op that produced this tensor; it then requires grad. */
+    public void setNode(Node node) {
+        this.node = node;
+        this.requiresGrad = true;
+    }
+
+    /** Back-propagates from this one-element tensor into every leaf that requires grad. */
+    public void backward() {
+        Autograd.backward(this);
+    }
+
+    // ---- lifetime -----------------------------------------------------------------------------
+
+    /** Gives the buffer back to the pool (views give nothing back); closes the gradient too. Idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        node = null;
+        zeroGrad();
+        if (base == null) {
+            backend.release(buffer);
+        }
+    }
+
+    /** {@code "f32 8×3072 on cpu"}. */
+    public String describe() {
+        return dtype.name().toLowerCase() + " " + shapeString() + " on " + backend.kind().id();
+    }
+
+    @Override
+    public String toString() {
+        return "Tensor(" + describe() + (closed ? ", closed" : "") + (requiresGrad ? ", requiresGrad" : "") + ")";
+    }
+}

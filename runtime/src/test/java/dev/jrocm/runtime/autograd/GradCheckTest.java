@@ -1,0 +1,241 @@
+package dev.jrocm.runtime.autograd;
+
+import dev.jrocm.runtime.device.Backend;
+import dev.jrocm.runtime.device.cpu.CpuBackend;
+import dev.jrocm.runtime.tensor.Scope;
+import dev.jrocm.runtime.tensor.Tensor;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Function;
+
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Every gradient rule against central finite differences of an independent forward computed in
+ * double (h = 1e-6). Each case ends in cross-entropy so the loss is a scalar; inputs of ReLU are
+ * kept away from its kink. Tolerance: |analytic − numeric| ≤ 1e-4 + 1e-3·|numeric|.
+ */
+class GradCheckTest {
+    static final long SEED = 11L;
+    static final int[] LABELS = {2, 0, 1, 2};
+    static Backend backend;
+
+    @BeforeAll
+    static void open() { backend = new CpuBackend(); }
+
+    @AfterAll
+    static void close() { backend.close(); }
+
+    /** A leaf: values and shape. */
+    record Leaf(double[] values, int... shape) {}
+
+    static Leaf random(long seed, int... shape) {
+        int n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        Random r = new Random(seed);
+        double[] v = new double[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = r.nextGaussian();
+            if (Math.abs(v[i]) < 0.05) {
+                v[i] += Math.signum(v[i] + 1e-9) * 0.1; // keep away from ReLU's kink
+            }
+        }
+        return new Leaf(v, shape);
+    }
+
+    /**
+     * Checks d(loss)/d(leaf) for every leaf: {@code ops} builds the loss with jrocm's float ops,
+     * {@code reference} computes the same loss in double from the leaves' values.
+     */
+    static void check(Map<String, Leaf> leaves, Function<Map<String, Tensor>, Tensor> ops,
+                      Function<Map<String, double[]>, Double> reference) {
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        leaves.forEach((name, leaf) -> tensors.put(name, Tensor.of(backend, toFloat(leaf.values()), leaf.shape()).requiresGrad(true)));
+        try (Scope step = Scope.open()) {
+            ops.apply(tensors).backward();
+        }
+        Map<String, double[]> values = new LinkedHashMap<>();
+        leaves.forEach((name, leaf) -> values.put(name, leaf.values().clone()));
+        for (String name : leaves.keySet()) {
+            float[] analytic = tensors.get(name).grad().toArray();
+            double[] v = values.get(name);
+            for (int i = 0; i < v.length; i++) {
+                double keep = v[i], h = 1e-6;
+                v[i] = keep + h;
+                double up = reference.apply(values);
+                v[i] = keep - h;
+                double down = reference.apply(values);
+                v[i] = keep;
+                double numeric = (up - down) / (2 * h);
+                if (Math.abs(analytic[i] - numeric) > 1e-4 + 1e-3 * Math.abs(numeric)) {
+                    fail("d loss / d " + name + "[" + i + "]: analytic " + analytic[i] + ", numeric " + numeric + " (seed " + SEED + ")");
+                }
+            }
+        }
+        tensors.values().forEach(Tensor::close);
+    }
+
+    static float[] toFloat(double[] v) {
+        float[] f = new float[v.length];
+        for (int i = 0; i < v.length; i++) {
+            f[i] = (float) v[i];
+        }
+        return f;
+    }
+
+    // ---- the double reference -----------------------------------------------------------------
+
+    static double[] linearRef(double[] x, double[] w, double[] b, int batch, int in, int out) {
+        double[] y = new double[batch * out];
+        for (int r = 0; r < batch; r++) {
+            for (int o = 0; o < out; o++) {
+                double s = b == null ? 0 : b[o];
+                for (int i = 0; i < in; i++) {
+                    s += x[r * in + i] * w[o * in + i];
+                }
+                y[r * out + o] = s;
+            }
+        }
+        return y;
+    }
+
+    static double[] reluRef(double[] x) {
+        double[] y = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            y[i] = Math.max(0, x[i]);
+        }
+        return y;
+    }
+
+    static double crossEntropyRef(double[] logits, int classes) {
+        int rows = logits.length / classes;
+        double loss = 0;
+        for (int r = 0; r < rows; r++) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (int c = 0; c < classes; c++) {
+                max = Math.max(max, logits[r * classes + c]);
+            }
+            double sum = 0;
+            for (int c = 0; c < classes; c++) {
+                sum += Math.exp(logits[r * classes + c] - max);
+            }
+            loss += max + Math.log(sum) - logits[r * classes + LABELS[r]];
+        }
+        return loss / rows;
+    }
+
+    static Tensor ce(Tensor logits) {
+        return Ops.crossEntropy(logits, Tensor.ofInts(backend, LABELS, LABELS.length));
+    }
+
+    // ---- one case per rule --------------------------------------------------------------------
+
+    @Test
+    void linearGradientsForInputWeightAndBias() {
+        check(Map.of("x", random(1, 4, 5), "w", random(2, 3, 5), "b", random(3, 3)),
+                t -> ce(Ops.linear(t.get("x"), t.get("w"), t.get("b"))),
+                v -> crossEntropyRef(linearRef(v.get("x"), v.get("w"), v.get("b"), 4, 5, 3), 3));
+    }
+
+    @Test
+    void matmulTransposedGradients() {
+        check(Map.of("x", random(4, 4, 6), "w", random(5, 3, 6)),
+                t -> ce(Ops.matmulTransposed(t.get("x"), t.get("w"))),
+                v -> crossEntropyRef(linearRef(v.get("x"), v.get("w"), null, 4, 6, 3), 3));
+    }
+
+    @Test
+    void addBiasGradients() {
+        check(Map.of("x", random(6, 4, 3), "b", random(7, 3)),
+                t -> ce(Ops.addBias(t.get("x"), t.get("b"))),
+                v -> {
+                    double[] y = v.get("x").clone();
+                    for (int i = 0; i < y.length; i++) {
+                        y[i] += v.get("b")[i % 3];
+                    }
+                    return crossEntropyRef(y, 3);
+                });
+    }
+
+    @Test
+    void reluGradient() {
+        check(Map.of("x", random(8, 4, 3)),
+                t -> ce(Ops.relu(t.get("x"))),
+                v -> crossEntropyRef(reluRef(v.get("x")), 3));
+    }
+
+    @Test
+    void addGradientsReachBothInputs() {
+        check(Map.of("a", random(9, 4, 3), "b", random(10, 4, 3)),
+                t -> ce(Ops.add(t.get("a"), t.get("b"))),
+                v -> {
+                    double[] y = v.get("a").clone();
+                    for (int i = 0; i < y.length; i++) {
+                        y[i] += v.get("b")[i];
+                    }
+                    return crossEntropyRef(y, 3);
+                });
+    }
+
+    @Test
+    void scaleGradient() {
+        check(Map.of("x", random(12, 4, 3)),
+                t -> ce(Ops.scale(t.get("x"), -1.7f)),
+                v -> {
+                    double[] y = v.get("x").clone();
+                    for (int i = 0; i < y.length; i++) {
+                        y[i] *= -1.7;
+                    }
+                    return crossEntropyRef(y, 3);
+                });
+    }
+
+    @Test
+    void crossEntropyGradient() {
+        check(Map.of("logits", random(13, 4, 3)),
+                t -> ce(t.get("logits")),
+                v -> crossEntropyRef(v.get("logits"), 3));
+    }
+
+    @Test
+    void aTwoLayerMlpWithASharedActivationAccumulatesCorrectly() {
+        // h is used twice (h + 2h), so its gradient must be the sum of both paths.
+        check(Map.of("x", random(14, 4, 5), "w1", random(15, 6, 5), "b1", random(16, 6),
+                        "w2", random(17, 3, 6), "b2", random(18, 3)),
+                t -> {
+                    Tensor h = Ops.relu(Ops.linear(t.get("x"), t.get("w1"), t.get("b1")));
+                    Tensor hh = Ops.add(h, Ops.scale(h, 2f));
+                    return ce(Ops.linear(hh, t.get("w2"), t.get("b2")));
+                },
+                v -> {
+                    double[] h = reluRef(linearRef(v.get("x"), v.get("w1"), v.get("b1"), 4, 5, 6));
+                    for (int i = 0; i < h.length; i++) {
+                        h[i] *= 3;
+                    }
+                    return crossEntropyRef(linearRef(h, v.get("w2"), v.get("b2"), 4, 6, 3), 3);
+                });
+    }
+
+    @Test
+    void frozenWeightsAndDataGetNoGradient() {
+        try (Tensor x = Tensor.of(backend, toFloat(random(19, 4, 5).values()), 4, 5);
+             Tensor w = Tensor.of(backend, toFloat(random(20, 3, 5).values()), 3, 5);
+             Tensor b = Tensor.of(backend, toFloat(random(21, 3).values()), 3).requiresGrad(true);
+             Scope step = Scope.open()) {
+            ce(Ops.linear(x, w, b)).backward();
+            assertNull(x.grad(), "data got a gradient");
+            assertNull(w.grad(), "a frozen weight got a gradient");
+            if (b.grad() == null) {
+                fail("the trainable bias got no gradient");
+            }
+        }
+    }
+}

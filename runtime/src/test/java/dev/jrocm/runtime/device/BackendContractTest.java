@@ -1,0 +1,362 @@
+package dev.jrocm.runtime.device;
+
+import dev.jrocm.runtime.device.cpu.CpuBackend;
+import dev.jrocm.runtime.device.cpu.CpuGemm;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Every op of the Backend SPI on every backend present, against a plain-Java reference computed
+ * in double. A GPU backend joins {@link #backends()} and must pass the same checks.
+ */
+class BackendContractTest {
+    static final long SEED = 7L;
+    static final List<Backend> BACKENDS = new ArrayList<>();
+
+    static List<Backend> backends() {
+        if (BACKENDS.isEmpty()) {
+            BACKENDS.add(new CpuBackend(CpuGemm.java()));
+            CpuGemm.cblas().ifPresent(c -> BACKENDS.add(new CpuBackend(c)));
+        }
+        return BACKENDS;
+    }
+
+    @AfterAll
+    static void closeBackends() {
+        BACKENDS.forEach(Backend::close);
+        BACKENDS.clear();
+    }
+
+    // ---- helpers: host arrays in and out of buffers -------------------------------------------
+
+    static Buffer upload(Backend be, float[] data) {
+        Buffer b = be.allocate((long) data.length * Float.BYTES);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(Math.max(4, (long) data.length * Float.BYTES));
+            MemorySegment.copy(data, 0, s, ValueLayout.JAVA_FLOAT, 0, data.length);
+            be.copyFromHost(s, b);
+        }
+        return b;
+    }
+
+    static Buffer uploadInts(Backend be, int[] data) {
+        Buffer b = be.allocate((long) data.length * Integer.BYTES);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(Math.max(4, (long) data.length * Integer.BYTES));
+            MemorySegment.copy(data, 0, s, ValueLayout.JAVA_INT, 0, data.length);
+            be.copyFromHost(s, b);
+        }
+        return b;
+    }
+
+    static float[] download(Backend be, Buffer b) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(Math.max(4, b.byteSize())).asSlice(0, b.byteSize());
+            be.copyToHost(b, s);
+            return s.toArray(ValueLayout.JAVA_FLOAT);
+        }
+    }
+
+    static int[] downloadInts(Backend be, Buffer b) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(Math.max(4, b.byteSize())).asSlice(0, b.byteSize());
+            be.copyToHost(b, s);
+            return s.toArray(ValueLayout.JAVA_INT);
+        }
+    }
+
+    static float[] gaussian(int n, long seed) {
+        Random r = new Random(seed);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        return x;
+    }
+
+    static void assertClose(double want, float got, double rel, String what) {
+        assertTrue(Math.abs(got - want) <= rel * Math.max(1, Math.abs(want)),
+                what + ": got " + got + ", want " + want + " (seed " + SEED + ")");
+    }
+
+    // ---- memory -------------------------------------------------------------------------------
+
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
+    void copiesRoundTripAndReleasedBuffersGoBackToThePool(Backend be) {
+        float[] data = gaussian(1000, SEED);
+        long before = be.memoryStats().systemAllocations();
+        Buffer a = upload(be, data);
+        Buffer b = be.allocate(a.byteSize());
+        be.copy(a, b);
+        assertArrayEquals(data, download(be, b));
+        be.release(a);
+        be.release(b);
+        be.release(b); // idempotent
+        Buffer c = be.allocate(1000L * Float.BYTES);
+        Buffer d = be.allocate(1000L * Float.BYTES);
+        assertTrue(be.memoryStats().systemAllocations() - before <= 2, "the pool did not reuse released blocks");
+        be.release(c);
+        be.release(d);
+        IllegalStateException e = assertThrows(IllegalStateException.class, a::memory);
+        assertTrue(e.getMessage().contains("used after it was released"), e.getMessage());
+    }
+
+    // ---- initialisation -----------------------------------------------------------------------
+
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
+    void fillAndSeededRandomInitAreDeterministicAndInRange(Backend be) {
+        int n = 100_000;
+        Buffer x = be.allocate(n * 4L);
+        be.fill(x, 2.5f);
+        for (float v : download(be, x)) {
+            assertEquals(2.5f, v);
+        }
+        be.uniform(x, -0.25f, 0.75f, 99);
+        float[] u = download(be, x);
+        double mean = 0;
+        for (float v : u) {
+            assertTrue(v >= -0.25f && v < 0.75f, "uniform value " + v + " out of [-0.25, 0.75)");
+            mean += v / n;
+        }
+        assertEquals(0.25, mean, 0.01);
+        be.uniform(x, -0.25f, 0.75f, 99);
+        assertArrayEquals(u, download(be, x), "same seed, different values");
+        be.normal(x, 1f, 2f, 5);
+        float[] g = download(be, x);
+        double m = 0, sq = 0;
+        for (float v : g) {
+            m += v / n;
+        }
+        for (float v : g) {
+            sq += (v - m) * (v - m) / n;
+        }
+        assertEquals(1, m, 0.03);
+        assertEquals(2, Math.sqrt(sq), 0.03);
+        be.release(x);
+    }
+
+    // ---- linear algebra -----------------------------------------------------------------------
+
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
+    void gemmWithAlphaBetaMatchesTheReference(Backend be) {
+        int m = 7, n = 9, k = 11;
+        for (int t = 0; t < 4; t++) {
+            boolean ta = (t & 1) != 0, tb = (t & 2) != 0;
+            float[] a = gaussian(m * k, SEED + t), b = gaussian(k * n, SEED + 10 + t), c = gaussian(m * n, SEED + 20 + t);
+            Buffer ab = upload(be, a), bb = upload(be, b), cb = upload(be, c);
+            be.gemm(ta, tb, m, n, k, 0.5f, ab, bb, 2f, cb);
+            float[] got = download(be, cb);
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    double s = 0;
+                    for (int p = 0; p < k; p++) {
+                        s += (double) (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
+                    }
+                    assertClose(0.5 * s + 2.0 * c[i * n + j], got[i * n + j], 1e-5, "gemm ta=" + ta + " tb=" + tb);
+                }
+            }
+            be.release(ab);
+            be.release(bb);
+            be.release(cb);
+        }
+    }
+
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
+    void biasAddAndColumnSumsMatchTheReference(Backend be) {
+        int rows = 300, cols = 257;
+        float[] y = gaussian(rows * cols, SEED), bias = gaussian(cols, SEED + 1), start = gaussian(cols, SEED + 2);
+        Buffer yb = upload(be, y), bb = upload(be, bias), out = upload(be, start);
+        be.addBias(yb, bb, rows, cols);
+        float[] got = download(be, yb);
+        for (int i = 0; i < rows * cols; i++) {
+            assertEquals(y[i] + bias[i % cols], got[i], 1e-6f);
+        }
+        be.columnSums(yb, rows, cols, out, true);
+        float[] sums = download(be, out);
+        for (int c = 0; c < cols; c++) {
+            double s = start[c];
+            for (int r = 0; r < rows; r++) {
+                s += got[r * cols + c];
+            }
+            assertClose(s, sums[c], 1e-5, "accumulated column sum " + c);
+        }
+        be.columnSums(yb, rows, cols, out, false);
+        float[] fresh = download(be, out);
+        for (int c = 0; c < cols; c++) {
+            assertClose(sums[c] - start[c], fresh[c], 1e-4, "column sum " + c);
+        }
+        be.release(yb);
+        be.release(bb);
+        be.release(out);
+    }
+
+    // ---- element-wise -------------------------------------------------------------------------
+
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
+    void reluScaleAndAxpyMatchTheReference(Backend be) {
+        int n = 200_003;
+        float[] x = gaussian(n, SEED), dy = gaussian(n, SEED + 1), dx0 = gaussian(n, SEED + 2);
+        Buffer xb = upload(be, x), yb = be.allocate(n * 4L), dyb = upload(be, dy), dxb = upload(be, dx0);
+        be.relu(xb, yb);
+        float[] y = download(be, yb);
+        be.reluBackward(yb, dyb, dxb, true);
+        float[] dx = download(be, dxb);
+        for (int i = 0; i < n; i++) {
+            assertEquals(Math.max(x[i], 0f), y[i]);
+            assertEquals(dx0[i] + (x[i] > 0 ? dy[i] : 0f), dx[i], 1e-6f);
+        }
+        be.reluBackward(yb, dyb, dxb, false);
+        dx = download(be, dxb);
+        for (int i = 0; i < n; i++) {
+            assertEquals(x[i] > 0 ? dy[i] : 0f, dx[i]);
+        }
+        be.scale(xb, -3f);
+        be.axpy(0.5f, dyb, xb);
+        float[] z = download(be, xb);
+        for (int i = 0; i < n; i++) {
+            assertEquals(-3f * x[i] + 0.5f * dy[i], z[i], 1e-5f);
+        }
+        for (Buffer b : List.of(xb, yb, dyb, dxb)) {
+            be.release(b);
+        }
+    }
+
+    // ---- fused ops ----------------------------------------------------------------------------
+
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
+    void crossEntropyGivesLossCorrectCountAndGradient(Backend be) {
+        int rows = 13, classes = 10;
+        float[] logits = gaussian(rows * classes, SEED);
+        for (int i = 0; i < logits.length; i++) {
+            logits[i] *= 4; // spread out, some large, to exercise the max shift
+        }
+        int[] labels = new int[rows];
+        Random r = new Random(SEED);
+        for (int i = 0; i < rows; i++) {
+            labels[i] = r.nextInt(classes);
+        }
+        labels[0] = argmax(logits, 0, classes); // at least one correct
+        Buffer lb = upload(be, logits), yb = uploadInts(be, labels), out = be.allocate(8), d = be.allocate(rows * classes * 4L);
+        be.crossEntropy(lb, yb, rows, classes, out, d);
+        float[] o = download(be, out), grad = download(be, d);
+        double loss = 0;
+        int correct = 0;
+        for (int i = 0; i < rows; i++) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (int c = 0; c < classes; c++) {
+                max = Math.max(max, logits[i * classes + c]);
+            }
+            double sum = 0;
+            for (int c = 0; c < classes; c++) {
+                sum += Math.exp(logits[i * classes + c] - max);
+            }
+            double lse = max + Math.log(sum);
+            loss += (lse - logits[i * classes + labels[i]]) / rows;
+            correct += argmax(logits, i, classes) == labels[i] ? 1 : 0;
+            for (int c = 0; c < classes; c++) {
+                double want = (Math.exp(logits[i * classes + c] - lse) - (c == labels[i] ? 1 : 0)) / rows;
+                assertEquals(want, grad[i * classes + c], 1e-6, "dLogits[" + i + "," + c + "]");
+            }
+        }
+        assertClose(loss, o[0], 1e-6, "loss");
+        assertEquals(correct, o[1]);
+        Buffer bad = uploadInts(be, new int[] {0, 1, 10, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1});
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> be.crossEntropy(lb, bad, rows, classes, out, null));
+        assertEquals("cross-entropy: label 10 of row 2 is outside [0, 10)", e.getMessage());
+        Buffer idx = be.allocate(rows * 4L);
+        be.argmaxRows(lb, rows, classes, idx);
+        int[] am = downloadInts(be, idx);
+        for (int i = 0; i < rows; i++) {
+            assertEquals(argmax(logits, i, classes), am[i]);
+        }
+        for (Buffer b : List.of(lb, yb, out, d, bad, idx)) {
+            be.release(b);
+        }
+    }
+
+    static int argmax(float[] x, int row, int cols) {
+        int best = 0;
+        for (int c = 1; c < cols; c++) {
+            if (x[row * cols + c] > x[row * cols + best]) {
+                best = c;
+            }
+        }
+        return best;
+    }
+
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
+    void adamStepsFollowTheFormulaInDouble(Backend be) {
+        int n = 100_001;
+        for (boolean decoupled : new boolean[] {false, true}) {
+            float[] p = gaussian(n, SEED), m = gaussian(n, SEED + 1), v = gaussian(n, SEED + 2), g = gaussian(n, SEED + 3);
+            for (int i = 0; i < n; i++) {
+                v[i] = v[i] * v[i]; // a second moment is non-negative
+            }
+            Buffer pb = upload(be, p), gb = upload(be, g), mb = upload(be, m), vb = upload(be, v);
+            AdamStep step = new AdamStep(0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, decoupled, 3);
+            be.adam(pb, gb, mb, vb, step);
+            float[] p2 = download(be, pb), m2 = download(be, mb), v2 = download(be, vb);
+            assertArrayEquals(g, download(be, gb), "adam changed the gradient");
+            for (int i = 0; i < n; i += 7) {
+                double param = p[i], grad = g[i];
+                if (decoupled) {
+                    param *= 1 - 0.01 * 0.1;
+                } else {
+                    grad += 0.1 * param;
+                }
+                double mi = 0.9 * m[i] + 0.1 * grad;
+                double vi = 0.999 * v[i] + 0.001 * grad * grad;
+                double want = param - 0.01 / step.biasCorrection1() * mi / (Math.sqrt(vi) / Math.sqrt(step.biasCorrection2()) + 1e-8);
+                assertClose(mi, m2[i], 1e-5, "m[" + i + "]");
+                assertClose(vi, v2[i], 1e-5, "v[" + i + "]");
+                assertClose(want, p2[i], 1e-5, "p[" + i + "] decoupled=" + decoupled);
+            }
+            for (Buffer b : List.of(pb, gb, mb, vb)) {
+                be.release(b);
+            }
+        }
+    }
+
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
+    void gatherRowsPicksRowsAndRejectsBadIndices(Backend be) {
+        int rows = 50, cols = 33;
+        float[] src = gaussian(rows * cols, SEED);
+        int[] idx = {49, 0, 7, 7, 23};
+        Buffer sb = upload(be, src), ib = uploadInts(be, idx), db = be.allocate(idx.length * cols * 4L);
+        be.gatherRows(sb, cols, ib, idx.length, db);
+        float[] got = download(be, db);
+        for (int i = 0; i < idx.length; i++) {
+            for (int c = 0; c < cols; c++) {
+                assertEquals(src[idx[i] * cols + c], got[i * cols + c]);
+            }
+        }
+        Buffer bad = uploadInts(be, new int[] {1, 50});
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> be.gatherRows(sb, cols, bad, 2, db));
+        assertEquals("gatherRows: index 50 at position 1 is outside [0, 50)", e.getMessage());
+        for (Buffer b : List.of(sb, ib, db, bad)) {
+            be.release(b);
+        }
+    }
+}
