@@ -15,6 +15,14 @@ import java.util.List;
  * first layer, whose input is data, computes no input gradient.
  */
 public final class Ops {
+    /**
+     * Up to this batch size a linear layer's weight gradient is kept factored (dy, x) instead of
+     * formed by a GEMM ({@code -Djrocm.factoredWeightGrad.maxBatch}, 0 turns it off): for small
+     * batches forming and re-reading the out×in gradient costs more memory traffic than the
+     * optimizer's fused pass spends recomputing it.
+     */
+    public static final int FACTORED_WEIGHT_GRAD_MAX_BATCH = Integer.getInteger("jrocm.factoredWeightGrad.maxBatch", 16);
+
     private Ops() {}
 
     /** The result of {@link #crossEntropyWithAccuracy}: the mean loss and the number of correct argmaxes. */
@@ -56,7 +64,11 @@ public final class Ops {
             Grads.Target dx = Grads.target(x);
             be.gemm(false, false, batch, in, out, 1f, dy.buffer(), weight.buffer(), dx.beta(), dx.grad().buffer());
         }
-        if (weight.requiresGrad()) { // dW (+)= dyᵀ·x
+        if (weight.requiresGrad() && batch <= FACTORED_WEIGHT_GRAD_MAX_BATCH && !weight.hasGrad()
+                && weight.node() == null && !Autograd.isSeedOfOne(dy)) {
+            // dW = dyᵀ·x kept as its factors: Adam then reads p, m, v once and never an out×in gradient.
+            weight.addGradFactors(dy, x);
+        } else if (weight.requiresGrad()) { // dW (+)= dyᵀ·x
             Grads.Target dw = Grads.target(weight);
             be.gemm(true, false, out, in, batch, 1f, dy.buffer(), x.buffer(), dw.beta(), dw.grad().buffer());
         }

@@ -99,6 +99,21 @@ public interface Backend extends AutoCloseable {
     /** One Adam/AdamW step over p, g, m, v of equal length (PyTorch's semantics; see {@link AdamStep}). */
     void adam(Buffer p, Buffer g, Buffer m, Buffer v, AdamStep step);
 
+    /**
+     * One Adam step for an out×in parameter whose gradient is given as factors, g = dyᵀ·x
+     * (dy batch×out, x batch×in): a linear layer's weight gradient, never written to memory.
+     * This default forms g with a GEMM and calls {@link #adam}; backends fuse it.
+     */
+    default void adamFactored(Buffer p, Buffer m, Buffer v, Buffer dy, Buffer x, int batch, int out, int in, AdamStep step) {
+        Buffer g = allocate((long) out * in * Float.BYTES);
+        try {
+            gemm(true, false, out, in, batch, 1f, dy, x, 0f, g);
+            adam(p, g, m, v, step);
+        } finally {
+            release(g);
+        }
+    }
+
     /** dst[i, ·] = src[indices[i], ·] for count rows of cols elements; indices int32. */
     void gatherRows(Buffer src, int cols, Buffer indices, int count, Buffer dst);
 

@@ -131,7 +131,7 @@ public final class Devices {
         int cores = Runtime.getRuntime().availableProcessors();
         Optional<Cblas> cblas = CpuGemm.cblas();
         String gemm = CpuGemm.defaultPath() instanceof Cblas c
-                ? "GEMM by " + c.description() + " (" + c.library() + ")"
+                ? "GEMM by " + c.description() + " (" + c.library() + "), split over " + c.threads() + " threads"
                 : "GEMM in pure Java (" + cblas.map(c -> "-D" + CpuGemm.PROPERTY + "=java").orElse(NativeLibrary.CBLAS.probe().problem()) + ")";
         return new BackendStatus(DeviceKind.CPU, true, cores + " cores, " + gemm, libraries(NativeLibrary.CBLAS));
     }

@@ -46,12 +46,19 @@ public final class Adam extends Optimizer {
         t++;
         AdamStep scalars = new AdamStep(lr, beta1, beta2, eps, weightDecay, decoupled, t);
         for (Tensor p : parameters) {
-            if (!p.requiresGrad() || p.grad() == null) {
+            if (!p.requiresGrad() || !p.hasGrad()) {
                 continue;
             }
             Tensor[] mv = state.computeIfAbsent(p, k -> Scope.detached(() -> new Tensor[] {
                     Tensor.zeros(p.backend(), p.shape()), Tensor.zeros(p.backend(), p.shape())}));
-            p.backend().adam(p.buffer(), p.grad().buffer(), mv[0].buffer(), mv[1].buffer(), scalars);
+            List<Tensor[]> factors = p.gradFactors();
+            if (factors.size() == 1) {
+                Tensor dy = factors.getFirst()[0], x = factors.getFirst()[1];
+                p.backend().adamFactored(p.buffer(), mv[0].buffer(), mv[1].buffer(), dy.buffer(), x.buffer(),
+                        dy.dim(0), p.dim(0), p.dim(1), scalars);
+            } else {
+                p.backend().adam(p.buffer(), p.grad().buffer(), mv[0].buffer(), mv[1].buffer(), scalars);
+            }
         }
     }
 }

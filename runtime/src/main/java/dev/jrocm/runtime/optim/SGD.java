@@ -27,7 +27,7 @@ public final class SGD extends Optimizer {
     @Override
     public void step() {
         for (Tensor p : parameters) {
-            if (!p.requiresGrad() || p.grad() == null) {
+            if (!p.requiresGrad() || !p.hasGrad()) {
                 continue;
             }
             var be = p.backend();

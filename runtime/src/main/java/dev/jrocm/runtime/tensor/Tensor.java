@@ -8,7 +8,9 @@ import dev.jrocm.runtime.device.Buffer;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.stream.Collectors;
 
 /**
@@ -27,6 +29,7 @@ public final class Tensor implements AutoCloseable {
     private final Tensor base; // the tensor whose buffer this views, or null when it owns its buffer
     private boolean requiresGrad;
     private Tensor grad;
+    private List<Tensor[]> gradFactors; // pending (dy, x) pairs: grad += Σ dyᵀ·x, owned here
     private Node node;
     private boolean closed;
 
@@ -243,8 +246,71 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
-    /** The accumulated gradient, or null before any backward pass (or after {@link #zeroGrad}). */
-    public Tensor grad() { return grad; }
+    /**
+     * The accumulated gradient, or null before any backward pass (or after {@link #zeroGrad}).
+     * A gradient still held as factors ({@link #gradFactors}) is formed here, on first access.
+     */
+    public Tensor grad() {
+        if (gradFactors != null) {
+            materializeGradFactors();
+        }
+        return grad;
+    }
+
+    /** Whether a gradient has been accumulated (formed or still factored). */
+    public boolean hasGrad() {
+        return grad != null || gradFactors != null;
+    }
+
+    /**
+     * For autograd: adds {@code dyᵀ·x} to this (batch-independent, out×in) tensor's gradient
+     * without forming it: copies of dy (batch×out) and x (batch×in) are kept, a few hundred KB
+     * for a small batch against the out×in gradient they stand for. An optimizer that can use
+     * the factors directly ({@link #gradFactors}) never forms the gradient at all.
+     */
+    public void addGradFactors(Tensor dy, Tensor x) {
+        if (rank() != 2 || dy.rank() != 2 || x.rank() != 2 || dy.dim(1) != shape[0] || x.dim(1) != shape[1]
+                || dy.dim(0) != x.dim(0)) {
+            throw new IllegalArgumentException("gradient factors dy " + dy.shapeString() + " and x " + x.shapeString()
+                    + " do not form a gradient of " + shapeString());
+        }
+        Tensor[] pair = Scope.detached(() -> new Tensor[] {copyOf(dy), copyOf(x)});
+        if (gradFactors == null) {
+            gradFactors = new ArrayList<>(1);
+        }
+        gradFactors.add(pair);
+    }
+
+    private static Tensor copyOf(Tensor t) {
+        Tensor c = empty(t.backend, t.dtype, t.shape);
+        t.backend.copy(t.buffer(), c.buffer);
+        return c;
+    }
+
+    /**
+     * The (dy, x) pairs whose Σ dyᵀ·x is this tensor's whole gradient, when it is held only as
+     * factors; otherwise (formed, or none) an empty list.
+     */
+    public List<Tensor[]> gradFactors() {
+        return grad == null && gradFactors != null ? List.copyOf(gradFactors) : List.of();
+    }
+
+    private void materializeGradFactors() {
+        List<Tensor[]> pending = gradFactors;
+        gradFactors = null;
+        boolean fresh = grad == null;
+        if (fresh) {
+            grad = Scope.detached(() -> empty(backend, shape));
+        }
+        for (Tensor[] pair : pending) {
+            Tensor dy = pair[0], x = pair[1];
+            backend.gemm(true, false, shape[0], shape[1], dy.dim(0), 1f, dy.buffer(), x.buffer(),
+                    fresh ? 0f : 1f, grad.buffer());
+            fresh = false;
+            dy.close();
+            x.close();
+        }
+    }
 
     /** Drops the gradient (its memory returns to the pool); the next backward pass starts afresh. */
     public void zeroGrad() {
@@ -252,12 +318,22 @@ public final class Tensor implements AutoCloseable {
             grad.close();
             grad = null;
         }
+        if (gradFactors != null) {
+            for (Tensor[] pair : gradFactors) {
+                pair[0].close();
+                pair[1].close();
+            }
+            gradFactors = null;
+        }
     }
 
     /** For autograd: replaces the gradient tensor. */
     public void setGrad(Tensor g) {
         if (g != null && g.size() != size()) {
             throw new IllegalArgumentException("gradient " + g.shapeString() + " does not match tensor " + shapeString());
+        }
+        if (gradFactors != null && g != null) {
+            throw new IllegalStateException("setGrad on " + describe() + " while factored gradient contributions are pending");
         }
         grad = g;
     }

@@ -58,6 +58,34 @@ class AutogradTest {
     }
 
     @Test
+    void aSmallBatchKeepsTheWeightGradientFactoredUntilAskedFor() {
+        try (Tensor w = Tensor.of(backend, new float[] {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f}, 2, 3).requiresGrad(true);
+             Scope s = Scope.open()) {
+            Tensor x = Tensor.of(backend, new float[] {1, 2, 3, -1, 0, 2}, 2, 3);
+            Ops.crossEntropy(Ops.linear(x, w, null), labels()).backward();
+            assertTrue(w.hasGrad());
+            assertEquals(1, w.gradFactors().size(), "batch 2 should leave dW as factors");
+            float[] formed = w.grad().toArray(); // forms it
+            assertTrue(w.gradFactors().isEmpty());
+            // dW = dyᵀ·x with dy = (softmax − onehot)/2, recomputed here from the logits.
+            float[] logits = {0.1f - 0.4f + 0.9f, 0.4f - 1.0f + 1.8f, -0.1f + 0.6f, -0.4f + 1.2f};
+            double[] dy = new double[4];
+            for (int r = 0; r < 2; r++) {
+                double e0 = Math.exp(logits[2 * r]), e1 = Math.exp(logits[2 * r + 1]);
+                int label = r == 0 ? 1 : 0;
+                dy[2 * r] = (e0 / (e0 + e1) - (label == 0 ? 1 : 0)) / 2;
+                dy[2 * r + 1] = (e1 / (e0 + e1) - (label == 1 ? 1 : 0)) / 2;
+            }
+            float[] xs = {1, 2, 3, -1, 0, 2};
+            for (int o = 0; o < 2; o++) {
+                for (int i = 0; i < 3; i++) {
+                    assertEquals(dy[o] * xs[i] + dy[2 + o] * xs[3 + i], formed[o * 3 + i], 1e-6, "dW[" + o + "," + i + "]");
+                }
+            }
+        }
+    }
+
+    @Test
     void backwardThroughAnOpWithoutARuleNamesTheOp() {
         try (Tensor table = Tensor.of(backend, new float[] {1, 2, 3, 4, 5, 6}, 3, 2).requiresGrad(true);
              Scope s = Scope.open()) {
@@ -90,9 +118,9 @@ class AutogradTest {
             assertTrue(y.isClosed());
             IllegalStateException e = assertThrows(IllegalStateException.class, y::toArray);
             assertEquals("tensor 2×2 is closed", e.getMessage());
-            // Only the weight's gradient (6 floats, pooled as such) outlives the step.
-            assertEquals(before + 6 * Float.BYTES, backend.memoryStats().bytesInUse());
+            // Only the weight's gradient outlives the step: once formed, its 6 floats and nothing else.
             assertArrayEquals(new int[] {2, 3}, w.grad().shape());
+            assertEquals(before + 6 * Float.BYTES, backend.memoryStats().bytesInUse());
         }
     }
 

@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  */
 class GradCheckTest {
     static final long SEED = 11L;
-    static final int[] LABELS = {2, 0, 1, 2};
+    static int[] LABELS = {2, 0, 1, 2};
     static Backend backend;
 
     @BeforeAll
@@ -143,6 +143,23 @@ class GradCheckTest {
         check(Map.of("x", random(1, 4, 5), "w", random(2, 3, 5), "b", random(3, 3)),
                 t -> ce(Ops.linear(t.get("x"), t.get("w"), t.get("b"))),
                 v -> crossEntropyRef(linearRef(v.get("x"), v.get("w"), v.get("b"), 4, 5, 3), 3));
+    }
+
+    @Test
+    void linearGradientsAboveTheFactoredBatchSizeToo() {
+        // 20 rows: the weight gradient is formed by a GEMM, not kept as factors.
+        int[] saved = LABELS.clone();
+        LABELS = new int[20];
+        for (int i = 0; i < 20; i++) {
+            LABELS[i] = i % 3;
+        }
+        try {
+            check(Map.of("x", random(31, 20, 5), "w", random(32, 3, 5), "b", random(33, 3)),
+                    t -> ce(Ops.linear(t.get("x"), t.get("w"), t.get("b"))),
+                    v -> crossEntropyRef(linearRef(v.get("x"), v.get("w"), v.get("b"), 20, 5, 3), 3));
+        } finally {
+            LABELS = saved;
+        }
     }
 
     @Test

@@ -340,6 +340,35 @@ class BackendContractTest {
 
     @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
     @MethodSource("backends")
+    void factoredAdamMatchesFormingTheGradientFirst(Backend be) {
+        // 5000 columns: more than one heap chunk per row, and a ragged last one.
+        int batch = 8, out = 37, in = 5000;
+        float[] p = gaussian(out * in, SEED), m = gaussian(out * in, SEED + 1), v = gaussian(out * in, SEED + 2);
+        for (int i = 0; i < v.length; i++) {
+            v[i] = v[i] * v[i];
+        }
+        float[] dy = gaussian(batch * out, SEED + 3), x = gaussian(batch * in, SEED + 4);
+        for (int i = 0; i < dy.length; i += 3) {
+            dy[i] = 0f; // rows a ReLU zeroed
+        }
+        AdamStep step = new AdamStep(0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, false, 2);
+        Buffer p1 = upload(be, p), m1 = upload(be, m), v1 = upload(be, v), dyb = upload(be, dy), xb = upload(be, x);
+        be.adamFactored(p1, m1, v1, dyb, xb, batch, out, in, step);
+        Buffer p2 = upload(be, p), m2 = upload(be, m), v2 = upload(be, v), g = be.allocate((long) out * in * 4);
+        be.gemm(true, false, out, in, batch, 1f, dyb, xb, 0f, g);
+        be.adam(p2, g, m2, v2, step);
+        float[] want = download(be, p2), got = download(be, p1), wantM = download(be, m2), gotM = download(be, m1);
+        for (int i = 0; i < want.length; i++) {
+            assertClose(want[i], got[i], 1e-5, "p[" + i + "]");
+            assertClose(wantM[i], gotM[i], 1e-5, "m[" + i + "]");
+        }
+        for (Buffer b : List.of(p1, m1, v1, dyb, xb, p2, m2, v2, g)) {
+            be.release(b);
+        }
+    }
+
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
     void gatherRowsPicksRowsAndRejectsBadIndices(Backend be) {
         int rows = 50, cols = 33;
         float[] src = gaussian(rows * cols, SEED);

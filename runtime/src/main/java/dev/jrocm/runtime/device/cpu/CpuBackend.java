@@ -342,27 +342,113 @@ public final class CpuBackend implements Backend {
         boolean decoupled = step.decoupled();
         float stepSize = (float) (lr / step.biasCorrection1());
         float bc2Sqrt = (float) Math.sqrt(step.biasCorrection2());
-        float decay = 1f - lr * wd;
+        float decay = decoupled ? 1f - lr * wd : 1f;
+        float l2 = decoupled ? 0f : wd;
         Parallel.forRange(p.length(), GRAIN, (from, to) -> {
-            for (long i = from; i < to; i++) {
-                float param = pm.getAtIndex(F, i);
-                float grad = gm.getAtIndex(F, i);
-                if (wd != 0f) {
-                    if (decoupled) {
-                        param *= decay;
-                    } else {
-                        grad += wd * param;
-                    }
-                }
-                float mi = mm.getAtIndex(F, i);
-                mi += (1f - b1) * (grad - mi); // PyTorch's lerp form
-                float vi = vm.getAtIndex(F, i) * b2 + (1f - b2) * grad * grad;
-                float denom = (float) Math.sqrt(vi) / bc2Sqrt + eps;
-                mm.setAtIndex(F, i, mi);
-                vm.setAtIndex(F, i, vi);
-                pm.setAtIndex(F, i, param - stepSize * (mi / denom));
+            // Heap chunks that stay in L1: C2 vectorises array loops (sqrt and division included),
+            // while this loop over segments would run scalar; the copies cost less than they save.
+            float[] pc = new float[CHUNK], gc = new float[CHUNK], mc = new float[CHUNK], vc = new float[CHUNK];
+            for (long start = from; start < to; start += CHUNK) {
+                int len = (int) Math.min(CHUNK, to - start);
+                long offset = start * Float.BYTES;
+                MemorySegment.copy(pm, F, offset, pc, 0, len);
+                MemorySegment.copy(gm, F, offset, gc, 0, len);
+                MemorySegment.copy(mm, F, offset, mc, 0, len);
+                MemorySegment.copy(vm, F, offset, vc, 0, len);
+                adamChunk(pc, gc, mc, vc, len, b1, b2, eps, stepSize, bc2Sqrt, decay, l2);
+                MemorySegment.copy(pc, 0, pm, F, offset, len);
+                MemorySegment.copy(mc, 0, mm, F, offset, len);
+                MemorySegment.copy(vc, 0, vm, F, offset, len);
             }
         });
+    }
+
+    /**
+     * Adam with the gradient recomputed row by row from its factors, g[o, ·] = Σ_b dy[b, o]·x[b, ·]:
+     * one pass reading and writing p, m, v — the out×in gradient is never stored nor read.
+     */
+    @Override
+    public void adamFactored(Buffer p, Buffer m, Buffer v, Buffer dy, Buffer x, int batch, int out, int in, AdamStep step) {
+        MemorySegment pm = p.memory(), mm = m.memory(), vm = v.memory(), dym = dy.memory(), xm = x.memory();
+        float lr = step.lr(), b1 = step.beta1(), b2 = step.beta2(), eps = step.eps(), wd = step.weightDecay();
+        float stepSize = (float) (lr / step.biasCorrection1());
+        float bc2Sqrt = (float) Math.sqrt(step.biasCorrection2());
+        float decay = step.decoupled() ? 1f - lr * wd : 1f;
+        float l2 = step.decoupled() ? 0f : wd;
+        int chunks = (in + CHUNK - 1) / CHUNK;
+        // x on the heap, split in column chunks that start at index 0 (so the AXPYs below vectorise):
+        float[][][] xs = new float[batch][chunks][]; // (batch, chunk, ≤ CHUNK)
+        for (int b = 0; b < batch; b++) {
+            for (int c = 0; c < chunks; c++) {
+                int len = Math.min(CHUNK, in - c * CHUNK);
+                xs[b][c] = new float[len];
+                MemorySegment.copy(xm, F, ((long) b * in + (long) c * CHUNK) * Float.BYTES, xs[b][c], 0, len);
+            }
+        }
+        Parallel.forRange(out, Math.max(1, GRAIN / in), (from, to) -> {
+            int width = Math.min(CHUNK, in);
+            float[] pc = new float[width], gc = new float[width], mc = new float[width], vc = new float[width];
+            float[] coef = new float[batch];
+            for (long o = from; o < to; o++) {
+                for (int b = 0; b < batch; b++) {
+                    coef[b] = dym.getAtIndex(F, (long) b * out + o);
+                }
+                for (int c = 0; c < chunks; c++) {
+                    int len = Math.min(CHUNK, in - c * CHUNK);
+                    long offset = (o * in + (long) c * CHUNK) * Float.BYTES;
+                    java.util.Arrays.fill(gc, 0, len, 0f);
+                    int b = 0;
+                    for (; b + 4 <= batch; b += 4) {
+                        axpy4(gc, coef[b], xs[b][c], coef[b + 1], xs[b + 1][c], coef[b + 2], xs[b + 2][c],
+                                coef[b + 3], xs[b + 3][c], len);
+                    }
+                    for (; b < batch; b++) {
+                        axpyArray(gc, coef[b], xs[b][c], len);
+                    }
+                    MemorySegment.copy(pm, F, offset, pc, 0, len);
+                    MemorySegment.copy(mm, F, offset, mc, 0, len);
+                    MemorySegment.copy(vm, F, offset, vc, 0, len);
+                    adamChunk(pc, gc, mc, vc, len, b1, b2, eps, stepSize, bc2Sqrt, decay, l2);
+                    MemorySegment.copy(pc, 0, pm, F, offset, len);
+                    MemorySegment.copy(mc, 0, mm, F, offset, len);
+                    MemorySegment.copy(vc, 0, vm, F, offset, len);
+                }
+            }
+        });
+    }
+
+    /** y += a0·x0 + a1·x1 + a2·x2 + a3·x3 over [0, len): four rows per store of y. */
+    private static void axpy4(float[] y, float a0, float[] x0, float a1, float[] x1, float a2, float[] x2,
+                              float a3, float[] x3, int len) {
+        for (int i = 0; i < len; i++) {
+            y[i] += a0 * x0[i] + a1 * x1[i] + a2 * x2[i] + a3 * x3[i];
+        }
+    }
+
+    /** y += a·x over [0, len): its own small method so C2 compiles (and vectorises) it alone. */
+    private static void axpyArray(float[] y, float a, float[] x, int len) {
+        if (a == 0f) {
+            return; // a ReLU'd-away unit contributes nothing
+        }
+        for (int i = 0; i < len; i++) {
+            y[i] += a * x[i];
+        }
+    }
+
+    /** Elements per heap chunk of the fused loops: 4 arrays × 16 KiB fit L1 and L2 comfortably. */
+    private static final int CHUNK = 4096;
+
+    private static void adamChunk(float[] p, float[] g, float[] m, float[] v, int len, float b1, float b2,
+                                  float eps, float stepSize, float bc2Sqrt, float decay, float l2) {
+        for (int i = 0; i < len; i++) {
+            float param = p[i] * decay;           // AdamW's decoupled decay (decay = 1 for Adam)
+            float grad = g[i] + l2 * p[i];        // Adam's L2 term (l2 = 0 for AdamW)
+            float mi = m[i] + (1f - b1) * (grad - m[i]); // PyTorch's lerp form
+            float vi = v[i] * b2 + (1f - b2) * grad * grad;
+            m[i] = mi;
+            v[i] = vi;
+            p[i] = param - stepSize * (mi / ((float) Math.sqrt(vi) / bc2Sqrt + eps));
+        }
     }
 
     @Override

@@ -16,8 +16,9 @@ import java.util.function.IntConsumer;
  * <p>The micro-kernel adds four rows of op(B), weighted by four elements of alpha·op(A), into one
  * row of the tile. Every array in its loop is indexed by the loop counter alone: HotSpot C2 then
  * vectorizes it (it does not when the arrays are indexed at different offsets, because it cannot
- * rule out that they are the same array). Four rows is the most that C2's unrolling budget still
- * vectorizes, and it loads and stores the tile row once per four multiply-adds.
+ * rule out that they are the same array). Four rows loads and stores the tile row once per four
+ * multiply-adds; eight rows, or two tile rows at once, exceeded C2's unrolling budget and ran
+ * scalar (JDK 25).
  *
  * <p>Tiles are spread over the pool's threads: over row blocks of C when m is large, over column
  * blocks as well when there are too few row blocks to keep every thread busy (m = 8, a batch).
@@ -25,9 +26,9 @@ import java.util.function.IntConsumer;
  * whole product runs on the calling thread.
  */
 public final class JavaGemm implements Sgemm {
-    // kc×nc of op(B) = 1 MiB stays in a 1–2 MiB L2 for the whole tile, while the four op(B) rows
-    // and the tile row the kernel touches (5 × 4 KiB) stay in a 32–48 KiB L1; mc = 128 rows share
-    // each packed op(B) block, so packing op(B) costs under 1% of the multiply-adds.
+    // A kc×nc block of op(B) (1 MiB) stays in a 1–2 MiB L2 while all mc = 128 tile rows use it, so
+    // each packed element serves 128 multiply-adds; the four op(B) rows and the tile row one
+    // kernel call streams (5 × 4 KiB) fit a 32–48 KiB L1. Measured best of kc 64–512, nc 256–4096.
     private static final int KC = 256;
     private static final int MC = 128;
     private static final int NC = 1024;
@@ -81,11 +82,11 @@ public final class JavaGemm implements Sgemm {
         Problem problem = new Problem(transA, transB, k, alpha, a, lda, b, ldb, beta, c, ldc);
         boolean serial = pool == null || (long) m * n * k < SERIAL_WORK
                 || !(a.isAccessibleBy(ELSEWHERE) && b.isAccessibleBy(ELSEWHERE) && c.isAccessibleBy(ELSEWHERE));
-        int rowBlocks = ceilDiv(m, MC);
-        int columnBlocks = serial ? ceilDiv(n, NC) : columnBlocks(n, rowBlocks);
-        int mc = ceilDiv(m, rowBlocks);
-        int nc = Math.min(n, roundUp(ceilDiv(n, columnBlocks), COLUMN_QUANTUM));
-        int tiles = rowBlocks * ceilDiv(n, nc);
+        int rowBlocks = Math.ceilDiv(m, MC);
+        int columnBlocks = serial ? Math.ceilDiv(n, NC) : columnBlocks(n, rowBlocks);
+        int mc = Math.ceilDiv(m, rowBlocks);
+        int nc = Math.min(n, roundUp(Math.ceilDiv(n, columnBlocks), COLUMN_QUANTUM));
+        int tiles = rowBlocks * Math.ceilDiv(n, nc);
         IntConsumer tile = t -> {
             int row = t % rowBlocks * mc;
             int column = t / rowBlocks * nc;
@@ -102,22 +103,23 @@ public final class JavaGemm implements Sgemm {
 
     /** Enough column blocks that every worker gets several tiles, but none narrower than needed. */
     private int columnBlocks(int n, int rowBlocks) {
-        int wanted = ceilDiv(TASKS_PER_THREAD * workers, rowBlocks);
-        return Math.max(ceilDiv(n, NC), Math.min(wanted, ceilDiv(n, COLUMN_QUANTUM)));
+        int wanted = Math.ceilDiv(TASKS_PER_THREAD * workers, rowBlocks);
+        return Math.max(Math.ceilDiv(n, NC), Math.min(wanted, Math.ceilDiv(n, COLUMN_QUANTUM)));
     }
 
     /** C = beta·C without touching A or B, as BLAS does when k or alpha is 0. */
     private static void scale(float beta, MemorySegment c, int ldc, int m, int n) {
-        float[] row = new float[n];
+        if (beta == 1) {
+            return;
+        }
+        float[] row = new float[n]; // stays all zeros, the new rows of C, when beta is 0
         for (int i = 0; i < m; i++) {
-            long offset = (long) i * ldc;
-            if (beta == 0) {
-                Arrays.fill(row, 0f);
-            } else {
-                MemorySegment.copy(c, ValueLayout.JAVA_FLOAT, offset * Float.BYTES, row, 0, n);
+            long offset = (long) i * ldc * Float.BYTES;
+            if (beta != 0) {
+                MemorySegment.copy(c, ValueLayout.JAVA_FLOAT, offset, row, 0, n);
                 multiply(row, beta, n);
             }
-            MemorySegment.copy(row, 0, c, ValueLayout.JAVA_FLOAT, offset * Float.BYTES, n);
+            MemorySegment.copy(row, 0, c, ValueLayout.JAVA_FLOAT, offset, n);
         }
     }
 
@@ -127,12 +129,8 @@ public final class JavaGemm implements Sgemm {
         }
     }
 
-    private static int ceilDiv(int x, int y) {
-        return (x + y - 1) / y;
-    }
-
     private static int roundUp(int x, int quantum) {
-        return ceilDiv(x, quantum) * quantum;
+        return Math.ceilDiv(x, quantum) * quantum;
     }
 
     /** One GEMM's operands; computes a tile of C on whichever thread calls {@link #tile}. */
@@ -231,8 +229,10 @@ public final class JavaGemm implements Sgemm {
         }
     }
 
-    /** Columns j..j+7 of the packed block from eight strips of kb; written out, as C2 does not
-     * vectorize a transposition and a loop over the eight costs a third more. */
+    /**
+     * Columns j..j+7 of the packed block from eight strips of kb. Written out: C2 does not
+     * vectorize a transposition, and a loop over the eight took nearly three times as long.
+     */
     private static void scatterEight(float[] strip, int kb, float[][] packed, int j) {
         for (int q = 0; q < kb; q++) {
             float[] target = packed[q];
@@ -283,7 +283,7 @@ public final class JavaGemm implements Sgemm {
         final float[] a = new float[MC * KC];             // (mc, kc) packed rows of alpha·op(A)
         final float[][] b = new float[KC][NC];            // (kc, nc) packed rows of op(B)
         final float[][] c = new float[MC][NC];            // (mc, nc) the C tile, over all of k
-        final float[] strip = new float[8 * KC];             // (8, kc) rows of B, or one row of A
+        final float[] strip = new float[8 * KC];          // (8, kc) rows of B, or one (mc) row of A
     }
 
     /** Tiles [from, to), split in halves until each task holds one. */

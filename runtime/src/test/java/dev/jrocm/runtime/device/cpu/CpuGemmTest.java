@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * Both CPU GEMM paths through {@link CpuGemm} (shape checks included) against a naive GEMM in
  * double precision. Tolerance: |got − want| ≤ 1e-5 · (Σ|a·b| + |beta·c|) per element, i.e. a
- * few float roundings of the sum of magnitudes, whatever the summation order.
+ * few float roundings of the sum of magnitudes, whatever the summation order. Memory is shared
+ * (as the CPU backend's is), so the pure-Java path runs its parallel split.
  */
 class CpuGemmTest {
     static final long SEED = 20261129L;
@@ -47,6 +48,9 @@ class CpuGemmTest {
             cases.add(Arguments.of(path, 8, 4096, 3072, false, true));
             cases.add(Arguments.of(path, 8, 4096, 2048, false, false));
             cases.add(Arguments.of(path, 2048, 4096, 8, true, false));
+            // Tall C: large enough that the CBLAS path splits its rows across threads.
+            cases.add(Arguments.of(path, 1024, 48, 256, true, false));
+            cases.add(Arguments.of(path, 1024, 48, 256, false, true));
         }
         return cases.stream();
     }
@@ -55,7 +59,7 @@ class CpuGemmTest {
     @MethodSource("shapes")
     void agreesWithTheDoubleReference(Sgemm path, int m, int n, int k, boolean transA, boolean transB) {
         Random random = new Random(SEED + 31L * m + 17L * n + k);
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             Matrix a = random(arena, transA ? k : m, transA ? m : k, random);
             Matrix b = random(arena, transB ? n : k, transB ? k : n, random);
             Matrix c = random(arena, m, n, random);
@@ -90,7 +94,7 @@ class CpuGemmTest {
     @ParameterizedTest
     @MethodSource("paths")
     void betaZeroIgnoresWhatCHeld(Sgemm path) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             Matrix a = random(arena, 5, 3, new Random(SEED));
             Matrix b = random(arena, 3, 4, new Random(SEED + 1));
             Matrix c = new Matrix(arena.allocate(ValueLayout.JAVA_FLOAT, 20), 5, 4);
@@ -106,7 +110,7 @@ class CpuGemmTest {
 
     @Test
     void innerDimensionMismatchNamesBothShapes() {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             Matrix x = zeros(arena, 8, 3072);
             Matrix w = zeros(arena, 4096, 3000);
             Matrix y = zeros(arena, 8, 4096);
@@ -119,7 +123,7 @@ class CpuGemmTest {
 
     @Test
     void wrongOutputShapeNamesItAndTheProduct() {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> CpuGemm.gemm(1f, zeros(arena, 8, 16), false, zeros(arena, 16, 10), false, 0f, zeros(arena, 10, 8)));
             assertTrue(e.getMessage().startsWith("gemm: C is 10×8 but op(A)·op(B) is 8×10"), e.getMessage());
@@ -128,7 +132,7 @@ class CpuGemmTest {
 
     @Test
     void aSegmentTooSmallForItsShapeIsRejected() {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             MemorySegment small = arena.allocate(ValueLayout.JAVA_FLOAT, 10);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Matrix(small, 4, 3));
             assertEquals("a 4×3 matrix needs 48 bytes but its segment holds 40", e.getMessage());
@@ -140,7 +144,7 @@ class CpuGemmTest {
         Cblas cblas = CpuGemm.cblas().orElse(null);
         org.junit.jupiter.api.Assumptions.assumeTrue(cblas != null, "no CBLAS library here");
         Matrix heap = new Matrix(MemorySegment.ofArray(new float[4]), 2, 2);
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> CpuGemm.gemm(cblas, 1f, heap, false, zeros(arena, 2, 2), false, 0f, zeros(arena, 2, 2)));
             assertTrue(e.getMessage().contains("A (2×2) is on the Java heap"), e.getMessage());
