@@ -1,8 +1,9 @@
 /**
  * Low-rank adapters (LoRA) over frozen base weights: {@code LoraConfig}, {@code LoraLinear},
- * {@code Lora} (apply, merge, save). Its package, {@code dev.jrocm.lora}, arrives with the LoRA
- * issue, on top of the runtime's nn layers.
+ * {@code Lora} (apply), {@code LoraModel} (enable, disable, merge, freeze, count, save, load).
  */
 module dev.jrocm.lora {
     requires transitive dev.jrocm.runtime;
+
+    exports dev.jrocm.lora;
 }

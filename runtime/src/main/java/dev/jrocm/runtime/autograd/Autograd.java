@@ -73,8 +73,10 @@ public final class Autograd {
         if (!root.requiresGrad()) {
             throw new IllegalStateException("backward(): " + root.describe() + " does not require grad (no graph was recorded)");
         }
-        if (root.node() == null) {
-            Grads.accumulate(root, Tensor.full(root.backend(), 1f, root.shape()), false);
+        if (root.node() == null) { // a leaf: d root / d root = 1
+            try (Tensor one = Tensor.full(root.backend(), 1f, root.shape())) {
+                Grads.accumulate(root, one, false);
+            }
             return;
         }
         List<Tensor> order = topologicalOrder(root);

@@ -78,6 +78,78 @@ public final class Ops {
         }
     }
 
+    /**
+     * A LoRA layer, {@code y = x·Wᵀ + b + s·(drop(x)·Aᵀ)·Bᵀ}: x (batch, in), W (out, in), b (out)
+     * or null, A (r, in), B (out, r). The low-rank path is two thin GEMMs, the second accumulating
+     * into y (beta = 1): the out×in update B·A is never formed. With a frozen W and b their
+     * gradients are neither computed nor stored; with data as x (no grad) neither is dx.
+     *
+     * @param dropout probability of dropping an element of x on the low-rank path (0: none)
+     * @param dropoutSeed the mask's seed; backward regenerates the mask from it
+     */
+    @SuppressWarnings("try")
+    public static Tensor loraLinear(Tensor x, Tensor weight, Tensor bias, Tensor loraA, Tensor loraB,
+                                    float scale, float dropout, long dropoutSeed) {
+        requireMatrix("loraLinear", "lora_A", loraA);
+        requireMatrix("loraLinear", "lora_B", loraB);
+        int rank = loraA.dim(0);
+        if (loraA.dim(1) != weight.dim(1) || loraB.dim(0) != weight.dim(0) || loraB.dim(1) != rank) {
+            throw new IllegalArgumentException("loraLinear: weight is " + weight.shapeString() + ", lora_A " + loraA.shapeString()
+                    + " and lora_B " + loraB.shapeString() + " (they need to be out×in, r×in and out×r)");
+        }
+        if (!(dropout >= 0f && dropout < 1f)) {
+            throw new IllegalArgumentException("loraLinear: dropout must be in [0, 1), got " + dropout);
+        }
+        Tensor y;
+        try (Autograd.NoGrad base = Autograd.noGrad()) {
+            y = linear(x, weight, bias); // checks x, weight and bias; records nothing here
+        }
+        Backend be = x.backend();
+        int batch = x.dim(0), in = x.dim(1), out = weight.dim(0);
+        Tensor xd = x;
+        if (dropout > 0f) {
+            xd = Tensor.empty(be, x.shape());
+            be.dropout(x.buffer(), xd.buffer(), dropout, dropoutSeed);
+        }
+        Tensor u = Tensor.empty(be, batch, rank); // drop(x)·Aᵀ
+        be.gemm(false, true, batch, rank, in, 1f, xd.buffer(), loraA.buffer(), 0f, u.buffer());
+        be.gemm(false, true, batch, out, rank, scale, u.buffer(), loraB.buffer(), 1f, y.buffer());
+        if (Autograd.records(x, weight, bias, loraA, loraB)) {
+            Tensor dropped = xd;
+            y.setNode(new Node("loraLinear", inputs(x, weight, bias, loraA, loraB), dy -> {
+                if (x.requiresGrad() || weight.requiresGrad() || (bias != null && bias.requiresGrad())) {
+                    linearBackward(x, weight, bias, dy);
+                }
+                if (loraB.requiresGrad()) { // dB (+)= s·dyᵀ·u
+                    Grads.Target dB = Grads.target(loraB);
+                    be.gemm(true, false, out, rank, batch, scale, dy.buffer(), u.buffer(), dB.beta(), dB.grad().buffer());
+                }
+                if (!loraA.requiresGrad() && !x.requiresGrad()) {
+                    return;
+                }
+                try (Tensor du = Tensor.empty(be, batch, rank)) { // s·dy·B
+                    be.gemm(false, false, batch, rank, out, scale, dy.buffer(), loraB.buffer(), 0f, du.buffer());
+                    if (loraA.requiresGrad()) { // dA (+)= duᵀ·drop(x)
+                        Grads.Target dA = Grads.target(loraA);
+                        be.gemm(true, false, rank, in, batch, 1f, du.buffer(), dropped.buffer(), dA.beta(), dA.grad().buffer());
+                    }
+                    if (x.requiresGrad()) { // dx += drop'(du·A); linearBackward has already written dy·W
+                        Tensor dx = Grads.target(x).grad();
+                        if (dropout == 0f) {
+                            be.gemm(false, false, batch, in, rank, 1f, du.buffer(), loraA.buffer(), 1f, dx.buffer());
+                        } else {
+                            try (Tensor t = Tensor.empty(be, batch, in)) {
+                                be.gemm(false, false, batch, in, rank, 1f, du.buffer(), loraA.buffer(), 0f, t.buffer());
+                                be.dropoutBackward(t.buffer(), dx.buffer(), dropout, dropoutSeed, true);
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        return y;
+    }
+
     /** {@code y = x·Wᵀ}: x (batch, in), W (out, in) → (batch, out). */
     public static Tensor matmulTransposed(Tensor x, Tensor weight) {
         return linearNamed("matmulT", x, weight);

@@ -77,6 +77,15 @@ public interface Backend extends AutoCloseable {
     /** dx = dy·[y > 0] (+ dx when accumulate), y the ReLU's output. */
     void reluBackward(Buffer y, Buffer dy, Buffer dx, boolean accumulate);
 
+    /**
+     * Inverted dropout: y = x·mask/(1−p), mask[i] = [u(seed, i) ≥ p] from the counter generator,
+     * so backward regenerates the same mask from the seed instead of storing it. y may be x.
+     */
+    void dropout(Buffer x, Buffer y, float p, long seed);
+
+    /** dx = dy·mask/(1−p) (+ dx when accumulate), the mask of {@link #dropout} with the same seed. */
+    void dropoutBackward(Buffer dy, Buffer dx, float p, long seed, boolean accumulate);
+
     /** x = alpha·x. */
     void scale(Buffer x, float alpha);
 

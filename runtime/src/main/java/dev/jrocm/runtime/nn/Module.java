@@ -38,7 +38,7 @@ public abstract class Module implements AutoCloseable {
     }
 
     /** Replaces the child registered as {@code name} (as LoRA does); returns the old one. */
-    protected final Module replaceModule(String name, Module module) {
+    public final Module replaceModule(String name, Module module) {
         if (!children.containsKey(name)) {
             throw new IllegalArgumentException("no child module '" + name + "' in " + getClass().getSimpleName()
                     + " (children: " + children.keySet() + ")");

@@ -94,6 +94,7 @@ class GradCheckTest {
     // ---- the double reference -----------------------------------------------------------------
 
     static double[] linearRef(double[] x, double[] w, double[] b, int batch, int in, int out) {
+        // b == null: no bias
         double[] y = new double[batch * out];
         for (int r = 0; r < batch; r++) {
             for (int o = 0; o < out; o++) {
@@ -220,6 +221,34 @@ class GradCheckTest {
         check(Map.of("logits", random(13, 4, 3)),
                 t -> ce(t.get("logits")),
                 v -> crossEntropyRef(v.get("logits"), 3));
+    }
+
+    static double[] loraRef(Map<String, double[]> v, int batch, int in, int out, int rank, double s, float p, long seed) {
+        double[] y = linearRef(v.get("x"), v.get("w"), v.get("b"), batch, in, out);
+        double[] xd = v.get("x").clone();
+        for (int i = 0; i < xd.length; i++) {
+            xd[i] = dev.jrocm.runtime.device.cpu.CounterRandom.uniform(seed, i) >= p ? xd[i] / (1 - p) : 0;
+        }
+        double[] u = linearRef(xd, v.get("a"), null, batch, in, rank);
+        double[] d = linearRef(u, v.get("bb"), null, batch, rank, out);
+        for (int i = 0; i < y.length; i++) {
+            y[i] += s * d[i];
+        }
+        return y;
+    }
+
+    @Test
+    void loraLinearGradientsForInputBaseAndBothFactors() {
+        check(Map.of("x", random(41, 4, 6), "w", random(42, 3, 6), "b", random(43, 3), "a", random(44, 2, 6), "bb", random(45, 3, 2)),
+                t -> ce(Ops.loraLinear(t.get("x"), t.get("w"), t.get("b"), t.get("a"), t.get("bb"), 1.5f, 0f, 0)),
+                v -> crossEntropyRef(loraRef(v, 4, 6, 3, 2, 1.5, 0f, 0), 3));
+    }
+
+    @Test
+    void loraLinearGradientsWithDropoutOnTheLowRankPath() {
+        check(Map.of("x", random(46, 4, 6), "w", random(47, 3, 6), "a", random(48, 2, 6), "bb", random(49, 3, 2)),
+                t -> ce(Ops.loraLinear(t.get("x"), t.get("w"), null, t.get("a"), t.get("bb"), 0.5f, 0.3f, 1234)),
+                v -> crossEntropyRef(loraRef(v, 4, 6, 3, 2, 0.5, 0.3f, 1234), 3));
     }
 
     @Test

@@ -239,6 +239,29 @@ class BackendContractTest {
         }
     }
 
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
+    void dropoutKeepsAboutOneMinusPAndBackwardUsesTheSameMask(Backend be) {
+        int n = 100_000;
+        float p = 0.25f;
+        float[] x = gaussian(n, SEED), dy = gaussian(n, SEED + 1);
+        Buffer xb = upload(be, x), yb = be.allocate(n * 4L), dyb = upload(be, dy), dxb = upload(be, dy);
+        be.dropout(xb, yb, p, 99);
+        be.dropoutBackward(dyb, dxb, p, 99, true);
+        float[] y = download(be, yb), dx = download(be, dxb);
+        int kept = 0;
+        for (int i = 0; i < n; i++) {
+            boolean keep = dev.jrocm.runtime.device.cpu.CounterRandom.uniform(99, i) >= p;
+            kept += keep ? 1 : 0;
+            assertEquals(keep ? x[i] / (1 - p) : 0f, y[i], 1e-6f);
+            assertEquals(dy[i] + (keep ? dy[i] / (1 - p) : 0f), dx[i], 1e-5f);
+        }
+        assertEquals(0.75, kept / (double) n, 0.01);
+        for (Buffer b : List.of(xb, yb, dyb, dxb)) {
+            be.release(b);
+        }
+    }
+
     // ---- fused ops ----------------------------------------------------------------------------
 
     @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll

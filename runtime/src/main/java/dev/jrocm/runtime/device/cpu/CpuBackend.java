@@ -257,6 +257,29 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void dropout(Buffer x, Buffer y, float p, long seed) {
+        MemorySegment xm = x.memory(), ym = y.memory();
+        float keep = 1f / (1f - p);
+        Parallel.forRange(x.length(), GRAIN, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                ym.setAtIndex(F, i, CounterRandom.uniform(seed, i) >= p ? xm.getAtIndex(F, i) * keep : 0f);
+            }
+        });
+    }
+
+    @Override
+    public void dropoutBackward(Buffer dy, Buffer dx, float p, long seed, boolean accumulate) {
+        MemorySegment dym = dy.memory(), dxm = dx.memory();
+        float keep = 1f / (1f - p);
+        Parallel.forRange(dy.length(), GRAIN, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                float g = CounterRandom.uniform(seed, i) >= p ? dym.getAtIndex(F, i) * keep : 0f;
+                dxm.setAtIndex(F, i, accumulate ? dxm.getAtIndex(F, i) + g : g);
+            }
+        });
+    }
+
+    @Override
     public void scale(Buffer x, float alpha) {
         MemorySegment m = x.memory();
         Parallel.forRange(x.length(), GRAIN, (from, to) -> {
