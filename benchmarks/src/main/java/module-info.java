@@ -1,6 +1,7 @@
 /** JMH benchmarks. Run from the shaded {@code benchmarks/target/benchmarks.jar} (class path). */
 module dev.jrocm.benchmarks {
     requires dev.jrocm.runtime;
+    requires dev.jrocm.lora;
     requires jmh.core;
 
     opens dev.jrocm.benchmarks;

@@ -5,6 +5,9 @@
  */
 module dev.jrocm.runtime {
     requires dev.jrocm.bindings;
+    requires com.fasterxml.jackson.databind;   // safetensors headers, checkpoint.json
+    requires org.apache.commons.compress;      // the CIFAR-10 tarball
+    requires java.net.http;                    // Cifar10Downloader
 
     exports dev.jrocm.runtime.device;
     exports dev.jrocm.runtime.device.cpu;
@@ -14,4 +17,6 @@ module dev.jrocm.runtime {
     exports dev.jrocm.runtime.autograd;
     exports dev.jrocm.runtime.nn;
     exports dev.jrocm.runtime.optim;
+    exports dev.jrocm.runtime.data;
+    exports dev.jrocm.runtime.io;
 }

@@ -5,6 +5,7 @@ import dev.jrocm.runtime.tensor.Scope;
 import dev.jrocm.runtime.tensor.Tensor;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * Adam with PyTorch's semantics (bias correction, ε after the square root of the corrected
@@ -40,6 +41,36 @@ public final class Adam extends Optimizer {
 
     /** Steps taken so far. */
     public int steps() { return t; }
+
+    /** PyTorch's names for the first and second moments. */
+    @Override
+    protected List<String> stateNames() {
+        return List.of("exp_avg", "exp_avg_sq");
+    }
+
+    /** {@code {"step": t}}: the bias corrections of the next step depend on it. */
+    @Override
+    public Map<String, String> scalarState() {
+        return Map.of("step", Integer.toString(t));
+    }
+
+    @Override
+    protected void loadScalarState(Map<String, String> scalars) {
+        String step = scalars.get("step");
+        if (step == null || scalars.size() != 1) {
+            throw new IllegalArgumentException("Adam state needs exactly one scalar, step; got " + scalars.keySet());
+        }
+        int value;
+        try {
+            value = Integer.parseInt(step);
+        } catch (NumberFormatException e) {
+            value = -1;
+        }
+        if (value < 0) {
+            throw new IllegalArgumentException("Adam step must be a non-negative integer, got '" + step + "'");
+        }
+        t = value;
+    }
 
     @Override
     public void step() {

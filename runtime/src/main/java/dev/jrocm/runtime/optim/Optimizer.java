@@ -1,10 +1,18 @@
 package dev.jrocm.runtime.optim;
 
+import dev.jrocm.runtime.tensor.DType;
+import dev.jrocm.runtime.tensor.Scope;
 import dev.jrocm.runtime.tensor.Tensor;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SequencedMap;
+import java.util.Set;
 
 /**
  * Updates parameters from their gradients. Only parameters that require grad and have a
@@ -39,6 +47,137 @@ public abstract class Optimizer implements AutoCloseable {
     public Tensor[] stateOf(Tensor parameter) {
         Tensor[] s = state.get(parameter);
         return s == null ? null : s.clone();
+    }
+
+    // ---- state export and import (checkpoints) ------------------------------------------------
+
+    /**
+     * The names of a parameter's state tensors, in the order {@link #stateOf} returns them
+     * (PyTorch's names: Adam's {@code exp_avg}, {@code exp_avg_sq}; SGD's {@code momentum_buffer}).
+     * An optimizer that keeps per-parameter state must name it to be checkpointed.
+     */
+    protected List<String> stateNames() {
+        return List.of();
+    }
+
+    /** The optimizer's scalar state as strings (Adam: its step count); empty when it has none. */
+    public Map<String, String> scalarState() {
+        return Map.of();
+    }
+
+    /** Checks and takes over {@code scalars} as saved by {@link #scalarState()}; throws before changing anything. */
+    protected void loadScalarState(Map<String, String> scalars) {
+        if (!scalars.isEmpty()) {
+            throw new IllegalArgumentException(getClass().getSimpleName() + " has no scalar state, got " + scalars.keySet());
+        }
+    }
+
+    /**
+     * The per-parameter state, keyed {@code <parameter name>.<state name>} (e.g.
+     * {@code fc1.weight.exp_avg}), the names taken from {@code namedParameters} (a model's
+     * {@code namedParameters()}). The live tensors, not copies; parameters without state (frozen,
+     * or not yet stepped) have no entries.
+     */
+    public SequencedMap<String, Tensor> stateDict(Map<String, Tensor> namedParameters) {
+        Map<Tensor, String> names = namesOf(namedParameters);
+        SequencedMap<String, Tensor> out = new LinkedHashMap<>();
+        for (Tensor p : parameters) {
+            Tensor[] s = state.get(p);
+            if (s == null) {
+                continue;
+            }
+            List<String> stateNames = stateNames();
+            if (stateNames.size() != s.length) {
+                throw new IllegalStateException(getClass().getSimpleName() + " keeps " + s.length
+                        + " state tensors per parameter but names " + stateNames.size() + ": " + stateNames);
+            }
+            for (int i = 0; i < s.length; i++) {
+                out.put(names.get(p) + "." + stateNames.get(i), s[i]);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Replaces this optimizer's state with {@code state} (as {@link #stateDict} names it) and
+     * {@code scalars} (as {@link #scalarState} gives them): afterwards it steps exactly as the
+     * optimizer that saved them would have. A parameter with no entries gets no state. Everything
+     * is checked before anything changes; the error lists every key that is missing, unexpected
+     * or mis-shaped.
+     */
+    public void loadStateDict(Map<String, Tensor> namedParameters, Map<String, Tensor> state, Map<String, String> scalars) {
+        Map<Tensor, String> names = namesOf(namedParameters);
+        List<String> stateNames = stateNames();
+        List<String> problems = new ArrayList<>();
+        Set<String> expected = new HashSet<>();
+        Map<Tensor, Tensor[]> incoming = new IdentityHashMap<>();
+        for (Tensor p : parameters) {
+            String name = names.get(p);
+            List<String> present = new ArrayList<>(), absent = new ArrayList<>();
+            Tensor[] given = new Tensor[stateNames.size()];
+            for (int i = 0; i < stateNames.size(); i++) {
+                String key = name + "." + stateNames.get(i);
+                expected.add(key);
+                given[i] = state.get(key);
+                if (given[i] == null) {
+                    absent.add(stateNames.get(i));
+                    continue;
+                }
+                present.add(stateNames.get(i));
+                if (given[i].dtype() != DType.F32 || !Arrays.equals(given[i].shape(), p.shape())) {
+                    problems.add(key + " is " + given[i].describe() + " but the parameter is " + p.describe());
+                }
+            }
+            if (!present.isEmpty() && !absent.isEmpty()) {
+                problems.add(name + " has " + String.join(", ", present) + " but not " + String.join(", ", absent));
+            } else if (!present.isEmpty()) {
+                incoming.put(p, given);
+            }
+        }
+        state.keySet().stream().filter(k -> !expected.contains(k)).sorted().forEach(k -> problems.add("unexpected " + k));
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("loadStateDict into " + getClass().getSimpleName() + ": "
+                    + String.join("; ", problems));
+        }
+        loadScalarState(scalars);
+        for (Tensor p : parameters) {
+            Tensor[] given = incoming.get(p);
+            Tensor[] own = this.state.get(p);
+            if (given == null) {
+                if (own != null) {
+                    this.state.remove(p);
+                    for (Tensor t : own) {
+                        t.close();
+                    }
+                }
+                continue;
+            }
+            if (own == null) {
+                own = Scope.detached(() -> {
+                    Tensor[] fresh = new Tensor[given.length];
+                    for (int i = 0; i < fresh.length; i++) {
+                        fresh[i] = Tensor.empty(p.backend(), p.shape());
+                    }
+                    return fresh;
+                });
+                this.state.put(p, own);
+            }
+            for (int i = 0; i < given.length; i++) {
+                own[i].copyFrom(given[i]);
+            }
+        }
+    }
+
+    private Map<Tensor, String> namesOf(Map<String, Tensor> namedParameters) {
+        Map<Tensor, String> names = new IdentityHashMap<>();
+        namedParameters.forEach((name, t) -> names.put(t, name));
+        for (int i = 0; i < parameters.size(); i++) {
+            if (!names.containsKey(parameters.get(i))) {
+                throw new IllegalArgumentException(getClass().getSimpleName() + " parameter " + i + " ("
+                        + parameters.get(i).describe() + ") has no name among the named parameters given");
+            }
+        }
+        return names;
     }
 
     protected static float check(String name, float value, float min, float maxExclusive) {

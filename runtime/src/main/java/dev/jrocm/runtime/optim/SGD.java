@@ -24,6 +24,12 @@ public final class SGD extends Optimizer {
         this.weightDecay = check("weightDecay", weightDecay, 0f, Float.POSITIVE_INFINITY);
     }
 
+    /** PyTorch's name for the momentum (or, without momentum, the decayed-gradient scratch) buffer. */
+    @Override
+    protected List<String> stateNames() {
+        return List.of("momentum_buffer");
+    }
+
     @Override
     public void step() {
         for (Tensor p : parameters) {
