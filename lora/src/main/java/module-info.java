@@ -4,6 +4,7 @@
  */
 module dev.jrocm.lora {
     requires transitive dev.jrocm.runtime;
+    requires com.fasterxml.jackson.databind; // adapter_config.json
 
     exports dev.jrocm.lora;
 }

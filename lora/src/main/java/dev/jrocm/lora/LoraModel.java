@@ -65,6 +65,11 @@ public final class LoraModel {
         }
     }
 
+    /** Saves the adapter (only) in PEFT's layout: see {@link PeftAdapter}. */
+    public void save(java.nio.file.Path dir) throws java.io.IOException {
+        PeftAdapter.save(this, dir);
+    }
+
     /** Total, LoRA and trainable parameter counts. */
     public ParameterReport report() {
         long lora = adapterParameters().stream().mapToLong(Tensor::size).sum();
