@@ -1,0 +1,141 @@
+package dev.jrocm.samples;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The whole workflow, end to end, on a tiny generated Fashion-MNIST-format dataset. */
+class LoraWorkflowTest {
+    @TempDir
+    static Path data;
+
+    /** 10 classes of 28×28 images: class c is a bright horizontal band at row 2c, plus noise. */
+    @BeforeAll
+    static void writeTinyDataset() throws IOException {
+        Path dir = Files.createDirectories(data.resolve("fashion-mnist"));
+        writeIdx(dir, "train", 320, 1);
+        writeIdx(dir, "t10k", 80, 2);
+    }
+
+    static void writeIdx(Path dir, String prefix, int n, long seed) throws IOException {
+        Random r = new Random(seed);
+        ByteBuffer images = ByteBuffer.allocate(16 + n * 784).putInt(0x803).putInt(n).putInt(28).putInt(28);
+        ByteBuffer labels = ByteBuffer.allocate(8 + n).putInt(0x801).putInt(n);
+        for (int i = 0; i < n; i++) {
+            int c = r.nextInt(10);
+            labels.put((byte) c);
+            for (int p = 0; p < 784; p++) {
+                int row = p / 28;
+                int v = (row == 2 * c + 4 ? 220 : 0) + r.nextInt(30);
+                images.put((byte) v);
+            }
+        }
+        Files.write(dir.resolve(prefix + "-images-idx3-ubyte"), images.array());
+        Files.write(dir.resolve(prefix + "-labels-idx1-ubyte"), labels.array());
+    }
+
+    static int run(StringWriter err, String... args) {
+        CommandLine cli = new CommandLine(new LoraWorkflow()).setCaseInsensitiveEnumValuesAllowed(true);
+        cli.setErr(new PrintWriter(err));
+        return cli.execute(args);
+    }
+
+    @Test
+    void theWholeWorkflowWritesItsReportAndPictures(@TempDir Path out) throws IOException {
+        StringWriter err = new StringWriter();
+        int code = run(err, "--dataset", "fashion-mnist", "--data-dir", data.toString(), "--device", "cpu",
+                "--batch-size", "32", "--epochs", "1", "--lora-epochs", "1", "--lr", "0.002", "--out", out.toString(), "--no-progress");
+        assertEquals(0, code, err.toString());
+
+        JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+        assertEquals("Fashion-MNIST", report.get("dataset").asText());
+        assertEquals("cpu", report.get("device").asText());
+        assertEquals(32, report.get("batchSize").asInt());
+        assertEquals(320, report.get("trainSamples").asInt());
+        assertEquals(80, report.get("testSamples").asInt());
+        assertEquals("[784,4096,2048,10]", report.get("model").get("layers").toString());
+        assertEquals(784L * 4096 + 4096 + 4096L * 2048 + 2048 + 2048L * 10 + 10, report.get("model").get("parameters").asLong());
+        JsonNode full = report.get("full"), lora = report.get("lora");
+        assertEquals(1, full.get("epochs").size());
+        assertTrue(full.get("epochs").get(0).get("seconds").asDouble() > 0);
+        double accuracy = full.get("testAccuracy").asDouble();
+        assertTrue(accuracy > 0.3 && accuracy <= 1, "the full model learnt nothing: " + accuracy);
+        assertEquals(lora.get("accuracyBeforeTraining").get("enabled").asDouble(),
+                lora.get("accuracyBeforeTraining").get("disabled").asDouble(), "a fresh adapter changed the accuracy");
+        assertEquals(accuracy, lora.get("testAccuracyDisabled").asDouble(), "LoRA disabled must be exactly the full model");
+        assertEquals((784 + 4096) + (4096 + 2048) + (2048 + 10), lora.get("loraParameters").asInt());
+        assertEquals(1, lora.get("epochs").size());
+        assertTrue(report.get("loraToFullEpochTimeRatio").asDouble() > 0);
+
+        BufferedImage samples = ImageIO.read(out.resolve("samples.png").toFile());
+        assertEquals(8 * (120 + 10) + 10, samples.getWidth());
+        assertTrue(samples.getHeight() > 112, "samples.png is " + samples.getHeight() + " high");
+        BufferedImage loss = ImageIO.read(out.resolve("loss.png").toFile());
+        assertEquals(900, loss.getWidth());
+        assertEquals(480, loss.getHeight());
+        assertTrue(Files.size(out.resolve("model.safetensors")) > 4L * 11_000_000);
+        assertTrue(Files.exists(out.resolve("adapter/adapter_model.safetensors")));
+        assertTrue(Files.exists(out.resolve("adapter/adapter_config.json")));
+        try (Stream<Path> files = Files.walk(out)) {
+            assertFalse(files.anyMatch(f -> f.getFileName().toString().endsWith(".tmp")), "temporary files were left behind");
+        }
+    }
+
+    @Test
+    void aBadOptionNamesItselfAndTheAllowedValues() {
+        StringWriter err = new StringWriter();
+        assertEquals(2, run(err, "--dataset", "mnist"));
+        assertTrue(err.toString().contains("'mnist' is not one of auto, cifar10, fashion-mnist"), err.toString());
+        err = new StringWriter();
+        assertEquals(2, run(err, "--batch-size", "0"));
+        assertTrue(err.toString().contains("--batch-size must be at least 1, got 0"), err.toString());
+        err = new StringWriter();
+        assertEquals(2, run(err, "--preset", "fast"));
+        assertTrue(err.toString().contains("Invalid value for option '--preset'"), err.toString());
+    }
+
+    @Test
+    void helpListsTheOptions() {
+        CommandLine cli = new CommandLine(new LoraWorkflow());
+        StringWriter out = new StringWriter();
+        cli.setOut(new PrintWriter(out));
+        assertEquals(0, cli.execute("--help"));
+        for (String option : new String[] {"--dataset", "--data-dir", "--device", "--preset", "--batch-size", "--epochs",
+                "--lora-epochs", "--lr", "--rank", "--alpha", "--seed", "--limit-train", "--limit-test", "--log-every", "--out"}) {
+            assertTrue(out.toString().contains(option), option + " missing from --help");
+        }
+    }
+
+    @Test
+    void aMissingDatasetSaysWhereItLookedAndWhatToDo(@TempDir Path empty) {
+        StringWriter err = new StringWriter();
+        CommandLine cli = new CommandLine(new LoraWorkflow()).setCaseInsensitiveEnumValuesAllowed(true);
+        cli.setErr(new PrintWriter(err));
+        ByteArrayOutputStream ignored = new ByteArrayOutputStream();
+        int code = cli.execute("--dataset", "cifar10", "--data-dir", empty.toString(), "--device", "cpu",
+                "--out", empty.resolve("out").toString());
+        assertEquals(1, code);
+        assertTrue(err.toString().contains("CIFAR-10 not found"), err.toString());
+        assertTrue(err.toString().contains(empty.resolve("cifar-10-batches-bin").toString()), err.toString());
+        assertEquals(0, ignored.size());
+    }
+}
