@@ -13,6 +13,7 @@ module dev.jrocm.runtime {
     exports dev.jrocm.runtime.device.cpu;
     exports dev.jrocm.runtime.device.hip;
     exports dev.jrocm.runtime.device.cuda;
+    exports dev.jrocm.runtime.device.gpu;
     exports dev.jrocm.runtime.tensor;
     exports dev.jrocm.runtime.autograd;
     exports dev.jrocm.runtime.nn;

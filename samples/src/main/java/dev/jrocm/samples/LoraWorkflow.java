@@ -18,7 +18,6 @@ import dev.jrocm.runtime.device.BackendStatus;
 import dev.jrocm.runtime.device.DeviceKind;
 import dev.jrocm.runtime.device.DeviceSpec;
 import dev.jrocm.runtime.device.Devices;
-import dev.jrocm.runtime.device.cpu.CpuBackend;
 import dev.jrocm.runtime.io.AtomicFile;
 import dev.jrocm.runtime.io.Safetensors;
 import dev.jrocm.runtime.nn.Linear;
@@ -155,7 +154,7 @@ public final class LoraWorkflow implements Callable<Integer> {
         DeviceSpec spec = DeviceSpec.parse(device);
         BackendStatus chosen = Devices.select(spec);
         log.println(Devices.explain(spec));
-        try (Backend backend = open(chosen)) {
+        try (Backend backend = Devices.open(spec)) {
             Recipe recipe = recipe(chosen.kind());
             log.println(recipe.describe());
             Path outDir = out != null ? out : Path.of("out", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
@@ -353,13 +352,6 @@ public final class LoraWorkflow implements Callable<Integer> {
         return new Sequential("fc1", new Linear(backend, features, 4096, seed * 31 + 1), "relu1", new ReLU(),
                 "fc2", new Linear(backend, 4096, 2048, seed * 31 + 2), "relu2", new ReLU(),
                 "fc3", new Linear(backend, 2048, classes, seed * 31 + 3));
-    }
-
-    private Backend open(BackendStatus status) {
-        if (status.kind() == DeviceKind.CPU) {
-            return new CpuBackend();
-        }
-        throw new IllegalStateException("the " + status.kind().id() + " backend cannot be opened by this build yet");
     }
 
     private Dataset loadDataset(Backend backend, Split split) throws IOException {

@@ -98,7 +98,9 @@ public interface Backend extends AutoCloseable {
      * Log-softmax + negative log-likelihood over rows×classes logits with int32 labels, mean over
      * the rows: out[0] = loss, out[1] = number of rows whose argmax is the label. When dLogits is
      * not null it receives (softmax − onehot)/rows, the gradient of the mean loss. A label
-     * outside [0, classes) throws {@link IllegalArgumentException} naming the row.
+     * outside [0, classes) throws {@link IllegalArgumentException} naming the row: on the CPU
+     * from this call, on a GPU (where the kernel records it) from the next read-back or
+     * {@link #synchronize}.
      */
     void crossEntropy(Buffer logits, Buffer labels, int rows, int classes, Buffer out, Buffer dLogits);
 
@@ -123,7 +125,11 @@ public interface Backend extends AutoCloseable {
         }
     }
 
-    /** dst[i, ·] = src[indices[i], ·] for count rows of cols elements; indices int32. */
+    /**
+     * dst[i, ·] = src[indices[i], ·] for count rows of cols elements; indices int32. An index
+     * outside the source throws {@link IllegalArgumentException} naming it (on a GPU from the
+     * next read-back or {@link #synchronize}, as for {@link #crossEntropy}).
+     */
     void gatherRows(Buffer src, int cols, Buffer indices, int count, Buffer dst);
 
     /** Waits for all queued work. */

@@ -1,9 +1,13 @@
 package dev.jrocm.runtime.device;
 
 import dev.jrocm.runtime.device.cpu.Cblas;
+import dev.jrocm.runtime.device.cpu.CpuBackend;
 import dev.jrocm.runtime.device.cpu.CpuGemm;
 import dev.jrocm.runtime.device.cuda.Cuda;
+import dev.jrocm.runtime.device.cuda.CudaDriver;
+import dev.jrocm.runtime.device.gpu.GpuBackend;
 import dev.jrocm.runtime.device.hip.Hip;
+import dev.jrocm.runtime.device.hip.HipDriver;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -54,6 +58,27 @@ public final class Devices {
             return status;
         }
         return describe().stream().filter(BackendStatus::available).findFirst().orElseThrow();
+    }
+
+    /**
+     * Opens the backend for {@code spec} ({@link #select} decides which; {@code hip:N} and
+     * {@code cuda:N} pick the device). The caller closes it, and says what was chosen with
+     * {@link #explain} where a person reads along (the demo prints it as its first line).
+     */
+    public static Backend open(DeviceSpec spec) {
+        BackendStatus chosen = select(spec);
+        int index = spec.kind() == null ? 0 : spec.index();
+        Backend backend = switch (chosen.kind()) {
+            case HIP -> new GpuBackend(HipDriver.open(index));
+            case CUDA -> new GpuBackend(CudaDriver.open(index));
+            case CPU -> new CpuBackend();
+        };
+        return backend;
+    }
+
+    /** {@link #open} of {@link #requested()}: the best device, or the one the property/variable names. */
+    public static Backend best() {
+        return open(requested());
     }
 
     /** One line saying what {@link #select} chose and why the ones before it were not. */

@@ -44,16 +44,33 @@ public final class HipRtc {
     /**
      * Compiles {@code source} for {@code arch} (e.g. {@code gfx90a}) and returns the code object,
      * ready for {@code hipModuleLoadData}. A compile error throws {@link GpuException} whose message
-     * holds the compiler's log.
+     * holds the compiler's log. In-process: an old hipRTC (ROCm 5.2) aborts the whole process
+     * when {@code arch} is a target it does not know, so for a target that is not the device's own
+     * use {@link IsolatedHipRtc#compile}.
      *
      * @param fileName the name the compiler uses for the source in its messages
      * @param options extra compiler options, e.g. {@code -DTILE=16}
      */
     public static byte[] compile(String source, String fileName, String arch, List<String> options) {
-        NativeLibrary.HIPRTC.probe().require();
         if (arch == null || arch.isBlank()) {
             throw new IllegalArgumentException("hipRTC needs a target architecture such as gfx90a, got '" + arch + "'");
         }
+        return compileFor(source, fileName, arch, options);
+    }
+
+    /**
+     * Compiles {@code source} for the current HIP device: with no {@code --offload-arch}, hipRTC
+     * asks the runtime for the current device's architecture. Needs a device; the target is one
+     * the loaded hipRTC knows (its runtime found the device), so this never meets the abort on
+     * unknown targets that {@link IsolatedHipRtc} guards against.
+     */
+    public static byte[] compileForCurrentDevice(String source, String fileName, List<String> options) {
+        return compileFor(source, fileName, null, options);
+    }
+
+    private static byte[] compileFor(String source, String fileName, String arch, List<String> options) {
+        NativeLibrary.HIPRTC.probe().require();
+        String target = arch == null ? "the current device" : arch;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment programOut = arena.allocate(ValueLayout.ADDRESS);
             check(hiprtc_h.hiprtcCreateProgram(programOut, arena.allocateFrom(source), arena.allocateFrom(fileName),
@@ -61,7 +78,9 @@ public final class HipRtc {
             MemorySegment program = programOut.get(ValueLayout.ADDRESS, 0);
             try {
                 List<String> all = new ArrayList<>();
-                all.add("--offload-arch=" + arch);
+                if (arch != null) {
+                    all.add("--offload-arch=" + arch);
+                }
                 all.add("-O3");
                 all.addAll(options);
                 MemorySegment argv = arena.allocate(ValueLayout.ADDRESS, all.size());
@@ -71,7 +90,7 @@ public final class HipRtc {
                 int status = hiprtc_h.hiprtcCompileProgram(program, all.size(), argv);
                 if (status != hiprtc_h.HIPRTC_SUCCESS()) {
                     throw error(status, "hiprtcCompileProgram",
-                            "compiling " + fileName + " for " + arch + " " + all + ":\n" + log(program, arena));
+                            "compiling " + fileName + " for " + target + " " + all + ":\n" + log(program, arena));
                 }
                 MemorySegment size = arena.allocate(ValueLayout.JAVA_LONG);
                 check(hiprtc_h.hiprtcGetCodeSize(program, size), "hiprtcGetCodeSize");

@@ -1,0 +1,552 @@
+package dev.jrocm.benchmarks;
+
+import dev.jrocm.lora.Lora;
+import dev.jrocm.lora.LoraConfig;
+import dev.jrocm.lora.LoraModel;
+import dev.jrocm.runtime.autograd.Ops;
+import dev.jrocm.runtime.device.AdamStep;
+import dev.jrocm.runtime.device.Backend;
+import dev.jrocm.runtime.device.BackendStatus;
+import dev.jrocm.runtime.device.Buffer;
+import dev.jrocm.runtime.device.DeviceKind;
+import dev.jrocm.runtime.device.DeviceSpec;
+import dev.jrocm.runtime.device.Devices;
+import dev.jrocm.runtime.device.cpu.CpuBackend;
+import dev.jrocm.runtime.device.gpu.GpuBackend;
+import dev.jrocm.runtime.nn.CrossEntropyLoss;
+import dev.jrocm.runtime.nn.Linear;
+import dev.jrocm.runtime.nn.ReLU;
+import dev.jrocm.runtime.nn.Sequential;
+import dev.jrocm.runtime.optim.Adam;
+import dev.jrocm.runtime.tensor.Scope;
+import dev.jrocm.runtime.tensor.Tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.function.Function;
+
+/**
+ * The GPU check that scripts/device/check.sh runs on a lent GPU (docs/GPU.md): every Backend op on
+ * random data against the CPU backend, 200 full and 200 LoRA training steps of the blog MLP at
+ * batch 8 against the CPU backend's loss trajectory, and steps/s at batch 8 and 256. Prints a
+ * table and writes {@code jrocm-summary.md} and {@code jrocm-results.tsv} to the folder given.
+ * Exit status 1 when a check fails.
+ *
+ * <p>{@code java -cp benchmarks.jar dev.jrocm.benchmarks.GpuCheck OUT_DIR [--quick]};
+ * the device is {@code -Djrocm.device=} / {@code JROCM_DEVICE=} (default: the first GPU found).
+ */
+public final class GpuCheck {
+    static final int IN = 3072, H1 = 4096, H2 = 2048, OUT = 10;
+    static final double ELEMENTWISE = 1e-5, GEMM_OR_LOSS = 1e-4, TRAJECTORY = 1e-2;
+
+    private final List<String> lines = new ArrayList<>();
+    private final List<String> tsv = new ArrayList<>();
+    private int failures;
+    private final Backend gpu;
+    private final Backend cpu;
+
+    private GpuCheck(Backend gpu, Backend cpu) {
+        this.gpu = gpu;
+        this.cpu = cpu;
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path out = Path.of(args.length > 0 ? args[0] : "gpu-check");
+        boolean quick = List.of(args).contains("--quick");
+        Files.createDirectories(out);
+        List<String> header = new ArrayList<>();
+        for (BackendStatus s : Devices.describe()) {
+            header.add(s.summary());
+            s.libraries().forEach(l -> header.add("      " + l));
+        }
+        header.forEach(System.out::println);
+        DeviceSpec spec = Devices.requested();
+        if (spec.kind() == null) {
+            spec = Devices.describe().stream().filter(s -> s.available() && s.kind() != DeviceKind.CPU)
+                    .map(s -> new DeviceSpec(s.kind(), 0)).findFirst()
+                    .orElseThrow(() -> new IllegalStateException("no GPU backend is available here (see the lines above)"));
+        }
+        GpuCheck check;
+        try (Backend gpu = Devices.open(spec); Backend cpu = new CpuBackend()) {
+            check = new GpuCheck(gpu, cpu);
+            check.lines.add("# jrocm GPU check");
+            check.lines.add("");
+            check.lines.add("gpu backend: " + gpu.describe());
+            check.lines.add("cpu backend: " + cpu.describe());
+            check.lines.add("java: " + System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
+            check.lines.add("");
+            check.lines.add("```");
+            check.lines.addAll(header);
+            check.lines.add("```");
+            check.run(quick);
+        }
+        Files.write(out.resolve("jrocm-summary.md"), check.lines);
+        Files.write(out.resolve("jrocm-results.tsv"), check.tsv);
+        System.out.println(check.failures == 0 ? "GPU CHECK PASSED" : "GPU CHECK FAILED: " + check.failures + " check(s)");
+        System.exit(check.failures == 0 ? 0 : 1);
+    }
+
+    private void run(boolean quick) {
+        section("1. every op vs the CPU backend (relative error ‖gpu − cpu‖ / ‖cpu‖)");
+        lines.add("| op | error | limit | |");
+        lines.add("|---|---|---|---|");
+        ops();
+        section("2. training: loss trajectory vs the CPU backend, batch 8");
+        int steps = quick ? 20 : 200;
+        Data data = new Data(2048, 42);
+        lines.add("| run | steps | first loss (gpu / cpu) | last loss (gpu / cpu) | max relative difference | limit | |");
+        lines.add("|---|---|---|---|---|---|---|");
+        trajectory("full", false, steps, data);
+        trajectory("LoRA r=1", true, steps, data);
+        section("3. timings on the GPU (loss read back every step, as a training loop does)");
+        lines.add("| run | batch | steps/s | samples/s | ms/step | driver allocations in the timed steps |");
+        lines.add("|---|---|---|---|---|---|");
+        for (boolean lora : new boolean[] {false, true}) {
+            for (int batch : new int[] {8, 256}) {
+                timing(lora, batch, quick ? 10 : (batch == 8 ? 300 : 100), data);
+            }
+        }
+        section(failures == 0 ? "all checks passed" : failures + " check(s) FAILED");
+    }
+
+    private void section(String title) {
+        lines.add("");
+        lines.add("## " + title);
+        lines.add("");
+        System.out.println("== " + title);
+    }
+
+    private void result(String what, double error, double limit) {
+        boolean ok = error <= limit; // NaN fails
+        if (!ok) {
+            failures++;
+        }
+        String line = String.format(Locale.ROOT, "| %s | %.3g | %.0g | %s |", what, error, limit, ok ? "ok" : "FAIL");
+        lines.add(line);
+        tsv.add(String.format(Locale.ROOT, "op\t%s\t%.6g\t%.6g\t%s", what, error, limit, ok ? "ok" : "FAIL"));
+        System.out.println(line);
+    }
+
+    // ---- 1. ops --------------------------------------------------------------------------------
+
+    /** Runs {@code op} on a backend and returns what it wrote; the buffers go back to the pool. */
+    interface Op {
+        float[] run(Backend be, List<Buffer> scratch);
+    }
+
+    private void compare(String name, double limit, Op op) {
+        float[] want = runOp(cpu, op), got;
+        try {
+            got = runOp(gpu, op);
+        } catch (RuntimeException e) {
+            failures++;
+            lines.add("| " + name + " | threw " + e + " | | FAIL |");
+            System.out.println(name + " threw: " + e);
+            e.printStackTrace(System.out);
+            return;
+        }
+        result(name, relativeError(got, want), limit);
+    }
+
+    private static float[] runOp(Backend be, Op op) {
+        List<Buffer> scratch = new ArrayList<>();
+        try {
+            return op.run(be, scratch);
+        } finally {
+            scratch.forEach(be::release);
+        }
+    }
+
+    static double relativeError(float[] got, float[] want) {
+        if (got.length != want.length) {
+            return Double.NaN;
+        }
+        double diff = 0, norm = 0;
+        for (int i = 0; i < got.length; i++) {
+            double d = (double) got[i] - want[i];
+            diff += d * d;
+            norm += (double) want[i] * want[i];
+        }
+        return norm == 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+    }
+
+    static float[] gaussian(int n, long seed) {
+        Random r = new Random(seed);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        return x;
+    }
+
+    static Buffer up(Backend be, List<Buffer> scratch, float[] data) {
+        Buffer b = be.allocate((long) data.length * 4);
+        scratch.add(b);
+        try (Arena a = Arena.ofConfined()) {
+            be.copyFromHost(a.allocateFrom(ValueLayout.JAVA_FLOAT, data), b);
+        }
+        return b;
+    }
+
+    static Buffer upInts(Backend be, List<Buffer> scratch, int[] data) {
+        Buffer b = be.allocate((long) data.length * 4);
+        scratch.add(b);
+        try (Arena a = Arena.ofConfined()) {
+            be.copyFromHost(a.allocateFrom(ValueLayout.JAVA_INT, data), b);
+        }
+        return b;
+    }
+
+    static Buffer empty(Backend be, List<Buffer> scratch, long elements) {
+        Buffer b = be.allocate(elements * 4);
+        scratch.add(b);
+        return b;
+    }
+
+    static float[] down(Backend be, Buffer b) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(Math.max(4, b.byteSize())).asSlice(0, b.byteSize());
+            be.copyToHost(b, s);
+            return s.toArray(ValueLayout.JAVA_FLOAT);
+        }
+    }
+
+    static float[] downInts(Backend be, Buffer b) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(Math.max(4, b.byteSize())).asSlice(0, b.byteSize());
+            be.copyToHost(b, s);
+            int[] ints = s.toArray(ValueLayout.JAVA_INT);
+            float[] f = new float[ints.length];
+            for (int i = 0; i < ints.length; i++) {
+                f[i] = ints[i];
+            }
+            return f;
+        }
+    }
+
+    static float[] concat(float[]... parts) {
+        int n = 0;
+        for (float[] p : parts) {
+            n += p.length;
+        }
+        float[] all = new float[n];
+        int at = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, all, at, p.length);
+            at += p.length;
+        }
+        return all;
+    }
+
+    private void ops() {
+        int n = (1 << 20) + 3;
+        float[] x = gaussian(n, 1), dy = gaussian(n, 2), acc = gaussian(n, 3);
+        compare("copy host→device→device→host", ELEMENTWISE, (be, s) -> {
+            Buffer a = up(be, s, x), b = empty(be, s, n);
+            be.copy(a, b);
+            return down(be, b);
+        });
+        compare("fill", ELEMENTWISE, (be, s) -> {
+            Buffer a = empty(be, s, n);
+            be.fill(a, -1.25f);
+            return down(be, a);
+        });
+        compare("uniform (counter RNG)", 0.0, (be, s) -> {
+            Buffer a = empty(be, s, n);
+            be.uniform(a, -0.3f, 0.7f, 1234567L);
+            return down(be, a);
+        });
+        compare("normal (counter RNG, Box–Muller in double)", ELEMENTWISE, (be, s) -> {
+            Buffer a = empty(be, s, n);
+            be.normal(a, 0.5f, 2f, -99L);
+            return down(be, a);
+        });
+        int[][] shapes = {{8, 4096, 3072}, {256, 2048, 4096}, {257, 129, 515}, {1, 10, 2048}};
+        for (int[] mnk : shapes) {
+            for (int t = 0; t < 4; t++) {
+                boolean ta = (t & 1) != 0, tb = (t & 2) != 0;
+                int m = mnk[0], nn = mnk[1], k = mnk[2];
+                float[] a = gaussian(m * k, 10 + t), b = gaussian(k * nn, 20 + t), c = gaussian(m * nn, 30 + t);
+                compare(String.format("gemm %s%s m=%d n=%d k=%d, alpha 0.5, beta 1", ta ? "Aᵀ" : "A", tb ? "Bᵀ" : "B", m, nn, k),
+                        GEMM_OR_LOSS, (be, s) -> {
+                            Buffer cb = up(be, s, c);
+                            be.gemm(ta, tb, m, nn, k, 0.5f, up(be, s, a), up(be, s, b), 1f, cb);
+                            return down(be, cb);
+                        });
+            }
+        }
+        int rows = 256, cols = 4096;
+        float[] y = gaussian(rows * cols, 5), bias = gaussian(cols, 6), start = gaussian(cols, 7);
+        compare("addBias 256×4096", ELEMENTWISE, (be, s) -> {
+            Buffer yb = up(be, s, y);
+            be.addBias(yb, up(be, s, bias), rows, cols);
+            return down(be, yb);
+        });
+        for (boolean accumulate : new boolean[] {false, true}) {
+            compare("columnSums 256×4096" + (accumulate ? " accumulate" : ""), ELEMENTWISE, (be, s) -> {
+                Buffer out = up(be, s, start);
+                be.columnSums(up(be, s, y), rows, cols, out, accumulate);
+                return down(be, out);
+            });
+        }
+        compare("columnSums 8×10", ELEMENTWISE, (be, s) -> {
+            Buffer out = empty(be, s, 10);
+            be.columnSums(up(be, s, gaussian(80, 8)), 8, 10, out, false);
+            return down(be, out);
+        });
+        compare("relu", ELEMENTWISE, (be, s) -> {
+            Buffer a = up(be, s, x), b = empty(be, s, n);
+            be.relu(a, b);
+            be.relu(a, a); // in place
+            return concat(down(be, b), down(be, a));
+        });
+        for (boolean accumulate : new boolean[] {false, true}) {
+            compare("reluBackward" + (accumulate ? " accumulate" : ""), ELEMENTWISE, (be, s) -> {
+                Buffer yb = up(be, s, x), dx = up(be, s, acc);
+                be.relu(yb, yb);
+                be.reluBackward(yb, up(be, s, dy), dx, accumulate);
+                return down(be, dx);
+            });
+            compare("dropout p=0.3 + backward" + (accumulate ? " accumulate" : ""), ELEMENTWISE, (be, s) -> {
+                Buffer yb = empty(be, s, n), dx = up(be, s, acc);
+                be.dropout(up(be, s, x), yb, 0.3f, 77L);
+                be.dropoutBackward(up(be, s, dy), dx, 0.3f, 77L, accumulate);
+                return concat(down(be, yb), down(be, dx));
+            });
+        }
+        compare("scale, axpy", ELEMENTWISE, (be, s) -> {
+            Buffer a = up(be, s, x), b = up(be, s, dy);
+            be.scale(a, -3f);
+            be.axpy(0.25f, a, b);
+            return down(be, b);
+        });
+        int[][] ce = {{8, 10}, {256, 10}, {1000, 1000}};
+        for (int[] rc : ce) {
+            int r = rc[0], c = rc[1];
+            float[] logits = gaussian(r * c, 40 + r);
+            for (int i = 0; i < logits.length; i++) {
+                logits[i] *= 3;
+            }
+            int[] labels = new Random(r).ints(r, 0, c).toArray();
+            compare("crossEntropy " + r + "×" + c + ": loss, correct", GEMM_OR_LOSS, (be, s) -> {
+                Buffer out = empty(be, s, 2);
+                be.crossEntropy(up(be, s, logits), upInts(be, s, labels), r, c, out, null);
+                return down(be, out);
+            });
+            compare("crossEntropy " + r + "×" + c + ": dLogits", GEMM_OR_LOSS, (be, s) -> {
+                Buffer out = empty(be, s, 2), d = empty(be, s, (long) r * c);
+                be.crossEntropy(up(be, s, logits), upInts(be, s, labels), r, c, out, d);
+                return down(be, d);
+            });
+            compare("argmaxRows " + r + "×" + c, 0.0, (be, s) -> {
+                Buffer idx = empty(be, s, r);
+                be.argmaxRows(up(be, s, logits), r, c, idx);
+                return downInts(be, idx);
+            });
+        }
+        compare("crossEntropy bad label → IllegalArgumentException at the next sync", 0.0, (be, s) -> {
+            Buffer out = empty(be, s, 2);
+            try {
+                be.crossEntropy(up(be, s, gaussian(30, 1)), upInts(be, s, new int[] {0, 10, 1}), 3, 10, out, null);
+                be.synchronize();
+                return new float[] {0f};
+            } catch (IllegalArgumentException e) {
+                return new float[] {e.getMessage().equals("cross-entropy: label 10 of row 1 is outside [0, 10)") ? 1f : -1f};
+            }
+        });
+        float[] v = gaussian(n, 9);
+        for (int i = 0; i < n; i++) {
+            v[i] *= v[i];
+        }
+        for (boolean decoupled : new boolean[] {false, true}) {
+            AdamStep step = new AdamStep(1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, decoupled, 5);
+            compare("adam" + (decoupled ? "W" : " (L2)") + ": p, m, v", ELEMENTWISE, (be, s) -> {
+                Buffer p = up(be, s, x), m = up(be, s, acc), vb = up(be, s, v);
+                be.adam(p, up(be, s, dy), m, vb, step);
+                return concat(down(be, p), down(be, m), down(be, vb));
+            });
+        }
+        int batch = 8, out = 2048, in = 4096;
+        float[] p0 = gaussian(out * in, 50), m0 = gaussian(out * in, 51), v0 = gaussian(out * in, 52);
+        for (int i = 0; i < v0.length; i++) {
+            v0[i] *= v0[i];
+        }
+        float[] dyb = gaussian(batch * out, 53), xb = gaussian(batch * in, 54);
+        AdamStep step = new AdamStep(1e-3f, 0.9f, 0.999f, 1e-8f, 0f, false, 2);
+        compare("adamFactored 8×2048×4096: p", GEMM_OR_LOSS, (be, s) -> {
+            Buffer p = up(be, s, p0);
+            be.adamFactored(p, up(be, s, m0), up(be, s, v0), up(be, s, dyb), up(be, s, xb), batch, out, in, step);
+            return down(be, p);
+        });
+        float[] src = gaussian(1000 * 3072, 60);
+        int[] idx = new Random(61).ints(256, 0, 1000).toArray();
+        compare("gatherRows 256 of 1000×3072", 0.0, (be, s) -> {
+            Buffer d = empty(be, s, 256L * 3072);
+            be.gatherRows(up(be, s, src), 3072, upInts(be, s, idx), 256, d);
+            return down(be, d);
+        });
+    }
+
+    // ---- 2. training trajectories --------------------------------------------------------------
+
+    /** A learnable synthetic set: labels are the argmax of a fixed random projection of x. */
+    static final class Data {
+        final int count;
+        final float[] x;  // (count, IN)
+        final int[] y;    // (count)
+        final long seed;
+
+        Data(int count, long seed) {
+            this.count = count;
+            this.seed = seed;
+            x = gaussian(count * IN, seed);
+            float[] projection = gaussian(IN * OUT, seed + 1);
+            y = new int[count];
+            for (int i = 0; i < count; i++) {
+                int best = 0;
+                double bestScore = Double.NEGATIVE_INFINITY;
+                for (int c = 0; c < OUT; c++) {
+                    double score = 0;
+                    for (int j = 0; j < IN; j++) {
+                        score += (double) x[i * IN + j] * projection[j * OUT + c];
+                    }
+                    if (score > bestScore) {
+                        bestScore = score;
+                        best = c;
+                    }
+                }
+                y[i] = best;
+            }
+        }
+
+        /** The indices of batch {@code step}: a seeded shuffle per epoch, the same on every backend. */
+        int[] batch(int step, int size) {
+            int perEpoch = count / size;
+            int epoch = step / perEpoch, at = (step % perEpoch) * size;
+            int[] order = new int[count];
+            for (int i = 0; i < count; i++) {
+                order[i] = i;
+            }
+            Random r = new Random(seed * 31 + epoch);
+            for (int i = count - 1; i > 0; i--) {
+                int j = r.nextInt(i + 1);
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+            int[] out = new int[size];
+            System.arraycopy(order, at, out, 0, size);
+            return out;
+        }
+    }
+
+    /** The blog's model on {@code be}, and the parameters its optimizer trains. */
+    record Model(Sequential net, List<Tensor> trainable) implements AutoCloseable {
+        static Model of(Backend be, boolean lora) {
+            Sequential net = new Sequential("fc1", new Linear(be, IN, H1, 1), "relu1", new ReLU(),
+                    "fc2", new Linear(be, H1, H2, 2), "relu2", new ReLU(), "fc3", new Linear(be, H2, OUT, 3));
+            if (!lora) {
+                return new Model(net, net.trainableParameters());
+            }
+            LoraModel adapted = Lora.apply(net, LoraConfig.of(1, 1, "fc1", "fc2", "fc3"), 7L);
+            adapted.freezeBase();
+            return new Model(net, adapted.adapterParameters());
+        }
+
+        @Override
+        public void close() {
+            net.close();
+        }
+    }
+
+    /** Trains {@code steps} steps on {@code be}; the dataset is uploaded once, batches gathered on the device. */
+    static float[] train(Backend be, boolean lora, int steps, int batch, Data data, Function<Integer, Void> afterWarmup) {
+        float[] losses = new float[steps];
+        CrossEntropyLoss lossFn = new CrossEntropyLoss();
+        try (Model model = Model.of(be, lora);
+             Tensor xs = Tensor.of(be, data.x, data.count, IN);
+             Tensor ys = Tensor.ofInts(be, data.y, data.count)) {
+            Adam adam = new Adam(model.trainable(), 1e-3f);
+            try {
+                for (int step = 0; step < steps; step++) {
+                    if (afterWarmup != null) {
+                        afterWarmup.apply(step);
+                    }
+                    try (Scope s = Scope.open()) {
+                        Tensor indices = Tensor.ofInts(be, data.batch(step, batch), batch);
+                        adam.zeroGrad();
+                        Tensor loss = lossFn.forward(model.net().forward(Ops.gatherRows(xs, indices)), Ops.gatherRows(ys, indices));
+                        loss.backward();
+                        adam.step();
+                        losses[step] = loss.item();
+                    }
+                }
+            } finally {
+                adam.close();
+            }
+        }
+        return losses;
+    }
+
+    private void trajectory(String name, boolean lora, int steps, Data data) {
+        float[] g = train(gpu, lora, steps, 8, data, null);
+        float[] c = train(cpu, lora, steps, 8, data, null);
+        double worst = 0;
+        for (int i = 0; i < steps; i++) {
+            worst = Math.max(worst, Math.abs(g[i] - c[i]) / Math.max(1e-3, Math.abs(c[i])));
+            if (Float.isNaN(g[i])) {
+                worst = Double.NaN;
+                break;
+            }
+        }
+        boolean ok = worst <= TRAJECTORY;
+        failures += ok ? 0 : 1;
+        String line = String.format(Locale.ROOT, "| %s | %d | %.5f / %.5f | %.5f / %.5f | %.3g | %.0g | %s |",
+                name, steps, g[0], c[0], g[steps - 1], c[steps - 1], worst, TRAJECTORY, ok ? "ok" : "FAIL");
+        lines.add(line);
+        System.out.println(line);
+        StringBuilder row = new StringBuilder("trajectory\t" + name);
+        for (int i = 0; i < steps; i++) {
+            row.append(String.format(Locale.ROOT, "\t%.6f/%.6f", g[i], c[i]));
+        }
+        tsv.add(row.toString());
+    }
+
+    // ---- 3. timings ----------------------------------------------------------------------------
+
+    private void timing(boolean lora, int batch, int steps, Data data) {
+        int warmup = Math.min(20, steps);
+        long[] started = new long[1];
+        long[] allocations = new long[1];
+        train(gpu, lora, warmup + steps, batch, data, step -> {
+            if (step == warmup) {
+                gpu.synchronize();
+                allocations[0] = gpu.memoryStats().systemAllocations();
+                started[0] = System.nanoTime();
+            }
+            return null;
+        });
+        double seconds = (System.nanoTime() - started[0]) / 1e9; // the last step read its loss: the work is done
+        long madeDuring = gpu.memoryStats().systemAllocations() - allocations[0];
+        double perSecond = steps / seconds;
+        String line = String.format(Locale.ROOT, "| %s | %d | %.1f | %.0f | %.3f | %d |", lora ? "LoRA r=1" : "full",
+                batch, perSecond, perSecond * batch, 1000 / perSecond, madeDuring);
+        lines.add(line);
+        tsv.add(String.format(Locale.ROOT, "timing\t%s\t%d\t%.3f", lora ? "lora" : "full", batch, perSecond));
+        System.out.println(line);
+        if (madeDuring != 0) {
+            failures++;
+            lines.add("FAIL: the caching allocator asked the driver for memory " + madeDuring + " time(s) in steady state");
+        }
+        if (gpu instanceof GpuBackend g) {
+            tsv.add("launches\t" + g.kernelLaunches());
+        }
+    }
+}

@@ -1,0 +1,539 @@
+package dev.jrocm.runtime.device.gpu;
+
+import dev.jrocm.runtime.device.AdamStep;
+import dev.jrocm.runtime.device.Backend;
+import dev.jrocm.runtime.device.Buffer;
+import dev.jrocm.runtime.device.DeviceKind;
+import dev.jrocm.runtime.device.GpuException;
+import dev.jrocm.runtime.device.MemoryStats;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.Map;
+
+/**
+ * The Backend SPI on a GPU, written once over a {@link GpuDriver}: HIP and CUDA differ only in the
+ * driver. GEMM goes to the vendor BLAS (column-major, so the operands are swapped, never copied);
+ * everything else is one of jrocm's kernels ({@code kernels.cu}), compiled for the device at the
+ * first launch.
+ *
+ * <p>Memory: a caching pool of blocks rounded up to {@value #GRANULE} bytes, one free list per
+ * size. A training step asks for the same sizes every time, so after the first step no request
+ * reaches the driver ({@link MemoryStats#systemAllocations()} stays put). Because all work runs
+ * on one stream, a released block can be handed out again at once: whatever uses it next is
+ * queued after whatever used it before. When the driver runs out of memory the pool gives its
+ * cached blocks back and tries once more; then the error says how much was asked for and free.
+ *
+ * <p>Host synchronisation happens only where a value comes back to the host
+ * ({@link #copyToHost}, {@link #synchronize}). So errors found by kernels — a cross-entropy label
+ * outside [0, classes), a gather index outside the source — are recorded on the device and thrown
+ * ({@link IllegalArgumentException}, the CPU backend's message) at the next of those calls, not by
+ * the op that queued the kernel.
+ *
+ * <p>Not thread-safe beyond allocation: ops are queued from one thread at a time.
+ */
+public final class GpuBackend implements Backend {
+    /** Allocation granularity of the pool, bytes. */
+    static final long GRANULE = 512;
+    private static final int BLOCK = 256;
+    private static final int MAX_GRID = 65_535;
+    private static final int CE_THREADS = 128;   // JR_CE_THREADS in kernels.cu
+    private static final int REDUCE_THREADS = 256; // JR_REDUCE_THREADS
+    private static final long NO_ERROR = -1L;    // all ones: no error recorded
+
+    private final GpuDriver driver;
+    private final Map<Long, ArrayDeque<Long>> free = new HashMap<>();
+    private final Map<Buffer, Block> live = new IdentityHashMap<>();
+    private final Map<String, Long> functions = new HashMap<>();
+    private final Arena arena = Arena.ofShared();
+    private final KernelArgs args = new KernelArgs(arena);
+    private long module;
+    private long systemAllocations;
+    private long bytesInUse;
+    private long bytesReserved;
+    private long launches;
+    private Buffer errors;          // (4) u64, see kernels.cu
+    private boolean errorsPending;  // a kernel that may report ran since the last check
+    private boolean closed;
+
+    private record Block(long address, long size) {}
+
+    public GpuBackend(GpuDriver driver) {
+        this.driver = driver;
+    }
+
+    @Override
+    public DeviceKind kind() { return driver.kind(); }
+
+    @Override
+    public String describe() { return driver.describe(); }
+
+    /** The driver underneath (for checks and timing). */
+    public GpuDriver driver() { return driver; }
+
+    /** Kernel launches queued so far (GEMMs not counted). */
+    public long kernelLaunches() { return launches; }
+
+    /** Milliseconds the device spent on {@code work}, between two events on the stream. */
+    public float timeMillis(Runnable work) {
+        long start = driver.createEvent(), end = driver.createEvent();
+        try {
+            driver.recordEvent(start);
+            work.run();
+            driver.recordEvent(end);
+            return driver.elapsedMillis(start, end);
+        } finally {
+            driver.destroyEvent(start);
+            driver.destroyEvent(end);
+        }
+    }
+
+    // ---- memory -------------------------------------------------------------------------------
+
+    @Override
+    public synchronized Buffer allocate(long bytes) {
+        requireOpen();
+        if (bytes < 0) {
+            throw new IllegalArgumentException("cannot allocate " + bytes + " bytes");
+        }
+        long size = Math.max(GRANULE, (bytes + GRANULE - 1) / GRANULE * GRANULE);
+        ArrayDeque<Long> blocks = free.get(size);
+        Long address = blocks == null ? null : blocks.poll();
+        if (address == null) {
+            address = systemMalloc(size, bytes);
+        }
+        bytesInUse += size;
+        Buffer buffer = new Buffer(this, MemorySegment.ofAddress(address).reinterpret(bytes));
+        live.put(buffer, new Block(address, size));
+        return buffer;
+    }
+
+    private long systemMalloc(long size, long asked) {
+        try {
+            return countedMalloc(size);
+        } catch (GpuException e) {
+            if (!driver.isOutOfMemory(e)) {
+                throw e;
+            }
+            emptyCache();
+            try {
+                return countedMalloc(size);
+            } catch (GpuException again) {
+                if (!driver.isOutOfMemory(again)) {
+                    throw again;
+                }
+                long[] info = safeMemoryInfo();
+                throw new GpuException(again.library(), again.function(), again.code(), again.codeName(),
+                        again.libraryMessage(), "out of device memory: asked for " + bytes(asked)
+                        + (size != asked ? " (" + bytes(size) + " with the pool's rounding)" : "")
+                        + (info == null ? "" : "; " + bytes(info[0]) + " free of " + bytes(info[1]))
+                        + "; jrocm's live buffers hold " + bytes(bytesInUse)
+                        + " (the pool's cached blocks were handed back before this last try)");
+            }
+        }
+    }
+
+    private long countedMalloc(long size) {
+        long address = driver.malloc(size);
+        systemAllocations++;
+        bytesReserved += size;
+        return address;
+    }
+
+    private long[] safeMemoryInfo() {
+        try {
+            return driver.memoryInfo();
+        } catch (GpuException e) {
+            return null;
+        }
+    }
+
+    static String bytes(long n) {
+        if (n < 1024) {
+            return n + " B";
+        }
+        String[] units = {"KiB", "MiB", "GiB", "TiB"};
+        double v = n;
+        int u = -1;
+        while (v >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return String.format("%.1f %s", v, units[u]);
+    }
+
+    @Override
+    public synchronized void release(Buffer buffer) {
+        Block block = live.remove(buffer);
+        if (block == null) {
+            return; // already released, or a view
+        }
+        buffer.markReleased();
+        bytesInUse -= block.size();
+        free.computeIfAbsent(block.size(), k -> new ArrayDeque<>()).push(block.address());
+    }
+
+    @Override
+    public MemorySegment slice(MemorySegment memory, long offset, long bytes) {
+        if (offset < 0 || bytes < 0 || offset + bytes > memory.byteSize()) {
+            throw new IndexOutOfBoundsException("slice of " + bytes + " bytes at " + offset
+                    + " is outside a buffer of " + memory.byteSize() + " bytes");
+        }
+        return MemorySegment.ofAddress(memory.address() + offset).reinterpret(bytes);
+    }
+
+    @Override
+    public synchronized MemoryStats memoryStats() {
+        return new MemoryStats(systemAllocations, bytesInUse, bytesReserved);
+    }
+
+    @Override
+    public synchronized void emptyCache() {
+        if (!free.isEmpty()) {
+            driver.synchronize(); // a cached block may still be named by queued work
+        }
+        for (Map.Entry<Long, ArrayDeque<Long>> entry : free.entrySet()) {
+            for (long address : entry.getValue()) {
+                driver.free(address);
+                bytesReserved -= entry.getKey();
+            }
+        }
+        free.clear();
+    }
+
+    @Override
+    public void copyFromHost(MemorySegment source, Buffer target) {
+        MemorySegment t = target.memory();
+        requireAtLeast("copyFromHost: source", source.byteSize(), t.byteSize());
+        if (t.byteSize() > 0) {
+            driver.copyToDevice(source, t.address(), t.byteSize());
+        }
+    }
+
+    @Override
+    public void copyToHost(Buffer source, MemorySegment target) {
+        MemorySegment s = source.memory();
+        requireAtLeast("copyToHost: target", target.byteSize(), s.byteSize());
+        if (s.byteSize() > 0) {
+            driver.copyToHost(s.address(), target, s.byteSize());
+        } else {
+            driver.synchronize();
+        }
+        checkDeviceErrors();
+    }
+
+    @Override
+    public void copy(Buffer source, Buffer target) {
+        MemorySegment s = source.memory(), t = target.memory();
+        requireAtLeast("copy: target", t.byteSize(), s.byteSize());
+        if (s.byteSize() > 0) {
+            driver.copyOnDevice(s.address(), t.address(), s.byteSize());
+        }
+    }
+
+    private static void requireAtLeast(String what, long has, long needs) {
+        if (has < needs) {
+            throw new IllegalArgumentException(what + " holds " + has + " bytes, needs " + needs);
+        }
+    }
+
+    // ---- initialisation -----------------------------------------------------------------------
+
+    @Override
+    public void fill(Buffer x, float value) {
+        long n = x.length();
+        elementwise("jr_fill", n, args.reset().ptr(x).f32(value).i64(n));
+    }
+
+    @Override
+    public void uniform(Buffer x, float lo, float hi, long seed) {
+        long n = x.length();
+        elementwise("jr_uniform_init", n, args.reset().ptr(x).f32(lo).f32(hi - lo).i64(seed).i64(n));
+    }
+
+    @Override
+    public void normal(Buffer x, float mean, float std, long seed) {
+        long n = x.length();
+        elementwise("jr_normal_init", n, args.reset().ptr(x).f32(mean).f32(std).i64(seed).i64(n));
+    }
+
+    // ---- linear algebra -----------------------------------------------------------------------
+
+    /**
+     * Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, and a row-major matrix read
+     * column-major is its transpose: so BLAS gets B and A swapped, with the same transpose flags,
+     * n and m swapped, and the row-major leading dimensions unchanged.
+     */
+    @Override
+    public void gemm(boolean transA, boolean transB, int m, int n, int k,
+                     float alpha, Buffer a, Buffer b, float beta, Buffer c) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        int lda = Math.max(1, transA ? m : k), ldb = Math.max(1, transB ? k : n), ldc = Math.max(1, n);
+        driver.sgemm(transB, transA, n, m, k, alpha, b.memory().address(), ldb, a.memory().address(), lda,
+                beta, c.memory().address(), ldc);
+    }
+
+    @Override
+    public void addBias(Buffer y, Buffer bias, int rows, int cols) {
+        long n = (long) rows * cols;
+        elementwise("jr_add_bias", n, args.reset().ptr(y).ptr(bias).i32(cols).i64(n));
+    }
+
+    @Override
+    public void columnSums(Buffer x, int rows, int cols, Buffer out, boolean accumulate) {
+        if (cols == 0) {
+            return;
+        }
+        launch("jr_column_sums", (cols + 31) / 32, 1, 32, 8,
+                args.reset().ptr(x).i32(rows).i32(cols).ptr(out).i32(accumulate ? 1 : 0));
+    }
+
+    // ---- element-wise -------------------------------------------------------------------------
+
+    @Override
+    public void relu(Buffer x, Buffer y) {
+        long n = x.length();
+        elementwise("jr_relu", n, args.reset().ptr(x).ptr(y).i64(n));
+    }
+
+    @Override
+    public void reluBackward(Buffer y, Buffer dy, Buffer dx, boolean accumulate) {
+        long n = y.length();
+        elementwise("jr_relu_backward", n, args.reset().ptr(y).ptr(dy).ptr(dx).i32(accumulate ? 1 : 0).i64(n));
+    }
+
+    @Override
+    public void dropout(Buffer x, Buffer y, float p, long seed) {
+        long n = x.length();
+        elementwise("jr_dropout", n, args.reset().ptr(x).ptr(y).f32(p).f32(1f / (1f - p)).i64(seed).i64(n));
+    }
+
+    @Override
+    public void dropoutBackward(Buffer dy, Buffer dx, float p, long seed, boolean accumulate) {
+        long n = dy.length();
+        elementwise("jr_dropout_backward", n, args.reset().ptr(dy).ptr(dx).f32(p).f32(1f / (1f - p)).i64(seed)
+                .i32(accumulate ? 1 : 0).i64(n));
+    }
+
+    @Override
+    public void scale(Buffer x, float alpha) {
+        long n = x.length();
+        elementwise("jr_scale", n, args.reset().ptr(x).f32(alpha).i64(n));
+    }
+
+    @Override
+    public void axpy(float alpha, Buffer x, Buffer y) {
+        long n = x.length();
+        elementwise("jr_axpy", n, args.reset().f32(alpha).ptr(x).ptr(y).i64(n));
+    }
+
+    // ---- fused ops ----------------------------------------------------------------------------
+
+    /**
+     * Two launches: one block per row (loss, correct flag and gradient of the row), then one block
+     * that sums the rows in double. A bad label is thrown at the next read-back (class comment).
+     */
+    @Override
+    public void crossEntropy(Buffer logits, Buffer labels, int rows, int classes, Buffer out, Buffer dLogits) {
+        if (rows == 0) {
+            fill(out, 0f);
+            return;
+        }
+        Buffer scratch = allocate((long) rows * 2 * Double.BYTES);
+        try {
+            launch("jr_cross_entropy_rows", rows, 1, CE_THREADS, 1, args.reset().ptr(logits).ptr(labels).i32(rows)
+                    .i32(classes).ptr(scratch).ptrOrNull(dLogits).ptr(errors()));
+            errorsPending = true;
+            launch("jr_cross_entropy_reduce", 1, 1, REDUCE_THREADS, 1, args.reset().ptr(scratch).i32(rows).ptr(out));
+        } finally {
+            release(scratch); // safe at once: the next user of the block is queued behind these kernels
+        }
+    }
+
+    @Override
+    public void argmaxRows(Buffer x, int rows, int cols, Buffer out) {
+        elementwise("jr_argmax_rows", rows, args.reset().ptr(x).i32(rows).i32(cols).ptr(out));
+    }
+
+    @Override
+    public void adam(Buffer p, Buffer g, Buffer m, Buffer v, AdamStep step) {
+        long n = p.length();
+        float lr = step.lr(), wd = step.weightDecay();
+        elementwise("jr_adam", n, args.reset().ptr(p).ptr(g).ptr(m).ptr(v).i64(n).f32(step.beta1()).f32(step.beta2())
+                .f32(step.eps()).f32((float) (lr / step.biasCorrection1()))
+                .f32((float) Math.sqrt(step.biasCorrection2()))
+                .f32(step.decoupled() ? 1f - lr * wd : 1f).f32(step.decoupled() ? 0f : wd));
+    }
+
+    @Override
+    public void gatherRows(Buffer src, int cols, Buffer indices, int count, Buffer dst) {
+        long n = (long) count * cols;
+        long sourceRows = cols == 0 ? 0 : src.byteSize() / ((long) cols * Float.BYTES);
+        elementwise("jr_gather_rows", n, args.reset().ptr(src).i32(cols).ptr(indices).i32(count).i64(sourceRows)
+                .ptr(dst).ptr(errors()));
+        errorsPending = true;
+    }
+
+    @Override
+    public void synchronize() {
+        driver.synchronize();
+        checkDeviceErrors();
+    }
+
+    // ---- device-side errors -------------------------------------------------------------------
+
+    private Buffer errors() {
+        if (errors == null) {
+            errors = allocate(4 * Long.BYTES);
+            resetErrors();
+        }
+        return errors;
+    }
+
+    private void resetErrors() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ones = a.allocate(errors.byteSize());
+            ones.fill((byte) 0xff);
+            driver.copyToDevice(ones, errors.memory().address(), errors.byteSize());
+        }
+    }
+
+    /** Throws what the kernels recorded since the last check (and clears it). */
+    private void checkDeviceErrors() {
+        if (!errorsPending) {
+            return;
+        }
+        errorsPending = false;
+        long[] e;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment host = a.allocate(errors.byteSize());
+            driver.copyToHost(errors.memory().address(), host, errors.byteSize());
+            e = host.toArray(ValueLayout.JAVA_LONG);
+        }
+        if (e[0] == NO_ERROR && e[1] == NO_ERROR) {
+            return;
+        }
+        resetErrors();
+        if (e[0] != NO_ERROR) {
+            throw new IllegalArgumentException("cross-entropy: label " + (int) e[0] + " of row " + (int) (e[0] >>> 32)
+                    + " is outside [0, " + e[2] + ")");
+        }
+        throw new IllegalArgumentException("gatherRows: index " + (int) e[1] + " at position " + (int) (e[1] >>> 32)
+                + " is outside [0, " + e[3] + ")");
+    }
+
+    // ---- launching ----------------------------------------------------------------------------
+
+    private void elementwise(String kernel, long n, KernelArgs a) {
+        if (n == 0) {
+            return;
+        }
+        int grid = (int) Math.min(MAX_GRID, (n + BLOCK - 1) / BLOCK);
+        launch(kernel, grid, 1, BLOCK, 1, a);
+    }
+
+    private void launch(String kernel, int gridX, int gridY, int blockX, int blockY, KernelArgs a) {
+        requireOpen();
+        driver.launch(function(kernel), gridX, gridY, blockX, blockY, 0, a.pointers());
+        launches++;
+    }
+
+    private long function(String kernel) {
+        Long f = functions.get(kernel);
+        if (f == null) {
+            if (module == 0) {
+                module = driver.loadModule(GpuKernels.image(driver));
+            }
+            f = driver.function(module, kernel);
+            functions.put(kernel, f);
+        }
+        return f;
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("the " + driver.kind().id() + " backend is closed");
+        }
+    }
+
+    /** Waits for queued work, frees every block, then closes the driver. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        try {
+            driver.synchronize();
+        } finally {
+            for (Map.Entry<Buffer, Block> entry : live.entrySet()) {
+                entry.getKey().markReleased();
+                driver.free(entry.getValue().address());
+            }
+            live.clear();
+            errors = null;
+            emptyCache();
+            bytesInUse = 0;
+            bytesReserved = 0;
+            closed = true;
+            arena.close();
+            driver.close();
+        }
+    }
+
+    /**
+     * The {@code void**} kernelParams of one launch: a pointer per argument to an 8-byte slot
+     * holding its value. One per backend, refilled for each launch: the driver copies the values
+     * before the launch call returns.
+     */
+    static final class KernelArgs {
+        static final int MAX = 16;
+        private final MemorySegment pointers;
+        private final MemorySegment slots;
+        private int count;
+
+        KernelArgs(Arena arena) {
+            pointers = arena.allocate(ValueLayout.ADDRESS, MAX);
+            slots = arena.allocate(8L * MAX, 8);
+            for (int i = 0; i < MAX; i++) {
+                pointers.setAtIndex(ValueLayout.ADDRESS, i, slots.asSlice(8L * i, 8));
+            }
+        }
+
+        KernelArgs reset() {
+            count = 0;
+            return this;
+        }
+
+        private MemorySegment next() {
+            if (count == MAX) {
+                throw new IllegalStateException("more than " + MAX + " kernel arguments");
+            }
+            MemorySegment slot = slots.asSlice(8L * count++, 8);
+            slot.set(ValueLayout.JAVA_LONG, 0, 0L);
+            return slot;
+        }
+
+        KernelArgs ptr(Buffer b) { next().set(ValueLayout.JAVA_LONG, 0, b.memory().address()); return this; }
+
+        KernelArgs ptrOrNull(Buffer b) { return b == null ? i64(0L) : ptr(b); }
+
+        KernelArgs i32(int v) { next().set(ValueLayout.JAVA_INT, 0, v); return this; }
+
+        KernelArgs f32(float v) { next().set(ValueLayout.JAVA_FLOAT, 0, v); return this; }
+
+        KernelArgs i64(long v) { next().set(ValueLayout.JAVA_LONG, 0, v); return this; }
+
+        int count() { return count; }
+
+        /** The slot of argument {@code i} (tests read what was passed). */
+        MemorySegment slot(int i) { return slots.asSlice(8L * i, 8); }
+
+        MemorySegment pointers() { return pointers; }
+    }
+}

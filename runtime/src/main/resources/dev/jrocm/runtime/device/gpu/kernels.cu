@@ -1,0 +1,285 @@
+// jrocm's GPU kernels: one source for HIP (hipRTC) and CUDA (NVRTC, nvcc). The two dialects agree
+// on everything used here (__global__, __shared__, blockIdx, __syncthreads, atomics, the math
+// functions), so the prelude only names the dialect and the integer types; no header is included
+// (hipRTC and NVRTC bring their own builtins).
+//
+// Compiled without floating-point contraction (hipRTC -ffp-contract=off, NVRTC --fmad=false) so
+// that a*b+c rounds twice, as in Java: the random initialisers then give the CPU backend's floats
+// bit for bit, and the other ops stay within a few ulps of it.
+//
+// Every kernel is extern "C" (unmangled names, looked up by GpuBackend) and prefixed jr_. Element
+// loops are grid-stride, so any grid size covers any n.
+
+#if defined(__HIPCC_RTC__) || defined(__HIP__) || defined(__HIP_PLATFORM_AMD__)
+#define JR_HIP 1
+#else
+#define JR_CUDA 1
+#endif
+
+typedef long long i64;
+typedef unsigned long long u64;
+
+#define JR_FOR(i, n) for (i64 i = (i64) blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64) blockDim.x * gridDim.x)
+
+// 2^-24: 24 random bits make a float in [0, 1), exactly as CounterRandom.uniform.
+#define JR_TWO_TO_MINUS_24 5.9604644775390625e-8
+
+// ---- the counter-based generator (CounterRandom): SplitMix64's finaliser over seed*phi + i ------
+
+__device__ u64 jr_bits(u64 seed, u64 index) {
+    u64 z = seed * 0x9E3779B97F4A7C15ULL + index;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+__device__ float jr_uniform(u64 seed, u64 index) {
+    return (float) (jr_bits(seed, index) >> 40) * (float) JR_TWO_TO_MINUS_24;
+}
+
+// Box-Muller over elements 2j, 2j+1 in double, cos for even i and sin for odd, as CounterRandom.normal.
+__device__ float jr_normal(u64 seed, u64 index) {
+    u64 pair = index & ~1ULL;
+    double u1 = ((double) (jr_bits(seed, pair) >> 40) + 1.0) * JR_TWO_TO_MINUS_24;
+    double u2 = (double) (jr_bits(seed, pair + 1) >> 40) * JR_TWO_TO_MINUS_24;
+    double r = sqrt(-2.0 * log(u1));
+    double angle = 6.283185307179586 * u2; // 2*pi in double, as Java's 2 * Math.PI
+    return (float) (r * ((index & 1ULL) == 0 ? cos(angle) : sin(angle)));
+}
+
+// ---- initialisation ------------------------------------------------------------------------------
+
+extern "C" __global__ void jr_fill(float* x, float value, i64 n) {
+    JR_FOR(i, n) { x[i] = value; }
+}
+
+extern "C" __global__ void jr_uniform_init(float* x, float lo, float width, u64 seed, i64 n) {
+    JR_FOR(i, n) { x[i] = lo + width * jr_uniform(seed, (u64) i); }
+}
+
+extern "C" __global__ void jr_normal_init(float* x, float mean, float stddev, u64 seed, i64 n) {
+    JR_FOR(i, n) { x[i] = mean + stddev * jr_normal(seed, (u64) i); }
+}
+
+// ---- bias and column sums --------------------------------------------------------------------------
+
+extern "C" __global__ void jr_add_bias(float* y, const float* bias, int cols, i64 n) {
+    JR_FOR(i, n) { y[i] = y[i] + bias[i % cols]; }
+}
+
+// Block (32, 8): threadIdx.x picks a column, threadIdx.y a slice of the rows; the 8 partial sums
+// meet in shared memory and are added in a fixed order, so the result does not depend on timing.
+extern "C" __global__ void jr_column_sums(const float* x, int rows, int cols, float* out, int accumulate) {
+    __shared__ float partial[8][33];
+    int c = blockIdx.x * 32 + threadIdx.x;
+    float s = 0.0f;
+    if (c < cols) {
+        for (int r = threadIdx.y; r < rows; r += 8) {
+            s += x[(i64) r * cols + c];
+        }
+    }
+    partial[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < cols) {
+        float total = accumulate ? out[c] : 0.0f;
+        for (int k = 0; k < 8; k++) {
+            total += partial[k][threadIdx.x];
+        }
+        out[c] = total;
+    }
+}
+
+// ---- element-wise ------------------------------------------------------------------------------------
+
+extern "C" __global__ void jr_relu(const float* x, float* y, i64 n) {
+    JR_FOR(i, n) { float v = x[i]; y[i] = v > 0.0f ? v : 0.0f; }
+}
+
+extern "C" __global__ void jr_relu_backward(const float* y, const float* dy, float* dx, int accumulate, i64 n) {
+    JR_FOR(i, n) {
+        float g = y[i] > 0.0f ? dy[i] : 0.0f;
+        dx[i] = accumulate ? dx[i] + g : g;
+    }
+}
+
+extern "C" __global__ void jr_dropout(const float* x, float* y, float p, float keep, u64 seed, i64 n) {
+    JR_FOR(i, n) { y[i] = jr_uniform(seed, (u64) i) >= p ? x[i] * keep : 0.0f; }
+}
+
+extern "C" __global__ void jr_dropout_backward(const float* dy, float* dx, float p, float keep, u64 seed,
+                                               int accumulate, i64 n) {
+    JR_FOR(i, n) {
+        float g = jr_uniform(seed, (u64) i) >= p ? dy[i] * keep : 0.0f;
+        dx[i] = accumulate ? dx[i] + g : g;
+    }
+}
+
+extern "C" __global__ void jr_scale(float* x, float alpha, i64 n) {
+    JR_FOR(i, n) { x[i] = alpha * x[i]; }
+}
+
+extern "C" __global__ void jr_axpy(float alpha, const float* x, float* y, i64 n) {
+    JR_FOR(i, n) { y[i] = y[i] + alpha * x[i]; }
+}
+
+// ---- errors found on the device ------------------------------------------------------------------
+// errors[0]: cross-entropy, errors[1]: gather; each the smallest (position << 32 | bad value) seen,
+// all ones when none. errors[2], errors[3]: the bound (classes, source rows) for the message. The
+// host reads them when it next synchronises (GpuBackend.checkDeviceErrors).
+
+__device__ void jr_report(u64* errors, int slot, int position, int value, int bound) {
+    atomicMin(&errors[slot], ((u64) (unsigned int) position << 32) | (u64) (unsigned int) value);
+    errors[slot + 2] = (u64) bound;
+}
+
+// ---- fused log-softmax + NLL -------------------------------------------------------------------
+// One block per row: the max (and its first index), then the sum of exponentials in double, as the
+// CPU backend. scratch[2r] = the row's loss, scratch[2r+1] = 1 when its argmax is the label. When
+// dlogits is not null it receives (softmax - onehot) / rows. A bad label marks the row NaN.
+
+#define JR_CE_THREADS 128
+
+extern "C" __global__ void jr_cross_entropy_rows(const float* logits, const int* labels, int rows, int classes,
+                                                 double* scratch, float* dlogits, u64* errors) {
+    __shared__ float best[JR_CE_THREADS];
+    __shared__ int bestIndex[JR_CE_THREADS];
+    __shared__ double sums[JR_CE_THREADS];
+    int r = blockIdx.x;
+    int t = threadIdx.x;
+    if (r >= rows) {
+        return;
+    }
+    const float* x = logits + (i64) r * classes;
+    int label = labels[r];
+    if (label < 0 || label >= classes) { // uniform across the block: every thread returns
+        if (t == 0) {
+            jr_report(errors, 0, r, label, classes);
+            scratch[2 * r] = __longlong_as_double(0x7ff8000000000000LL);
+            scratch[2 * r + 1] = 0.0;
+        }
+        return;
+    }
+    float m = __int_as_float(0xff800000); // -infinity
+    int mi = classes;
+    for (int c = t; c < classes; c += blockDim.x) {
+        float v = x[c];
+        if (v > m || mi == classes) { m = v; mi = c; }
+    }
+    best[t] = m;
+    bestIndex[t] = mi;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (t < s) {
+            float o = best[t + s];
+            int oi = bestIndex[t + s];
+            // larger wins; on ties the smaller index (the first, as the CPU); classes marks "none"
+            if (oi != classes && (bestIndex[t] == classes || o > best[t] || (o == best[t] && oi < bestIndex[t]))) {
+                best[t] = o;
+                bestIndex[t] = oi;
+            }
+        }
+        __syncthreads();
+    }
+    float max = best[0];
+    int argmax = bestIndex[0];
+    double sum = 0.0;
+    for (int c = t; c < classes; c += blockDim.x) {
+        sum += exp((double) x[c] - (double) max);
+    }
+    sums[t] = sum;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (t < s) {
+            sums[t] += sums[t + s];
+        }
+        __syncthreads();
+    }
+    double logSum = (double) max + log(sums[0]);
+    if (t == 0) {
+        scratch[2 * r] = logSum - (double) x[label];
+        scratch[2 * r + 1] = argmax == label ? 1.0 : 0.0;
+    }
+    if (dlogits != 0) {
+        float* d = dlogits + (i64) r * classes;
+        for (int c = t; c < classes; c += blockDim.x) {
+            double p = exp((double) x[c] - logSum);
+            d[c] = (float) ((p - (c == label ? 1.0 : 0.0)) / rows);
+        }
+    }
+}
+
+// One block: out[0] = mean loss, out[1] = correct rows, summed in double in a fixed order.
+#define JR_REDUCE_THREADS 256
+
+extern "C" __global__ void jr_cross_entropy_reduce(const double* scratch, int rows, float* out) {
+    __shared__ double loss[JR_REDUCE_THREADS];
+    __shared__ double correct[JR_REDUCE_THREADS];
+    int t = threadIdx.x;
+    double l = 0.0, k = 0.0;
+    for (int r = t; r < rows; r += blockDim.x) {
+        l += scratch[2 * r];
+        k += scratch[2 * r + 1];
+    }
+    loss[t] = l;
+    correct[t] = k;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (t < s) {
+            loss[t] += loss[t + s];
+            correct[t] += correct[t + s];
+        }
+        __syncthreads();
+    }
+    if (t == 0) {
+        out[0] = (float) (loss[0] / rows);
+        out[1] = (float) correct[0];
+    }
+}
+
+// One thread per row; the first of equal maxima, as the CPU.
+extern "C" __global__ void jr_argmax_rows(const float* x, int rows, int cols, int* out) {
+    JR_FOR(r, rows) {
+        const float* row = x + r * cols;
+        int best = 0;
+        for (int c = 1; c < cols; c++) {
+            if (row[c] > row[best]) {
+                best = c;
+            }
+        }
+        out[r] = best;
+    }
+}
+
+// ---- optimizer ---------------------------------------------------------------------------------------
+// One pass over p, g, m, v: the CPU backend's adamChunk, operation for operation.
+extern "C" __global__ void jr_adam(float* p, const float* g, float* m, float* v, i64 n, float beta1, float beta2,
+                                   float eps, float stepSize, float bc2Sqrt, float decay, float l2) {
+    JR_FOR(i, n) {
+        float param = p[i] * decay;
+        float grad = g[i] + l2 * p[i];
+        float mi = m[i] + (1.0f - beta1) * (grad - m[i]);
+        float vi = v[i] * beta2 + (1.0f - beta2) * grad * grad;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = param - stepSize * (mi / (sqrtf(vi) / bc2Sqrt + eps));
+    }
+}
+
+// ---- data ------------------------------------------------------------------------------------------
+
+// dst[i, c] = src[indices[i], c]; an index outside [0, sourceRows) is reported and its row left alone.
+extern "C" __global__ void jr_gather_rows(const float* src, int cols, const int* indices, int count,
+                                          i64 sourceRows, float* dst, u64* errors) {
+    JR_FOR(i, (i64) count * cols) {
+        i64 row = i / cols;
+        i64 c = i - row * cols;
+        int from = indices[row];
+        if (from < 0 || from >= sourceRows) {
+            if (c == 0) {
+                jr_report(errors, 1, (int) row, from, (int) sourceRows);
+            }
+        } else {
+            dst[i] = src[(i64) from * cols + c];
+        }
+    }
+}

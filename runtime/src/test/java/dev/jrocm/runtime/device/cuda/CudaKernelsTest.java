@@ -1,0 +1,83 @@
+package dev.jrocm.runtime.device.cuda;
+
+import dev.jrocm.runtime.device.gpu.GpuKernels;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * jrocm's kernel source compiles for NVIDIA too: nvcc (where installed) turns the same file into
+ * PTX for sm_90 (H100/H200) with the CUDA driver's options. NVRTC, which the CUDA backend uses,
+ * runs the same front end; it is exercised on a real GPU by scripts/device/check.sh.
+ */
+class CudaKernelsTest {
+    static Optional<Path> nvcc() {
+        List<Path> candidates = new ArrayList<>();
+        for (String var : List.of("CUDA_PATH", "CUDA_HOME")) {
+            String root = System.getenv(var);
+            if (root != null) {
+                candidates.add(Path.of(root, "bin", "nvcc"));
+            }
+        }
+        String path = System.getenv("PATH");
+        if (path != null) {
+            for (String dir : path.split(":")) {
+                if (!dir.isBlank()) {
+                    candidates.add(Path.of(dir, "nvcc"));
+                }
+            }
+        }
+        candidates.add(Path.of("/usr/local/cuda/bin/nvcc"));
+        try (var dirs = Files.list(Path.of("/usr/local"))) {
+            dirs.filter(d -> d.getFileName().toString().startsWith("cuda-")).sorted(java.util.Comparator.reverseOrder())
+                    .forEach(d -> candidates.add(d.resolve("bin/nvcc")));
+        } catch (IOException e) {
+            // no /usr/local listing: the other candidates remain
+        }
+        return candidates.stream().filter(Files::isExecutable).findFirst();
+    }
+
+    @Test
+    void everyKernelCompilesToPtxForSm90WithNvcc(@TempDir Path dir) throws Exception {
+        Optional<Path> nvcc = nvcc();
+        assumeTrue(nvcc.isPresent(), "needs nvcc (CUDA toolkit) on PATH, in CUDA_PATH or /usr/local/cuda*: not found");
+        Path source = dir.resolve(GpuKernels.FILE_NAME), ptx = dir.resolve("kernels.ptx");
+        Files.writeString(source, GpuKernels.source());
+        List<String> command = new ArrayList<>(List.of(nvcc.get().toString(), "-ptx", "-arch=sm_90"));
+        command.addAll(CudaDriver.OPTIONS);
+        command.addAll(List.of(source.toString(), "-o", ptx.toString()));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "nvcc took more than 300 s");
+        String output = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.exitValue(), String.join(" ", command) + " failed:\n" + output);
+        String text = Files.readString(ptx);
+        assertTrue(text.contains(".target sm_90"), "not PTX for sm_90");
+        for (String kernel : GpuKernels.names()) {
+            assertTrue(text.contains(".entry " + kernel + "("), "kernel " + kernel + " is not an entry of the PTX");
+        }
+        assertFalse(text.contains("fma.rn.f32"), "float multiply-adds were contracted despite --fmad=false");
+    }
+
+    @Test
+    void architecturesNormaliseToTheVirtualOneNvrtcWritesPtxFor() {
+        assertEquals("compute_90", CudaDriver.normalise("sm_90"));
+        assertEquals("compute_90", CudaDriver.normalise("compute_90"));
+        assertEquals("compute_90", CudaDriver.normalise(" 90 "));
+        assertEquals("compute_90a", CudaDriver.normalise("SM_90a"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaDriver.normalise("hopper"));
+        assertTrue(e.getMessage().contains("sm_XY"), e.getMessage());
+    }
+}
