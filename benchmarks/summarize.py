@@ -70,8 +70,29 @@ def main(out):
                 "pytorch_samples_per_s": batch * 1000 / p_ms if p_ms else None,
                 "ratio": p_ms / j_ms if (p_ms and j_ms) else None,
             })
+    lora_rows = []
+    for config in ("installed", "best"):
+        data = load(os.path.join(out, f"jrocm-train-{config}.json"))
+        jr = jmh_scores(data, "LoraStepBenchmark.step")
+        full = jmh_scores(data, "TrainStepBenchmark.step")
+        pt = load(os.path.join(out, f"pytorch-lora-{config}.json"))
+        forms = {}
+        for r in (pt or {}).get("results", []):
+            forms.setdefault(r["batch"], {})[r["form"]] = r["ms_per_step_median"]
+        for batch in sorted(set(jr) | set(forms)):
+            j_ms = jr.get(batch, (None, None))[0]
+            f_ms = full.get(batch, (None, None))[0]
+            act = forms.get(batch, {}).get("activation")
+            par = forms.get(batch, {}).get("parametrize")
+            lora_rows.append({
+                "environment": config, "batch": batch, "jrocm_lora_ms": j_ms, "jrocm_full_ms": f_ms,
+                "lora_to_full": j_ms / f_ms if (j_ms and f_ms) else None,
+                "pytorch_activation_ms": act, "pytorch_parametrize_ms": par,
+                "ratio_vs_activation": act / j_ms if (act and j_ms) else None,
+            })
     copy = jmh_scores_copy(load(os.path.join(out, "jrocm-copy.json")))
-    summary = {"machine": machine(), "torch_version": torch_version, "copy_bandwidth_gb_s": copy, "rows": rows}
+    summary = {"machine": machine(), "torch_version": torch_version, "copy_bandwidth_gb_s": copy, "rows": rows,
+               "lora_rows": lora_rows}
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
 
@@ -88,6 +109,15 @@ def main(out):
             r["environment"], r["batch"], fmt(r["jrocm_ms"], "{:.1f}"), fmt(r["jrocm_ms_error"], "{:.1f}"),
             fmt(r["jrocm_samples_per_s"], "{:,.0f}"), fmt(r["pytorch_ms_median"], "{:.1f}"),
             fmt(r["pytorch_samples_per_s"], "{:,.0f}"), fmt(r["ratio"], "{:.2f}×")))
+    if lora_rows:
+        lines += ["", "LoRA (rank 1 on fc1–fc3, base frozen) training step:", "",
+                  "| environment | batch | jrocm LoRA ms/step | jrocm full ms/step | LoRA ÷ full | PyTorch activation-form ms | PyTorch parametrize-form ms | jrocm ÷ PyTorch activation |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in lora_rows:
+            lines.append("| {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                r["environment"], r["batch"], fmt(r["jrocm_lora_ms"], "{:.2f}"), fmt(r["jrocm_full_ms"], "{:.1f}"),
+                fmt(r["lora_to_full"], "{:.2f}"), fmt(r["pytorch_activation_ms"], "{:.2f}"),
+                fmt(r["pytorch_parametrize_ms"], "{:.1f}"), fmt(r["ratio_vs_activation"], "{:.2f}×")))
     lines += ["", f"Machine: {m['cpu']}, {m['cores']} cores, {m['os']}; {m['java']}; PyTorch {torch_version}; "
               f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}, OPENBLAS_L2_SIZE={m['OPENBLAS_L2_SIZE']} (installed)."]
     if copy:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs jrocm's training-step benchmark (JMH) and PyTorch's (benchmarks/pytorch/train_step.py)
-# side by side, in two environments, and writes target/bench/summary.md and summary.json:
+# Runs jrocm's training-step benchmarks (JMH: full and LoRA) and PyTorch's
+# (benchmarks/pytorch/train_step.py, lora_step.py) side by side, in two environments, and writes target/bench/summary.md and summary.json:
 #   installed  the machine's environment as it is
 #   best       OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (AVX-512 kernels) for both sides, and
 #              for PyTorch also tcmalloc (LD_PRELOAD) and OMP_WAIT_POLICY=PASSIVE
@@ -26,10 +26,10 @@ java=(java)
 [ "$(jrocm_jdk_version "$JAVA_HOME")" -ge 24 ] && java+=(--sun-misc-unsafe-memory-access=allow)
 
 jmh_opts=(-rf json)
-pt_opts=(--batch 8 64 256)
+pt_quick=()
 if [ $quick = 1 ]; then
   jmh_opts+=(-wi 2 -i 3 -w 1 -r 1)
-  pt_opts+=(--target-seconds 3)
+  pt_quick=(--target-seconds 3)
 fi
 
 python=/usr/bin/python3
@@ -48,14 +48,16 @@ for config in installed best; do
     ptenv=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE ${tcmalloc:+LD_PRELOAD=$tcmalloc})
   fi
   echo "== $config: jrocm"
-  "${envcmd[@]}" "${java[@]}" -jar "$jar" TrainStepBenchmark "${jmh_opts[@]}" -rff "$out/jrocm-train-$config.json" | grep -E '^(Benchmark|TrainStep)'
+  "${envcmd[@]}" "${java[@]}" -jar "$jar" 'TrainStepBenchmark|LoraStepBenchmark' "${jmh_opts[@]}" -rff "$out/jrocm-train-$config.json" \
+    | grep -E '^(Benchmark|TrainStep|LoraStep)'
   if [ $config = installed ]; then
     echo "== memory bandwidth"
     "${java[@]}" -jar "$jar" CopyBandwidthBenchmark "${jmh_opts[@]}" -rff "$out/jrocm-copy.json" | grep -E '^(Benchmark|CopyBand)'
   fi
   if [ $have_torch = 1 ]; then
     echo "== $config: PyTorch"
-    "${ptenv[@]}" "$python" benchmarks/pytorch/train_step.py "${pt_opts[@]}" --json "$out/pytorch-train-$config.json" >/dev/null
+    "${ptenv[@]}" "$python" benchmarks/pytorch/train_step.py --batch 8 64 256 "${pt_quick[@]}" --json "$out/pytorch-train-$config.json" >/dev/null
+    "${ptenv[@]}" "$python" benchmarks/pytorch/lora_step.py --batch 8 64 "${pt_quick[@]}" --json "$out/pytorch-lora-$config.json" >/dev/null
   fi
 done
 
