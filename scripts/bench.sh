@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Runs jrocm's training-step benchmarks (JMH: full and LoRA) and PyTorch's
-# (benchmarks/pytorch/train_step.py, lora_step.py) side by side, in two environments, and writes target/bench/summary.md and summary.json:
+# Runs jrocm's benchmarks (JMH: the CPU GEMM paths, the GPU GEMMs where a GPU backend is, the FFM
+# call overhead, full and LoRA training steps, memory bandwidth) and their peers (numpy's GEMMs
+# and sgemv, benchmarks/numpy/gemm.py; PyTorch's steps, benchmarks/pytorch/train_step.py and
+# lora_step.py) side by side, and writes target/bench/summary.md, summary.json and gemm.png
+# (GFLOP/s by GEMM path and shape). Training steps and BLAS run in two environments:
 #   installed  the machine's environment as it is
 #   best       OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (AVX-512 kernels) for both sides, and
 #              for PyTorch also tcmalloc (LD_PRELOAD) and OMP_WAIT_POLICY=PASSIVE
 # The variables are changed only inside these commands, never for anything else.
 #
-#   scripts/bench.sh [--quick]     --quick: shorter runs (~3 minutes instead of ~8)
+#   scripts/bench.sh [--quick]     --quick: shorter runs, and the GEMMs in the installed
+#                                  environment only (5 minutes on 2 cores instead of 13, measured)
 #
 # Run it on a quiet machine: anything else using the cores skews both sides.
 set -euo pipefail
@@ -24,6 +28,9 @@ jar=benchmarks/target/benchmarks.jar
 java=(java)
 # JMH itself uses sun.misc.Unsafe, which JDK 24+ warns about on every run.
 [ "$(jrocm_jdk_version "$JAVA_HOME")" -ge 24 ] && java+=(--sun-misc-unsafe-memory-access=allow)
+# The skinny GEMM kernels use the Vector API (an incubator module); JMH's forks inherit the flag.
+java+=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
+quiet_java() { "${java[@]}" "$@" 2> >(grep -v 'Using incubator modules' >&2); }
 
 jmh_opts=(-rf json)
 pt_quick=()
@@ -39,7 +46,51 @@ have_torch=1
 tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 [ -f "$tcmalloc" ] || { echo "no tcmalloc ($tcmalloc; Debian: libtcmalloc-minimal4): PyTorch's best run goes without it"; tcmalloc=; }
 
+gpu=$(quiet_java -Djava.awt.headless=true -cp "$jar" dev.jrocm.benchmarks.BenchInfo "$out/info.json")
+rm -f "$out"/jrocm-gemm-*.json "$out"/jrocm-gpu-gemm.json "$out"/numpy-gemm-*.json
+
+# Which GEMM path runs which shapes: the skinny kernels take ≤ 16 rows of C (A not transposed);
+# the naive loops only shapes that take under a second per call.
+batch8_skinny=8x4096x3072:NT,8x2048x4096:NT,8x4096x2048:NN
+naive_shapes=8x4096x3072:NT,8x4096x2048:NN,512x512x512:NN
+gemm_runs() { # $1 = environment; runs the CPU GEMM paths (all of them in installed, CBLAS alone in best)
+  local config=$1 envcmd
+  if [ "$config" = installed ]; then envcmd=(env); else envcmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE); fi
+  echo "== $config: GEMM paths"
+  if [ "$config" = installed ]; then
+    "${envcmd[@]}" "${java[@]}" -jar "$jar" CpuGemmBenchmark -p path=cblas,java "${jmh_opts[@]}" -rff "$out/jrocm-gemm-$config.json" 2>/dev/null \
+      | grep -E '^(Benchmark|CpuGemm)'
+    "${envcmd[@]}" "${java[@]}" -jar "$jar" CpuGemmBenchmark -p path=skinny -p shape=$batch8_skinny "${jmh_opts[@]}" -rff "$out/jrocm-gemm-skinny.json" 2>/dev/null \
+      | grep -E '^(Benchmark|CpuGemm)'
+    "${envcmd[@]}" "${java[@]}" -jar "$jar" CpuGemmBenchmark -p path=naive -p shape=$naive_shapes "${jmh_opts[@]}" -rff "$out/jrocm-gemm-naive.json" 2>/dev/null \
+      | grep -E '^(Benchmark|CpuGemm)'
+  else
+    "${envcmd[@]}" "${java[@]}" -jar "$jar" CpuGemmBenchmark -p path=cblas "${jmh_opts[@]}" -rff "$out/jrocm-gemm-$config.json" 2>/dev/null \
+      | grep -E '^(Benchmark|CpuGemm)'
+  fi
+  if [ $have_numpy = 1 ]; then
+    echo "== $config: numpy (the same GEMMs, and sgemv)"
+    "${envcmd[@]}" "$python" benchmarks/numpy/gemm.py ${np_quick[@]+"${np_quick[@]}"} --json "$out/numpy-gemm-$config.json"
+  fi
+}
+np_quick=()
+[ $quick = 1 ] && np_quick=(--quick)
+have_numpy=1
+"$python" -c 'import numpy' 2>/dev/null || { have_numpy=0; echo "numpy is not installed for $python (Debian: apt-get install python3-numpy): no GEMM peer"; }
+
+echo "== FFM call overhead"
+"${java[@]}" -jar "$jar" FfmCallBenchmark "${jmh_opts[@]}" -rff "$out/jrocm-ffm.json" 2>/dev/null | grep -E '^(Benchmark|FfmCall)'
+if [ "$gpu" != none ]; then
+  echo "== GPU GEMMs ($gpu)"
+  "${java[@]}" -jar "$jar" GpuGemmBenchmark -p device="$gpu" "${jmh_opts[@]}" -rff "$out/jrocm-gpu-gemm.json" 2>/dev/null | grep -E '^(Benchmark|GpuGemm)'
+else
+  echo "== GPU GEMMs skipped: $(sed -n 's/.*"gpu_reason" *: *"\(.*\)".*/\1/p' "$out/info.json")"
+fi
+
 for config in installed best; do
+  if [ $config = installed ] || [ $quick = 0 ]; then
+    gemm_runs $config
+  fi
   if [ $config = installed ]; then
     envcmd=(env)
     ptenv=(env)
@@ -62,4 +113,5 @@ for config in installed best; do
 done
 
 /usr/bin/python3 benchmarks/summarize.py "$out"
-echo "wrote $out/summary.md and $out/summary.json"
+quiet_java -Djava.awt.headless=true -cp "$jar" dev.jrocm.benchmarks.GemmPlot "$out/summary.json" "$out/gemm.png"
+echo "wrote $out/summary.md, $out/summary.json and $out/gemm.png"

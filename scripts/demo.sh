@@ -24,5 +24,5 @@ if [ $want_data = 1 ] && [ ! -d data/cifar-10-batches-bin ] && [ ! -d "${JROCM_D
 fi
 
 jrocm_build_if_needed
-exec java --enable-native-access="$JROCM_NATIVE_ACCESS" -p "$(jrocm_module_path)" \
+exec java "${JROCM_JAVA_OPTS[@]}" -p "$(jrocm_module_path)" \
   -m dev.jrocm.samples/dev.jrocm.samples.LoraWorkflow "$@"

@@ -6,6 +6,10 @@
 JROCM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export JROCM_ROOT
 export JROCM_NATIVE_ACCESS=dev.jrocm.bindings,dev.jrocm.runtime
+# The JVM options every jrocm program runs with: native access for the modules that call native
+# code, and the incubating Vector API for the CPU's batch-8 GEMM kernels (the JVM notes its use
+# with one line on stderr).
+JROCM_JAVA_OPTS=(--enable-native-access="$JROCM_NATIVE_ACCESS" --add-modules jdk.incubator.vector)
 JROCM_MIN_JAVA=22
 
 # Feature version (e.g. 25) of the JDK at $1, or nothing if it is not a JDK.

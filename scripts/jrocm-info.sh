@@ -4,5 +4,5 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 jrocm_build_if_needed
-exec java --enable-native-access="$JROCM_NATIVE_ACCESS" -p "$(jrocm_module_path)" \
+exec java "${JROCM_JAVA_OPTS[@]}" -p "$(jrocm_module_path)" \
   -m dev.jrocm.samples/dev.jrocm.samples.Info "$@"

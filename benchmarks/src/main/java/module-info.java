@@ -3,6 +3,8 @@ module dev.jrocm.benchmarks {
     requires dev.jrocm.runtime;
     requires dev.jrocm.lora;
     requires jmh.core;
+    requires com.fasterxml.jackson.databind; // BenchInfo, GemmPlot
+    requires java.desktop;                   // GemmPlot (Java2D, ImageIO)
 
     opens dev.jrocm.benchmarks;
     exports dev.jrocm.benchmarks.jmh_generated;

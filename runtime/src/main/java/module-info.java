@@ -8,6 +8,7 @@ module dev.jrocm.runtime {
     requires com.fasterxml.jackson.databind;   // safetensors headers, checkpoint.json
     requires org.apache.commons.compress;      // the CIFAR-10 tarball
     requires java.net.http;                    // Cifar10Downloader
+    requires static jdk.incubator.vector;      // SkinnyGemm, only when --add-modules names it
 
     exports dev.jrocm.runtime.device;
     exports dev.jrocm.runtime.device.cpu;

@@ -64,6 +64,15 @@ public final class Cblas implements Sgemm {
 
     public int threads() { return threads; }
 
+    /**
+     * OpenBLAS's own thread count ({@code openblas_get_num_threads}, 1 once loaded here; -1 for
+     * another CBLAS): the cheapest downcall there is, which the benchmarks time to show what the
+     * FFM call itself costs.
+     */
+    public int nativeThreads() {
+        return openBlas ? cblas_h.openblas_get_num_threads() : -1;
+    }
+
     /** The file the GEMM comes from. */
     public Path library() { return library; }
 

@@ -32,12 +32,15 @@ class CpuGemmTest {
         List<Sgemm> paths = new ArrayList<>();
         paths.add(CpuGemm.java());
         CpuGemm.cblas().ifPresent(paths::add);
+        CpuGemm.skinny().ifPresent(paths::add); // only with --add-modules jdk.incubator.vector
         return paths.stream();
     }
 
     static Stream<Arguments> shapes() {
         List<Arguments> cases = new ArrayList<>();
-        int[][] mnk = {{1, 1, 1}, {1, 37, 5}, {29, 1, 7}, {3, 4, 1}, {17, 33, 65}, {64, 64, 64}, {129, 67, 131}};
+        // 13×200×130 and 16×67×19: row, column and k remainders of the skinny kernels' blocks.
+        int[][] mnk = {{1, 1, 1}, {1, 37, 5}, {29, 1, 7}, {3, 4, 1}, {17, 33, 65}, {64, 64, 64}, {129, 67, 131},
+                {13, 200, 130}, {16, 67, 19}};
         for (Sgemm path : paths().toList()) {
             for (int[] s : mnk) {
                 for (int t = 0; t < 4; t++) {
@@ -89,6 +92,14 @@ class CpuGemmTest {
                 }
             }
         }
+    }
+
+    @Test
+    void skinnyKernelsRunWhereTheVectorModuleIs() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(SkinnyGemm.vectorAvailable(),
+                "skinny kernels not checked: " + SkinnyGemm.whyUnavailable());
+        assertTrue(CpuGemm.skinny().isPresent());
+        assertTrue(SkinnyGemm.takes(false, 8) && !SkinnyGemm.takes(true, 8) && !SkinnyGemm.takes(false, 17));
     }
 
     @ParameterizedTest
@@ -154,7 +165,9 @@ class CpuGemmTest {
     @Test
     void thePathIsChosenByName() {
         assertInstanceOf(JavaGemm.class, CpuGemm.choose("java"));
-        assertEquals(CpuGemm.cblas().<Sgemm>map(c -> c).orElse(CpuGemm.java()), CpuGemm.choose("auto"));
+        Sgemm blas = CpuGemm.cblas().<Sgemm>map(c -> c).orElse(CpuGemm.java());
+        assertEquals(CpuGemm.skinny().<Sgemm>map(s -> s).orElse(blas), CpuGemm.choose("auto"));
+        CpuGemm.skinny().ifPresent(s -> assertEquals(blas, s.fallback()));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CpuGemm.choose("fortran"));
         assertEquals("-Djrocm.cpu.gemm=fortran is not one of auto, cblas, java", e.getMessage());
     }
