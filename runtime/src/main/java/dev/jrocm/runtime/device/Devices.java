@@ -1,8 +1,8 @@
 package dev.jrocm.runtime.device;
 
-import dev.jrocm.runtime.device.cpu.Cblas;
 import dev.jrocm.runtime.device.cpu.CpuBackend;
 import dev.jrocm.runtime.device.cpu.CpuGemm;
+import dev.jrocm.runtime.device.cpu.Sgemm;
 import dev.jrocm.runtime.device.cuda.Cuda;
 import dev.jrocm.runtime.device.cuda.CudaDriver;
 import dev.jrocm.runtime.device.gpu.GpuBackend;
@@ -154,11 +154,10 @@ public final class Devices {
 
     private static BackendStatus cpu() {
         int cores = Runtime.getRuntime().availableProcessors();
-        Optional<Cblas> cblas = CpuGemm.cblas();
-        String gemm = CpuGemm.defaultPath() instanceof Cblas c
-                ? "GEMM by " + c.description() + " (" + c.library() + "), split over " + c.threads() + " threads"
-                : "GEMM in pure Java (" + cblas.map(c -> "-D" + CpuGemm.PROPERTY + "=java").orElse(NativeLibrary.CBLAS.probe().problem()) + ")";
-        return new BackendStatus(DeviceKind.CPU, true, cores + " cores, " + gemm, libraries(NativeLibrary.CBLAS));
+        Sgemm path = CpuGemm.defaultPath();
+        String why = CpuGemm.cblas().isEmpty() ? " (" + NativeLibrary.CBLAS.probe().problem() + ")" : "";
+        return new BackendStatus(DeviceKind.CPU, true, cores + " cores, GEMM: " + CpuGemm.describe(path) + why,
+                libraries(NativeLibrary.CBLAS));
     }
 
     private static List<String> libraries(NativeLibrary... libs) {

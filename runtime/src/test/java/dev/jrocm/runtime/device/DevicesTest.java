@@ -26,7 +26,9 @@ class DevicesTest {
     void theCpuIsAlwaysAvailableAndSaysWhichGemmItUses() {
         BackendStatus cpu = Devices.status(DeviceKind.CPU);
         assertTrue(cpu.available());
-        assertTrue(cpu.reason().contains("GEMM by ") || cpu.reason().contains("GEMM in pure Java"), cpu.reason());
+        assertTrue(cpu.reason().contains("GEMM: " + dev.jrocm.runtime.device.cpu.CpuGemm.describe(
+                dev.jrocm.runtime.device.cpu.CpuGemm.defaultPath())), cpu.reason());
+        assertTrue(cpu.reason().contains("OpenBLAS") || cpu.reason().contains("pure Java"), cpu.reason());
     }
 
     @Test

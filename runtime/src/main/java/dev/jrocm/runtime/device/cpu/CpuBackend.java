@@ -53,16 +53,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String describe() {
-        return "cpu (" + Runtime.getRuntime().availableProcessors() + " cores, GEMM: "
-                + describe(gemm) + ")";
-    }
-
-    private static String describe(Sgemm gemm) {
-        return switch (gemm) {
-            case Cblas c -> c.description();
-            case SkinnyGemm s -> "Vector API for ≤ " + SkinnyGemm.MAX_ROWS + " rows, else " + describe(s.fallback());
-            default -> gemm.name();
-        };
+        return "cpu (" + Runtime.getRuntime().availableProcessors() + " cores, GEMM: " + CpuGemm.describe(gemm) + ")";
     }
 
     /** The GEMM path this backend uses. */

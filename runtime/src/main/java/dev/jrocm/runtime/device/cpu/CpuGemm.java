@@ -41,6 +41,19 @@ public final class CpuGemm {
         };
     }
 
+    /**
+     * What a path is, for people: {@code OpenBLAS 0.3.21 … (libopenblas.so.0), split over 2
+     * threads}, {@code Vector API for ≤ 16 rows, else …}, {@code pure Java}.
+     */
+    public static String describe(Sgemm path) {
+        return switch (path) {
+            case Cblas c -> c.description() + " (" + c.library() + "), split over " + c.threads() + " threads";
+            case SkinnyGemm s -> "Vector API kernels for ≤ " + SkinnyGemm.MAX_ROWS + " rows, else " + describe(s.fallback());
+            case JavaGemm j -> "pure Java";
+            default -> path.name();
+        };
+    }
+
     /** The path used by default (see the class comment). */
     public static Sgemm defaultPath() { return Paths.DEFAULT; }
 
