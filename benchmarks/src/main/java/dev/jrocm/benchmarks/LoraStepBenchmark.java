@@ -5,13 +5,8 @@ import dev.jrocm.lora.LoraConfig;
 import dev.jrocm.lora.LoraModel;
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.cpu.CpuBackend;
-import dev.jrocm.runtime.nn.CrossEntropyLoss;
-import dev.jrocm.runtime.nn.Linear;
-import dev.jrocm.runtime.nn.ReLU;
 import dev.jrocm.runtime.nn.Sequential;
 import dev.jrocm.runtime.optim.Adam;
-import dev.jrocm.runtime.tensor.Scope;
-import dev.jrocm.runtime.tensor.Tensor;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -24,7 +19,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -48,48 +42,28 @@ public class LoraStepBenchmark {
     private Backend backend;
     private Sequential model;
     private Adam adam;
-    private Tensor x, y;
-    private final CrossEntropyLoss lossFn = new CrossEntropyLoss();
+    private BlogMlp.Batch data;
 
     @Setup
     public void setUp() {
         backend = new CpuBackend();
-        model = new Sequential("fc1", new Linear(backend, 3072, 4096, 1), "relu1", new ReLU(),
-                "fc2", new Linear(backend, 4096, 2048, 2), "relu2", new ReLU(),
-                "fc3", new Linear(backend, 2048, 10, 3));
+        model = BlogMlp.model(backend);
         LoraModel lora = Lora.apply(model, LoraConfig.of(rank, 1, "fc1", "fc2", "fc3"));
         lora.freezeBase();
         adam = new Adam(lora.adapterParameters(), 1e-3f);
-        Random random = new Random(42);
-        float[] xs = new float[batch * 3072];
-        for (int i = 0; i < xs.length; i++) {
-            xs[i] = (float) random.nextGaussian();
-        }
-        int[] ys = new int[batch];
-        for (int i = 0; i < batch; i++) {
-            ys[i] = random.nextInt(10);
-        }
-        x = Tensor.of(backend, xs, batch, 3072);
-        y = Tensor.ofInts(backend, ys, batch);
+        data = BlogMlp.batch(backend, batch, 42);
     }
 
     @TearDown
     public void tearDown() {
         adam.close();
         model.close();
-        x.close();
-        y.close();
+        data.close();
         backend.close();
     }
 
     @Benchmark
     public float step() {
-        try (Scope s = Scope.open()) {
-            adam.zeroGrad();
-            Tensor loss = lossFn.forward(model.forward(x), y);
-            loss.backward();
-            adam.step();
-            return loss.item();
-        }
+        return BlogMlp.step(model, adam, data);
     }
 }

@@ -3,13 +3,8 @@ package dev.jrocm.benchmarks;
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.cpu.CpuBackend;
 import dev.jrocm.runtime.device.cpu.CpuGemm;
-import dev.jrocm.runtime.nn.CrossEntropyLoss;
-import dev.jrocm.runtime.nn.Linear;
-import dev.jrocm.runtime.nn.ReLU;
 import dev.jrocm.runtime.nn.Sequential;
 import dev.jrocm.runtime.optim.Adam;
-import dev.jrocm.runtime.tensor.Scope;
-import dev.jrocm.runtime.tensor.Tensor;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -22,7 +17,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -49,46 +43,26 @@ public class TrainStepBenchmark {
     private Backend backend;
     private Sequential model;
     private Adam adam;
-    private Tensor x, y;
-    private final CrossEntropyLoss lossFn = new CrossEntropyLoss();
+    private BlogMlp.Batch data;
 
     @Setup
     public void setUp() {
         backend = gemm.equals("java") ? new CpuBackend(CpuGemm.java()) : new CpuBackend();
-        model = new Sequential("fc1", new Linear(backend, 3072, 4096, 1), "relu1", new ReLU(),
-                "fc2", new Linear(backend, 4096, 2048, 2), "relu2", new ReLU(),
-                "fc3", new Linear(backend, 2048, 10, 3));
+        model = BlogMlp.model(backend);
         adam = new Adam(model.trainableParameters(), 1e-3f);
-        Random random = new Random(42);
-        float[] xs = new float[batch * 3072];
-        for (int i = 0; i < xs.length; i++) {
-            xs[i] = (float) random.nextGaussian();
-        }
-        int[] ys = new int[batch];
-        for (int i = 0; i < batch; i++) {
-            ys[i] = random.nextInt(10);
-        }
-        x = Tensor.of(backend, xs, batch, 3072);
-        y = Tensor.ofInts(backend, ys, batch);
+        data = BlogMlp.batch(backend, batch, 42);
     }
 
     @TearDown
     public void tearDown() {
         adam.close();
         model.close();
-        x.close();
-        y.close();
+        data.close();
         backend.close();
     }
 
     @Benchmark
     public float step() {
-        try (Scope s = Scope.open()) {
-            adam.zeroGrad();
-            Tensor loss = lossFn.forward(model.forward(x), y);
-            loss.backward();
-            adam.step();
-            return loss.item();
-        }
+        return BlogMlp.step(model, adam, data);
     }
 }
