@@ -432,13 +432,16 @@ public final class LoraWorkflow implements Callable<Integer> {
 
     /** Ctrl-C must not leave AtomicFile's temporaries in the output folder. */
     private static void cleanTemporariesOnInterrupt(Path outDir) {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            try (Stream<Path> files = Files.walk(outDir)) {
-                files.filter(f -> f.getFileName().toString().startsWith(".") && f.getFileName().toString().endsWith(".tmp"))
-                        .forEach(f -> f.toFile().delete());
-            } catch (IOException | RuntimeException e) {
-                // nothing more can be done while the JVM exits
-            }
-        }, "jrocm-clean-temporaries"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> removeTemporaries(outDir), "jrocm-clean-temporaries"));
+    }
+
+    /** Deletes the {@code .NAME.*.tmp} files an interrupted {@link AtomicFile} write leaves under {@code dir}. */
+    static void removeTemporaries(Path dir) {
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.filter(f -> f.getFileName().toString().startsWith(".") && f.getFileName().toString().endsWith(".tmp"))
+                    .forEach(f -> f.toFile().delete());
+        } catch (IOException | RuntimeException e) {
+            // nothing more can be done while the JVM exits
+        }
     }
 }
