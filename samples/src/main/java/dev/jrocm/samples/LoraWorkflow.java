@@ -163,7 +163,7 @@ public final class LoraWorkflow implements Callable<Integer> {
             try (Dataset train = limit(loadDataset(backend, Split.TRAIN), limitTrain, backend);
                  Dataset test = limit(loadDataset(backend, Split.TEST), limitTest, backend)) {
                 log.printf(Locale.ROOT, "dataset: %s, %,d training and %,d test images of %s, %d classes%n",
-                        train.name().split(" ")[0], train.size(), test.size(), shape(train), train.classes());
+                        datasetName(train), train.size(), test.size(), shape(train), train.classes());
                 run(backend, chosen, recipe, train, test, outDir);
             }
             log.println("wrote " + outDir.toAbsolutePath().normalize() + ": report.json, samples.png, loss.png, model.safetensors, adapter/");
@@ -193,7 +193,7 @@ public final class LoraWorkflow implements Callable<Integer> {
         // 3. the model and full training
         int features = train.features();
         ObjectNode report = json.createObjectNode();
-        String datasetName = train.name().split(" ")[0]; // "CIFAR-10 train" → "CIFAR-10"
+        String datasetName = datasetName(train);
         report.put("dataset", datasetName);
         report.put("device", chosen.kind().id());
         report.put("batchSize", recipe.batchSize());
@@ -394,6 +394,13 @@ public final class LoraWorkflow implements Callable<Integer> {
             return Dataset.of(backend, full.name(), x.toArray(), y.toIntArray(), full.classNames(),
                     full.channels(), full.height(), full.width());
         }
+    }
+
+    /** The dataset without its split: datasets are named {@code "CIFAR-10 train"}, {@code "Fashion-MNIST test"}. */
+    private static String datasetName(Dataset d) {
+        String name = d.name();
+        int split = name.lastIndexOf(' ');
+        return split < 0 ? name : name.substring(0, split);
     }
 
     private static String shape(Dataset d) {

@@ -1,6 +1,5 @@
 package dev.jrocm.runtime.autograd;
 
-import dev.jrocm.runtime.tensor.Scope;
 import dev.jrocm.runtime.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -134,16 +133,5 @@ public final class Autograd {
         return order;
     }
 
-    /** Runs {@code body} with gradient recording off and returns its result. */
-    @SuppressWarnings("try")
-    public static <T> T withoutGrad(java.util.function.Supplier<T> body) {
-        try (NoGrad ignored = noGrad()) {
-            return body.get();
-        }
-    }
 
-    /** For ops: creates leaf-gradient memory outside any step scope (it outlives the step). */
-    static Tensor persistent(java.util.function.Supplier<Tensor> make) {
-        return Scope.detached(make);
-    }
 }

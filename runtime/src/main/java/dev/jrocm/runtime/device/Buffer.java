@@ -45,8 +45,6 @@ public final class Buffer {
                 root == null ? this : root);
     }
 
-    public boolean isView() { return root != null; }
-
     public boolean isReleased() { return (root == null ? this : root).released; }
 
     /** For backends: marks the allocation released (views die with it). */

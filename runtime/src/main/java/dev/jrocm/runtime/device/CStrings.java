@@ -1,6 +1,9 @@
 package dev.jrocm.runtime.device;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
 
 /** Reading the NUL-terminated strings native libraries return (error names, versions). */
 public final class CStrings {
@@ -13,5 +16,14 @@ public final class CStrings {
      */
     public static String read(MemorySegment pointer) {
         return pointer.equals(MemorySegment.NULL) ? "" : pointer.reinterpret(Long.MAX_VALUE).getString(0);
+    }
+
+    /** A C {@code const char*[]} of {@code strings} in {@code arena}: compiler options, for instance. */
+    public static MemorySegment array(Arena arena, List<String> strings) {
+        MemorySegment argv = arena.allocate(ValueLayout.ADDRESS, Math.max(1, strings.size()));
+        for (int i = 0; i < strings.size(); i++) {
+            argv.setAtIndex(ValueLayout.ADDRESS, i, arena.allocateFrom(strings.get(i)));
+        }
+        return argv;
     }
 }

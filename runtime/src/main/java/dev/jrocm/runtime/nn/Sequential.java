@@ -27,10 +27,6 @@ public final class Sequential extends Module {
         return this;
     }
 
-    /** Replaces the module under {@code name} (e.g. a Linear by its LoRA wrapper); returns the old one. */
-    public Module replace(String name, Module module) {
-        return replaceModule(name, module);
-    }
 
     @Override
     public Tensor forward(Tensor x) {

@@ -78,11 +78,12 @@ public final class Scope implements AutoCloseable {
         if (Thread.currentThread() != thread) {
             throw new IllegalStateException("a scope must be closed on the thread that opened it");
         }
-        closed = true;
         Deque<Scope> stack = OPEN.get();
         if (stack.peek() != this) {
+            // Left open, so closing the inner scopes first and then this one still frees everything.
             throw new IllegalStateException("scopes must close innermost first");
         }
+        closed = true;
         stack.pop();
         for (int i = owned.size() - 1; i >= 0; i--) {
             owned.get(i).close();

@@ -42,10 +42,7 @@ public final class Nvrtc {
                 List<String> all = new ArrayList<>();
                 all.add("--gpu-architecture=" + arch);
                 all.addAll(options);
-                MemorySegment argv = arena.allocate(ValueLayout.ADDRESS, all.size());
-                for (int i = 0; i < all.size(); i++) {
-                    argv.setAtIndex(ValueLayout.ADDRESS, i, arena.allocateFrom(all.get(i)));
-                }
+                MemorySegment argv = CStrings.array(arena, all);
                 int status = nvrtc_h.nvrtcCompileProgram(program, all.size(), argv);
                 if (status != nvrtc_h.NVRTC_SUCCESS()) {
                     throw error(status, "nvrtcCompileProgram",

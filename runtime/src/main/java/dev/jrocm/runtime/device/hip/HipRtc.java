@@ -83,10 +83,7 @@ public final class HipRtc {
                 }
                 all.add("-O3");
                 all.addAll(options);
-                MemorySegment argv = arena.allocate(ValueLayout.ADDRESS, all.size());
-                for (int i = 0; i < all.size(); i++) {
-                    argv.setAtIndex(ValueLayout.ADDRESS, i, arena.allocateFrom(all.get(i)));
-                }
+                MemorySegment argv = CStrings.array(arena, all);
                 int status = hiprtc_h.hiprtcCompileProgram(program, all.size(), argv);
                 if (status != hiprtc_h.HIPRTC_SUCCESS()) {
                     throw error(status, "hiprtcCompileProgram",
