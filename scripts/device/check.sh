@@ -4,10 +4,14 @@
 #
 #   run(command="bash scripts/device/check.sh", carry=[".gpu-pack"], timeout_s=600)
 #
-# 1. every Backend op on random data vs the CPU backend; 2. 200 full and 200 LoRA training steps
-# of the blog MLP at batch 8 vs the CPU backend's loss trajectory; 3. steps/s at batch 8 and 256,
-# full and LoRA, then the same MLP in the machine's PyTorch; 4. nvidia-smi and the libraries found.
-# Everything lands in $OUT (or ./gpu-check-out): summary.md first. Exit status 1 when a check fails.
+# First the same MLP in the machine's PyTorch (steps/s at batch 8 and 256, full and LoRA), then
+# jrocm's GpuCheck: 1. every Backend op on random data vs the CPU backend; 2. 200 full and 200
+# LoRA training steps of the blog MLP at batch 8 vs the CPU backend's loss trajectory; 3. steps/s
+# at batch 8 and 256, full and LoRA; 4. device time per kind of work in a step, and the host cost
+# of a launch, a GEMM call and a read-back; 5. the speed targets against PyTorch. Then PEFT
+# (where the machine has it) loads an adapter jrocm saved, and jrocm one PEFT saved. nvidia-smi
+# and the libraries found go in the summary. Everything lands in $OUT (or ./gpu-check-out), at
+# most 8 files (the device tool's limit): summary.md first. Exit status 1 when a check fails.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
@@ -18,7 +22,7 @@ quick=""
 [ "${1:-}" = "--quick" ] && quick="--quick"
 started=$(date +%s)
 
-env_txt="$out/environment.txt"
+env_txt=$(mktemp)
 {
   echo "## machine"
   echo "date: $(date -u +%FT%TZ)"
@@ -59,28 +63,43 @@ site=$(python3 -c 'import site, sys; print(" ".join(site.getsitepackages()))' 2>
 cat "$env_txt"
 
 echo
+echo "== PyTorch, the same MLP"
+PYTHONUNBUFFERED=1 timeout 150 python3 benchmarks/pytorch/gpu_step.py --device cuda --json "$out/pytorch.json" $quick 2>&1 \
+    | tee "$out/pytorch.log"
+torch_status=${PIPESTATUS[0]}
+
+echo
 echo "== jrocm GpuCheck"
-timeout 450 "$pack/jre/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC \
-    -cp "$pack/benchmarks.jar" dev.jrocm.benchmarks.GpuCheck "$out" $quick 2>&1 | tee "$out/jrocm.log"
+java=("$pack/jre/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -XX:+UseParallelGC
+      -XX:ErrorFile="$out/hs_err.log")
+timeout 420 "${java[@]}" -cp "$pack/benchmarks.jar" dev.jrocm.benchmarks.GpuCheck "$out" --pytorch "$out/pytorch.json" $quick 2>&1 \
+    | tee "$out/jrocm.log"
 jrocm_status=${PIPESTATUS[0]}
 
 echo
-echo "== PyTorch, the same MLP"
-PYTHONUNBUFFERED=1 timeout 240 python3 benchmarks/pytorch/gpu_step.py --device cuda --json "$out/pytorch.json" $quick 2>&1 \
-    | tee "$out/pytorch.log"
-torch_status=${PIPESTATUS[0]}
+echo "== PEFT interoperability"
+peft_dir=$(mktemp -d)
+timeout 90 bash scripts/device/peft.sh "$peft_dir" "${java[*]}" "$pack/benchmarks.jar" > "$out/peft.log" 2>&1
+peft_status=$?
+cat "$out/peft.log"
 
 {
   echo "# GPU check: $( [ "$jrocm_status" = 0 ] && echo PASSED || echo "FAILED (GpuCheck exit $jrocm_status)")"
   echo
-  echo "Took $(( $(date +%s) - started )) s. Files: environment.txt (nvidia-smi, libraries), jrocm-summary.md,"
-  echo "jrocm-results.tsv (every number, the loss trajectories), jrocm.log, pytorch.json, pytorch.log."
+  echo "Took $(( $(date +%s) - started )) s. Files: jrocm-summary.md, jrocm-results.tsv (every number, the loss"
+  echo "trajectories, the profile), jrocm.log, pytorch.json, pytorch.log, peft.log; hs_err.log if the JVM crashed."
   echo
   if [ -f "$out/jrocm-summary.md" ]; then cat "$out/jrocm-summary.md"; else echo "(GpuCheck wrote no summary: see jrocm.log)"; tail -n 40 "$out/jrocm.log"; fi
   echo
   echo "## PyTorch on the same machine (python3 benchmarks/pytorch/gpu_step.py, exit $torch_status)"
   echo
   grep '^|' "$out/pytorch.log" || tail -n 20 "$out/pytorch.log"
+  echo
+  echo "## PEFT interoperability (scripts/device/peft.sh, exit $peft_status)"
+  echo
+  echo '```'
+  tail -n 30 "$out/peft.log"
+  echo '```'
   echo
   echo "## environment"
   echo
@@ -90,6 +109,7 @@ torch_status=${PIPESTATUS[0]}
 } > "$out/summary.md"
 
 echo
-sed -n '/^## 3\./,$p' "$out/summary.md" | head -n 40
+sed -n '/^## 3\./,/^## 4\./p' "$out/summary.md" | head -n 20
+sed -n '/^## 5\./,/^## environment/p' "$out/summary.md" | head -n 40
 echo "summary: $out/summary.md"
 exit "$jrocm_status"

@@ -24,9 +24,10 @@ echo "== modules"
 # jdeps over the shaded jar names what every class in it might use, JMH and Jackson's optional
 # java.beans/java.sql support included (java.desktop alone is ~12 MiB); GpuCheck uses neither, so
 # the list is ours, checked against jdeps of jrocm's own classes and GpuCheck here.
-modules=java.base,java.logging,java.net.http,jdk.unsupported,jdk.zipfs
+# jdk.incubator.vector: the CPU backend's few-row GEMM (check.sh adds it with --add-modules).
+modules=java.base,java.logging,java.net.http,jdk.unsupported,jdk.zipfs,jdk.incubator.vector
 needed=$(jdeps --multi-release 22 --ignore-missing-deps --print-module-deps \
-           -include 'dev\.jrocm\.(runtime|lora|bindings)\..*|dev\.jrocm\.benchmarks\.GpuCheck.*' "$pack/benchmarks.jar")
+           -include 'dev\.jrocm\.(runtime|lora|bindings)\..*|dev\.jrocm\.benchmarks\.(GpuCheck|ProfilingDriver|PeftInterop).*' "$pack/benchmarks.jar")
 for m in ${needed//,/ }; do
   case ",$modules," in *",$m,"*) ;; *) echo "pack.sh: jrocm needs module $m; add it to the list" >&2; exit 1 ;; esac
 done

@@ -28,6 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Random;
 import java.util.function.Function;
@@ -51,15 +52,22 @@ public final class GpuCheck {
     private int failures;
     private final Backend gpu;
     private final Backend cpu;
+    private final Path out;
+    private Data data;
+    /** steps/s by "full 8", "LoRA r=1 256", … from section 3. */
+    private final java.util.Map<String, Double> stepsPerSecond = new java.util.LinkedHashMap<>();
 
-    private GpuCheck(Backend gpu, Backend cpu) {
+    private GpuCheck(Backend gpu, Backend cpu, Path out) {
         this.gpu = gpu;
         this.cpu = cpu;
+        this.out = out;
     }
 
     public static void main(String[] args) throws Exception {
         Path out = Path.of(args.length > 0 ? args[0] : "gpu-check");
         boolean quick = List.of(args).contains("--quick");
+        int torchAt = List.of(args).indexOf("--pytorch");
+        Path torchJson = torchAt >= 0 && torchAt + 1 < args.length ? Path.of(args[torchAt + 1]) : null;
         Files.createDirectories(out);
         List<String> header = new ArrayList<>();
         for (BackendStatus s : Devices.describe()) {
@@ -67,56 +75,91 @@ public final class GpuCheck {
             s.libraries().forEach(l -> header.add("      " + l));
         }
         header.forEach(System.out::println);
-        DeviceSpec spec = Devices.requested();
-        if (spec.kind() == null) {
-            spec = Devices.describe().stream().filter(s -> s.available() && s.kind() != DeviceKind.CPU)
-                    .map(s -> new DeviceSpec(s.kind(), 0)).findFirst()
-                    .orElseThrow(() -> new IllegalStateException("no GPU backend is available here (see the lines above)"));
-        }
+        DeviceSpec requested = Devices.requested();
+        DeviceSpec spec = requested.kind() != null ? requested
+                : Devices.describe().stream().filter(s -> s.available() && s.kind() != DeviceKind.CPU)
+                        .map(s -> new DeviceSpec(s.kind(), 0)).findFirst()
+                        .orElseThrow(() -> new IllegalStateException("no GPU backend is available here (see the lines above)"));
         GpuCheck check;
         try (Backend gpu = Devices.open(spec); Backend cpu = new CpuBackend()) {
-            check = new GpuCheck(gpu, cpu);
+            check = new GpuCheck(gpu, cpu, out);
             check.lines.add("# jrocm GPU check");
             check.lines.add("");
             check.lines.add("gpu backend: " + gpu.describe());
             check.lines.add("cpu backend: " + cpu.describe());
-            check.lines.add("java: " + System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
+            check.lines.add("java: " + System.getProperty("java.vm.name") + " " + System.getProperty("java.version")
+                    + ", " + Runtime.getRuntime().availableProcessors() + " processors");
             check.lines.add("");
             check.lines.add("```");
             check.lines.addAll(header);
             check.lines.add("```");
             check.run(quick);
         }
-        Files.write(out.resolve("jrocm-summary.md"), check.lines);
-        Files.write(out.resolve("jrocm-results.tsv"), check.tsv);
+        check.guarded("4. where a step's time goes on the device", () -> check.profile(spec, quick));
+        check.guarded("5. speed targets", () -> check.targets(torchJson));
+        check.section(check.failures == 0 ? "all checks passed" : check.failures + " check(s) FAILED");
+        check.flush();
         System.out.println(check.failures == 0 ? "GPU CHECK PASSED" : "GPU CHECK FAILED: " + check.failures + " check(s)");
         System.exit(check.failures == 0 ? 0 : 1);
     }
 
-    private void run(boolean quick) {
-        section("1. every op vs the CPU backend (relative error ‖gpu − cpu‖ / ‖cpu‖)");
-        lines.add("| op | error | limit | |");
-        lines.add("|---|---|---|---|");
-        ops();
-        section("2. training: loss trajectory vs the CPU backend, batch 8");
-        int steps = quick ? 20 : 200;
-        Data data = new Data(2048, 42);
-        lines.add("| run | steps | first loss (gpu / cpu) | last loss (gpu / cpu) | max relative difference | limit | |");
-        lines.add("|---|---|---|---|---|---|---|");
-        trajectory("full", false, steps, data);
-        trajectory("LoRA r=1", true, steps, data);
-        section("3. timings on the GPU (loss read back every step, as a training loop does)");
-        lines.add("| run | batch | steps/s | samples/s | ms/step | driver allocations in the timed steps |");
-        lines.add("|---|---|---|---|---|---|");
-        for (boolean lora : new boolean[] {false, true}) {
-            for (int batch : new int[] {8, 256}) {
-                timing(lora, batch, quick ? 10 : (batch == 8 ? 300 : 100), data);
-            }
+    /** Writes what is known so far, so that a crash later leaves the earlier sections behind. */
+    private void flush() {
+        try {
+            Files.write(out.resolve("jrocm-summary.md"), lines);
+            Files.write(out.resolve("jrocm-results.tsv"), tsv);
+        } catch (java.io.IOException e) {
+            System.out.println("could not write the summary: " + e);
         }
-        section(failures == 0 ? "all checks passed" : failures + " check(s) FAILED");
     }
 
-    private void section(String title) {
+    /** Runs one section; an exception fails it, is written down with its stack, and the next section runs. */
+    private void guarded(String title, Runnable body) {
+        section(title);
+        try {
+            body.run();
+        } catch (RuntimeException | Error e) {
+            failures++;
+            java.io.StringWriter trace = new java.io.StringWriter();
+            e.printStackTrace(new java.io.PrintWriter(trace));
+            lines.add("");
+            lines.add("FAIL: the section threw:");
+            lines.add("```");
+            lines.addAll(List.of(trace.toString().split("\n")).subList(0, Math.min(30, trace.toString().split("\n").length)));
+            lines.add("```");
+            System.out.println("section '" + title + "' threw:");
+            e.printStackTrace(System.out);
+        }
+        flush();
+    }
+
+    private void run(boolean quick) {
+        guarded("1. every op vs the CPU backend (relative error ‖gpu − cpu‖ / ‖cpu‖)", () -> {
+            lines.add("| op | error | limit | |");
+            lines.add("|---|---|---|---|");
+            ops();
+        });
+        int steps = quick ? 20 : 200;
+        Data data = new Data(2048, 42);
+        guarded("2. training: loss trajectory vs the CPU backend, batch 8", () -> {
+            lines.add("| run | steps | first loss (gpu / cpu) | last loss (gpu / cpu) | max relative difference | limit | |");
+            lines.add("|---|---|---|---|---|---|---|");
+            trajectory("full", false, steps, data);
+            trajectory("LoRA r=1", true, steps, data);
+        });
+        guarded("3. timings on the GPU (loss read back every step, as a training loop does)", () -> {
+            lines.add("| run | batch | steps/s | samples/s | ms/step | epoch of 50,000 samples, s | driver allocations in the timed steps |");
+            lines.add("|---|---|---|---|---|---|---|");
+            for (boolean lora : new boolean[] {false, true}) {
+                for (int batch : new int[] {8, 256}) {
+                    timing(lora, batch, quick ? 10 : (batch == 8 ? 1000 : 200), data);
+                }
+            }
+        });
+        this.data = data;
+    }
+
+    void section(String title) {
         lines.add("");
         lines.add("## " + title);
         lines.add("");
@@ -406,6 +449,7 @@ public final class GpuCheck {
         Data(int count, long seed) {
             this.count = count;
             this.seed = seed;
+            this.order = new int[count];
             x = gaussian(count * IN, seed);
             float[] projection = gaussian(IN * OUT, seed + 1);
             y = new int[count];
@@ -426,20 +470,25 @@ public final class GpuCheck {
             }
         }
 
+        private int orderEpoch = -1;
+        private final int[] order;
+
         /** The indices of batch {@code step}: a seeded shuffle per epoch, the same on every backend. */
         int[] batch(int step, int size) {
             int perEpoch = count / size;
             int epoch = step / perEpoch, at = (step % perEpoch) * size;
-            int[] order = new int[count];
-            for (int i = 0; i < count; i++) {
-                order[i] = i;
-            }
-            Random r = new Random(seed * 31 + epoch);
-            for (int i = count - 1; i > 0; i--) {
-                int j = r.nextInt(i + 1);
-                int t = order[i];
-                order[i] = order[j];
-                order[j] = t;
+            if (epoch != orderEpoch) { // shuffled once per epoch, as a data loader does
+                for (int i = 0; i < count; i++) {
+                    order[i] = i;
+                }
+                Random r = new Random(seed * 31 + epoch);
+                for (int i = count - 1; i > 0; i--) {
+                    int j = r.nextInt(i + 1);
+                    int t = order[i];
+                    order[i] = order[j];
+                    order[j] = t;
+                }
+                orderEpoch = epoch;
             }
             int[] out = new int[size];
             System.arraycopy(order, at, out, 0, size);
@@ -536,8 +585,9 @@ public final class GpuCheck {
         double seconds = (System.nanoTime() - started[0]) / 1e9; // the last step read its loss: the work is done
         long madeDuring = gpu.memoryStats().systemAllocations() - allocations[0];
         double perSecond = steps / seconds;
-        String line = String.format(Locale.ROOT, "| %s | %d | %.1f | %.0f | %.3f | %d |", lora ? "LoRA r=1" : "full",
-                batch, perSecond, perSecond * batch, 1000 / perSecond, madeDuring);
+        String line = String.format(Locale.ROOT, "| %s | %d | %.1f | %.0f | %.3f | %.2f | %d |", lora ? "LoRA r=1" : "full",
+                batch, perSecond, perSecond * batch, 1000 / perSecond, 50_000.0 / batch / perSecond, madeDuring);
+        stepsPerSecond.put((lora ? "LoRA r=1 " : "full ") + batch, perSecond);
         lines.add(line);
         tsv.add(String.format(Locale.ROOT, "timing\t%s\t%d\t%.3f", lora ? "lora" : "full", batch, perSecond));
         System.out.println(line);
@@ -548,5 +598,147 @@ public final class GpuCheck {
         if (gpu instanceof GpuBackend g) {
             tsv.add("launches\t" + g.kernelLaunches());
         }
+    }
+
+    // ---- 4. profile ----------------------------------------------------------------------------
+
+    /**
+     * Device time per kind of work in a training step (events around every launch, GEMM and copy,
+     * on a backend of its own), and what one launch, one GEMM call and one read-back cost the host.
+     */
+    private void profile(DeviceSpec spec, boolean quick) {
+        int warmup = 20, profiled = quick ? 10 : 50;
+        ProfilingDriver driver = new ProfilingDriver(switch (spec.kind()) {
+            case CUDA -> dev.jrocm.runtime.device.cuda.CudaDriver.open(spec.index());
+            case HIP -> dev.jrocm.runtime.device.hip.HipDriver.open(spec.index());
+            case CPU -> throw new IllegalStateException("not a GPU: " + spec);
+        });
+        try (GpuBackend be = new GpuBackend(driver)) {
+            for (boolean lora : new boolean[] {false, true}) {
+                for (int batch : new int[] {8, 256}) {
+                    long[] launches = new long[1];
+                    train(be, lora, warmup + profiled, batch, data, step -> {
+                        if (step == warmup) {
+                            be.synchronize();
+                            driver.collect();
+                            launches[0] = be.kernelLaunches();
+                            driver.recording(true);
+                        }
+                        return null;
+                    });
+                    driver.recording(false);
+                    long perStep = (be.kernelLaunches() - launches[0]) / profiled;
+                    List<ProfilingDriver.Entry> entries = driver.collect();
+                    double total = entries.stream().mapToDouble(ProfilingDriver.Entry::millis).sum();
+                    String run = (lora ? "LoRA r=1" : "full") + " batch " + batch;
+                    lines.add("");
+                    lines.add(String.format(Locale.ROOT, "**%s**: %d kernel launches per step (GEMMs apart); "
+                            + "device busy %.1f µs per step (sum of the bracketed work)", run, perStep, 1000 * total / profiled));
+                    lines.add("");
+                    lines.add("| work | calls/step | µs/step | share |");
+                    lines.add("|---|---|---|---|");
+                    for (ProfilingDriver.Entry e : entries) {
+                        lines.add(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.0f%% |", e.label(),
+                                (double) e.calls() / profiled, 1000 * e.millis() / profiled, 100 * e.millis() / total));
+                        tsv.add(String.format(Locale.ROOT, "profile\t%s\t%s\t%.2f\t%.3f", run, e.label(),
+                                (double) e.calls() / profiled, 1000 * e.millis() / profiled));
+                    }
+                    System.out.printf(Locale.ROOT, "%s: device busy %.1f µs/step, %d launches/step%n", run,
+                            1000 * total / profiled, perStep);
+                }
+            }
+            hostCosts(be);
+        }
+    }
+
+    /** Host microseconds per call for the three things a step does most: launch, GEMM, read back. */
+    private void hostCosts(GpuBackend be) {
+        int n = 20_000;
+        Buffer one = be.allocate(4), a = be.allocate(4), b = be.allocate(4), c = be.allocate(4);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(4);
+            lines.add("");
+            lines.add("| host cost of | µs per call | device µs per call |");
+            lines.add("|---|---|---|");
+            for (int round = 0; round < 2; round++) { // the first round warms up
+                long t0 = System.nanoTime();
+                float[] device = {be.timeMillis(() -> {
+                    for (int i = 0; i < n; i++) {
+                        be.fill(one, i);
+                    }
+                })};
+                double launch = (System.nanoTime() - t0) / 1e3 / n;
+                t0 = System.nanoTime();
+                float gemmDevice = be.timeMillis(() -> {
+                    for (int i = 0; i < n; i++) {
+                        be.gemm(false, false, 1, 1, 1, 1f, a, b, 0f, c);
+                    }
+                });
+                double gemm = (System.nanoTime() - t0) / 1e3 / n;
+                int reads = n / 10;
+                t0 = System.nanoTime();
+                for (int i = 0; i < reads; i++) {
+                    be.copyToHost(one, host);
+                }
+                double read = (System.nanoTime() - t0) / 1e3 / reads;
+                if (round == 1) {
+                    hostRow("a kernel launch (jr_fill of 1 float, queued back to back)", launch, 1000.0 * device[0] / n);
+                    hostRow("a GEMM call (1×1×1, queued back to back)", gemm, 1000.0 * gemmDevice / n);
+                    hostRow("a 4-byte read-back (copy to host + wait)", read, Double.NaN);
+                }
+            }
+        } finally {
+            for (Buffer x : List.of(one, a, b, c)) {
+                be.release(x);
+            }
+        }
+    }
+
+    private void hostRow(String what, double hostMicros, double deviceMicros) {
+        lines.add(String.format(Locale.ROOT, "| %s | %.2f | %s |", what, hostMicros,
+                Double.isNaN(deviceMicros) ? "" : String.format(Locale.ROOT, "%.2f", deviceMicros)));
+        tsv.add(String.format(Locale.ROOT, "host\t%s\t%.3f\t%.3f", what, hostMicros, deviceMicros));
+        System.out.printf(Locale.ROOT, "%s: host %.2f µs, device %.2f µs%n", what, hostMicros, deviceMicros);
+    }
+
+    // ---- 5. targets ----------------------------------------------------------------------------
+
+    /** The GPU targets, against section 3's numbers and PyTorch's from the same machine. Reported, not failed. */
+    private void targets(Path torchJson) {
+        Map<String, Double> torch = new java.util.HashMap<>();
+        String torchInfo = "no PyTorch results";
+        if (torchJson != null && Files.isRegularFile(torchJson)) {
+            try {
+                com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(torchJson.toFile());
+                for (com.fasterxml.jackson.databind.JsonNode r : root.get("results")) {
+                    torch.put(r.get("run").asText() + " " + r.get("batch").asInt(), r.get("steps_per_s").asDouble());
+                }
+                torchInfo = "PyTorch " + root.get("torch").asText() + " on " + root.get("device_name").asText();
+            } catch (java.io.IOException | RuntimeException e) {
+                torchInfo = "PyTorch results unreadable: " + e;
+            }
+        }
+        lines.add("Epoch = 6,250 steps at batch 8 (the blog's 50,000 images). PyTorch: " + torchInfo + ".");
+        lines.add("");
+        lines.add("| target | jrocm | goal | |");
+        lines.add("|---|---|---|---|");
+        Double full = stepsPerSecond.get("full 8"), lora = stepsPerSecond.get("LoRA r=1 8");
+        target("full-training epoch at batch 8, s", full == null ? Double.NaN : 6250 / full, 2.0, false);
+        target("LoRA epoch at batch 8, s", lora == null ? Double.NaN : 6250 / lora, 1.0, false);
+        for (String run : List.of("full 8", "LoRA r=1 8", "full 256", "LoRA r=1 256")) {
+            Double mine = stepsPerSecond.get(run), theirs = torch.get(run);
+            if (mine != null && theirs != null) {
+                target("steps/s vs PyTorch eager, " + run, mine / theirs, run.endsWith(" 8") ? 3.0 : 1.0, true);
+            }
+        }
+    }
+
+    private void target(String what, double value, double goal, boolean atLeast) {
+        boolean met = atLeast ? value >= goal : value < goal;
+        String line = String.format(Locale.ROOT, "| %s | %.3g%s | %s %.3g%s | %s |", what, value, atLeast ? "×" : "",
+                atLeast ? "≥" : "<", goal, atLeast ? "×" : "", met ? "met" : "MISSED");
+        lines.add(line);
+        tsv.add(String.format(Locale.ROOT, "target\t%s\t%.4f\t%.4f\t%s", what, value, goal, met ? "met" : "missed"));
+        System.out.println(line);
     }
 }

@@ -509,6 +509,124 @@ public class nvrtc_h {
         }
     }
 
+    private static class nvrtcGetCUBINSize {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nvrtc_h.C_INT,
+            nvrtc_h.C_POINTER,
+            nvrtc_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = nvrtc_h.findOrThrow("nvrtcGetCUBINSize");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * nvrtcResult nvrtcGetCUBINSize(nvrtcProgram prog, size_t *cubinSizeRet)
+     * }
+     */
+    public static FunctionDescriptor nvrtcGetCUBINSize$descriptor() {
+        return nvrtcGetCUBINSize.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * nvrtcResult nvrtcGetCUBINSize(nvrtcProgram prog, size_t *cubinSizeRet)
+     * }
+     */
+    public static MethodHandle nvrtcGetCUBINSize$handle() {
+        return nvrtcGetCUBINSize.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * nvrtcResult nvrtcGetCUBINSize(nvrtcProgram prog, size_t *cubinSizeRet)
+     * }
+     */
+    public static MemorySegment nvrtcGetCUBINSize$address() {
+        return nvrtcGetCUBINSize.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * nvrtcResult nvrtcGetCUBINSize(nvrtcProgram prog, size_t *cubinSizeRet)
+     * }
+     */
+    public static int nvrtcGetCUBINSize(MemorySegment prog, MemorySegment cubinSizeRet) {
+        var mh$ = nvrtcGetCUBINSize.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nvrtcGetCUBINSize", prog, cubinSizeRet);
+            }
+            return (int)mh$.invokeExact(prog, cubinSizeRet);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nvrtcGetCUBIN {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nvrtc_h.C_INT,
+            nvrtc_h.C_POINTER,
+            nvrtc_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = nvrtc_h.findOrThrow("nvrtcGetCUBIN");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * nvrtcResult nvrtcGetCUBIN(nvrtcProgram prog, char *cubin)
+     * }
+     */
+    public static FunctionDescriptor nvrtcGetCUBIN$descriptor() {
+        return nvrtcGetCUBIN.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * nvrtcResult nvrtcGetCUBIN(nvrtcProgram prog, char *cubin)
+     * }
+     */
+    public static MethodHandle nvrtcGetCUBIN$handle() {
+        return nvrtcGetCUBIN.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * nvrtcResult nvrtcGetCUBIN(nvrtcProgram prog, char *cubin)
+     * }
+     */
+    public static MemorySegment nvrtcGetCUBIN$address() {
+        return nvrtcGetCUBIN.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * nvrtcResult nvrtcGetCUBIN(nvrtcProgram prog, char *cubin)
+     * }
+     */
+    public static int nvrtcGetCUBIN(MemorySegment prog, MemorySegment cubin) {
+        var mh$ = nvrtcGetCUBIN.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nvrtcGetCUBIN", prog, cubin);
+            }
+            return (int)mh$.invokeExact(prog, cubin);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nvrtcGetProgramLogSize {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nvrtc_h.C_INT,

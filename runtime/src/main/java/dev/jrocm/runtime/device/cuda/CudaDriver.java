@@ -16,11 +16,12 @@ import java.util.Locale;
 
 /**
  * {@link GpuDriver} over the CUDA driver API: the device's primary context, cuMemAlloc, one
- * stream, NVRTC PTX loaded with cuModuleLoadData (the driver JIT-compiles it for the device) and
- * launched with cuLaunchKernel, cuBLAS for GEMM, CUDA events.
+ * stream, NVRTC's output loaded with cuModuleLoadData and launched with cuLaunchKernel, cuBLAS for
+ * GEMM, CUDA events.
  *
- * <p>Kernels compile for {@code compute_XY} of the device's compute capability, or for
- * {@code JROCM_CUDA_ARCH} / {@code -Djrocm.cuda.arch} ({@code sm_90}, {@code compute_90} or {@code 90}).
+ * <p>Kernels compile to a CUBIN for {@code sm_XY} of the device's compute capability, or for
+ * {@code JROCM_CUDA_ARCH} / {@code -Djrocm.cuda.arch}: {@code sm_90} or {@code 90} (CUBIN), or
+ * {@code compute_90} (PTX, which the driver JIT-compiles; see {@link Nvrtc}).
  * cuBLAS runs in its default math mode: full float32, no TF32.
  */
 public final class CudaDriver implements GpuDriver {
@@ -72,7 +73,7 @@ public final class CudaDriver implements GpuDriver {
             int major = attribute(device, cuda_h.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR());
             int minor = attribute(device, cuda_h.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR());
             String target = archOverride();
-            target = target != null ? normalise(target) : "compute_" + major + minor;
+            target = target != null ? normalise(target) : "sm_" + major + minor;
             Cuda.check(cuda_h.cuDevicePrimaryCtxRetain(out, device), "cuDevicePrimaryCtxRetain");
             MemorySegment context = out.get(ValueLayout.ADDRESS, 0);
             MemorySegment stream = MemorySegment.NULL;
@@ -116,16 +117,17 @@ public final class CudaDriver implements GpuDriver {
     }
 
     /**
-     * {@code sm_90}, {@code compute_90}, {@code 90} → {@code compute_90}: jrocm loads PTX, which
-     * NVRTC writes for virtual architectures.
+     * {@code sm_90} or {@code 90} → {@code sm_90} (a CUBIN for that chip); {@code compute_90} stays
+     * (PTX for that virtual architecture).
      */
     public static String normalise(String arch) {
         String a = arch.strip().toLowerCase(Locale.ROOT);
-        String digits = a.startsWith("sm_") ? a.substring(3) : a.startsWith("compute_") ? a.substring(8) : a;
+        boolean virtual = a.startsWith("compute_");
+        String digits = a.startsWith("sm_") ? a.substring(3) : virtual ? a.substring(8) : a;
         if (!digits.matches("\\d{2,3}[af]?")) {
             throw new IllegalArgumentException("CUDA architecture '" + arch + "' is not sm_XY, compute_XY or XY");
         }
-        return "compute_" + digits;
+        return (virtual ? "compute_" : "sm_") + digits;
     }
 
     private void current() {
@@ -229,7 +231,7 @@ public final class CudaDriver implements GpuDriver {
         current();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            // PTX must end in NUL; NVRTC's does, and one more costs nothing.
+            // PTX must end in NUL (NVRTC's does; one more costs nothing); a CUBIN carries its own size.
             MemorySegment ptx = a.allocate(image.length + 1L);
             MemorySegment.copy(image, 0, ptx, ValueLayout.JAVA_BYTE, 0, image.length);
             Cuda.check(cuda_h.cuModuleLoadData(out, ptx), "cuModuleLoadData");

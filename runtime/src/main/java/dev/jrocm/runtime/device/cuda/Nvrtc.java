@@ -11,7 +11,14 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Compiles CUDA C++ kernel source to PTX with NVRTC, for {@code cuModuleLoadData}. */
+/**
+ * Compiles CUDA C++ kernel source with NVRTC, for {@code cuModuleLoadData}: to a CUBIN for a real
+ * architecture ({@code sm_90}), to PTX for a virtual one ({@code compute_90}).
+ *
+ * <p>A CUBIN is the default because it loads on any driver of the same major CUDA version (minor
+ * version compatibility); PTX from an NVRTC newer than the driver fails to load
+ * ({@code CUDA_ERROR_UNSUPPORTED_PTX_VERSION}), though PTX runs on future architectures.
+ */
 public final class Nvrtc {
     private Nvrtc() {}
 
@@ -28,8 +35,9 @@ public final class Nvrtc {
     }
 
     /**
-     * Compiles {@code source} for {@code arch} (e.g. {@code compute_90}) and returns NUL-terminated
-     * PTX. A compile error throws {@link GpuException} whose message holds the compiler's log.
+     * Compiles {@code source} for {@code arch}: {@code sm_90} gives a CUBIN, {@code compute_90}
+     * NUL-terminated PTX. A compile error throws {@link GpuException} whose message holds the
+     * compiler's log.
      */
     public static byte[] compile(String source, String fileName, String arch, List<String> options) {
         NativeLibrary.NVRTC.probe().require();
@@ -49,6 +57,12 @@ public final class Nvrtc {
                             "compiling " + fileName + " for " + arch + " " + all + ":\n" + log(program, arena));
                 }
                 MemorySegment size = arena.allocate(ValueLayout.JAVA_LONG);
+                if (arch.startsWith("sm_")) {
+                    check(nvrtc_h.nvrtcGetCUBINSize(program, size), "nvrtcGetCUBINSize");
+                    MemorySegment cubin = arena.allocate(size.get(ValueLayout.JAVA_LONG, 0));
+                    check(nvrtc_h.nvrtcGetCUBIN(program, cubin), "nvrtcGetCUBIN");
+                    return cubin.toArray(ValueLayout.JAVA_BYTE);
+                }
                 check(nvrtc_h.nvrtcGetPTXSize(program, size), "nvrtcGetPTXSize");
                 MemorySegment ptx = arena.allocate(size.get(ValueLayout.JAVA_LONG, 0));
                 check(nvrtc_h.nvrtcGetPTX(program, ptx), "nvrtcGetPTX");

@@ -41,6 +41,8 @@ public final class GpuBackend implements Backend {
     static final long GRANULE = 512;
     private static final int BLOCK = 256;
     private static final int MAX_GRID = 65_535;
+    /** Largest batch whose weight gradients jr_adam_factored forms on the fly. */
+    static final int FACTORED_MAX_BATCH = 32;
     private static final int CE_THREADS = 128;   // JR_CE_THREADS in kernels.cu
     private static final int REDUCE_THREADS = 256; // JR_REDUCE_THREADS
     private static final long NO_ERROR = -1L;    // all ones: no error recorded
@@ -364,11 +366,34 @@ public final class GpuBackend implements Backend {
     @Override
     public void adam(Buffer p, Buffer g, Buffer m, Buffer v, AdamStep step) {
         long n = p.length();
+        elementwise("jr_adam", n, adamScalars(step, args.reset().ptr(p).ptr(g).ptr(m).ptr(v).i64(n)));
+    }
+
+    /** The scalars of jr_adam_at, as the CPU backend's adamChunk takes them. */
+    private static KernelArgs adamScalars(AdamStep step, KernelArgs a) {
         float lr = step.lr(), wd = step.weightDecay();
-        elementwise("jr_adam", n, args.reset().ptr(p).ptr(g).ptr(m).ptr(v).i64(n).f32(step.beta1()).f32(step.beta2())
-                .f32(step.eps()).f32((float) (lr / step.biasCorrection1()))
+        return a.f32(step.beta1()).f32(step.beta2()).f32(step.eps()).f32((float) (lr / step.biasCorrection1()))
                 .f32((float) Math.sqrt(step.biasCorrection2()))
-                .f32(step.decoupled() ? 1f - lr * wd : 1f).f32(step.decoupled() ? 0f : wd));
+                .f32(step.decoupled() ? 1f - lr * wd : 1f).f32(step.decoupled() ? 0f : wd);
+    }
+
+    /**
+     * One kernel: each weight forms its gradient from the batch's rows of dy and x and steps, so the
+     * gradient matrix is never written (jr_adam_factored). Past {@value #FACTORED_MAX_BATCH} rows a
+     * GEMM into a temporary and {@link #adam} read less.
+     */
+    @Override
+    public void adamFactored(Buffer p, Buffer m, Buffer v, Buffer dy, Buffer x, int batch, int out, int in, AdamStep step) {
+        if (batch > FACTORED_MAX_BATCH) {
+            Backend.super.adamFactored(p, m, v, dy, x, batch, out, in, step);
+            return;
+        }
+        if ((long) out * in == 0) {
+            return;
+        }
+        int gridX = (int) Math.min(MAX_GRID, (in + BLOCK - 1) / BLOCK), gridY = Math.min(MAX_GRID, out);
+        launch("jr_adam_factored", gridX, gridY, BLOCK, 1, adamScalars(step,
+                args.reset().ptr(p).ptr(m).ptr(v).ptr(dy).ptr(x).i32(batch).i32(out).i32(in)));
     }
 
     @Override

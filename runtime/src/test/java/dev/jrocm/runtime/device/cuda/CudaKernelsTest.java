@@ -72,11 +72,12 @@ class CudaKernelsTest {
     }
 
     @Test
-    void architecturesNormaliseToTheVirtualOneNvrtcWritesPtxFor() {
-        assertEquals("compute_90", CudaDriver.normalise("sm_90"));
+    void realArchitecturesGiveCubinsAndVirtualOnesPtx() {
+        assertEquals("sm_90", CudaDriver.normalise("sm_90"));
         assertEquals("compute_90", CudaDriver.normalise("compute_90"));
-        assertEquals("compute_90", CudaDriver.normalise(" 90 "));
-        assertEquals("compute_90a", CudaDriver.normalise("SM_90a"));
+        assertEquals("sm_90", CudaDriver.normalise(" 90 "));
+        assertEquals("sm_90a", CudaDriver.normalise("SM_90a"));
+        assertEquals("compute_100f", CudaDriver.normalise("Compute_100f"));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaDriver.normalise("hopper"));
         assertTrue(e.getMessage().contains("sm_XY"), e.getMessage());
     }

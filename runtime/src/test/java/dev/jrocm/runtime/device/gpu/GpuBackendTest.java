@@ -268,6 +268,36 @@ class GpuBackendTest {
     }
 
     @Test
+    void adamFactoredIsOneKernelOverTheWeightsWithTheBatchRowsAsArguments() {
+        int batch = 8, out = 300, in = 700;
+        Buffer p = gpu.allocate(4L * out * in), m = gpu.allocate(4L * out * in), v = gpu.allocate(4L * out * in);
+        Buffer dy = gpu.allocate(4L * batch * out), x = gpu.allocate(4L * batch * in);
+        AdamStep step = new AdamStep(0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, false, 3);
+        int before = driver.launches.size();
+        gpu.adamFactored(p, m, v, dy, x, batch, out, in, step);
+        assertEquals(before + 1, driver.launches.size(), "one launch, no GEMM into a temporary");
+        FakeDriver.Launch l = driver.launches.getLast();
+        assertEquals("jr_adam_factored", l.kernel());
+        assertEquals((in + 255) / 256, l.gridX());
+        assertEquals(out, l.gridY());
+        long[] a = l.args();
+        assertArrayEquals(new long[] {p.memory().address(), m.memory().address(), v.memory().address(),
+                dy.memory().address(), x.memory().address(), batch, out, in}, java.util.Arrays.copyOf(a, 8));
+        assertEquals((float) (0.01f / step.biasCorrection1()), Float.intBitsToFloat((int) a[11]));
+        assertEquals(1f, Float.intBitsToFloat((int) a[13]), "no decoupled decay for L2 Adam");
+        assertEquals(0.1f, Float.intBitsToFloat((int) a[14]), "L2 weight decay goes into the gradient");
+    }
+
+    @Test
+    void adamFactoredPastItsBatchLimitFormsTheGradientWithOneGemm() {
+        int batch = GpuBackend.FACTORED_MAX_BATCH + 1, out = 3, in = 5;
+        Buffer p = gpu.allocate(4L * out * in), m = gpu.allocate(4L * out * in), v = gpu.allocate(4L * out * in);
+        Buffer dy = gpu.allocate(4L * batch * out), x = gpu.allocate(4L * batch * in);
+        gpu.adamFactored(p, m, v, dy, x, batch, out, in, new AdamStep(0.01f, 0.9f, 0.999f, 1e-8f, 0f, false, 1));
+        assertEquals("jr_adam", driver.launches.getLast().kernel());
+    }
+
+    @Test
     void everyLaunchedKernelIsInTheKernelSource() {
         Buffer x = gpu.allocate(4 * 64), y = gpu.allocate(4 * 64), out = gpu.allocate(8), idx = gpu.allocate(4 * 8);
         gpu.fill(x, 0f);
@@ -284,6 +314,7 @@ class GpuBackendTest {
         gpu.crossEntropy(x, idx, 8, 8, out, y);
         gpu.argmaxRows(x, 8, 8, idx);
         gpu.adam(x, y, x, y, new AdamStep(0.1f, 0.9f, 0.99f, 1e-8f, 0f, false, 1));
+        gpu.adamFactored(x, y, x, y, x, 2, 4, 8, new AdamStep(0.1f, 0.9f, 0.99f, 1e-8f, 0f, false, 1));
         gpu.gatherRows(x, 8, idx, 8, y);
         List<String> launched = driver.launches.stream().map(FakeDriver.Launch::kernel).distinct().toList();
         assertEquals(GpuKernels.names().size(), launched.size(), "launched " + launched + ", source has " + GpuKernels.names());
