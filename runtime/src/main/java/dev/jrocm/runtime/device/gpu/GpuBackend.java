@@ -19,7 +19,8 @@ import java.util.Map;
  * The Backend SPI on a GPU, written once over a {@link GpuDriver}: HIP and CUDA differ only in the
  * driver. GEMM goes to the vendor BLAS (column-major, so the operands are swapped, never copied);
  * everything else is one of jrocm's kernels ({@code kernels.cu}), compiled for the device at the
- * first launch.
+ * first launch, except where the driver offers a vendor routine ({@link GpuDnn}: MIOpen's ReLU and
+ * log-softmax on HIP).
  *
  * <p>Memory: a caching pool of blocks rounded up to {@value #GRANULE} bytes, one free list per
  * size. A training step asks for the same sizes every time, so after the first step no request
@@ -301,12 +302,24 @@ public final class GpuBackend implements Backend {
     @Override
     public void relu(Buffer x, Buffer y) {
         long n = x.length();
+        requireOpen();
+        GpuDnn dnn = driver.dnn();
+        if (n > 0 && dnn != null && dnn.relu(x.memory().address(), y.memory().address(), n)) {
+            return;
+        }
         elementwise("jr_relu", n, args.reset().ptr(x).ptr(y).i64(n));
     }
 
+    /** MIOpen's activation backward only overwrites (beta = 0): accumulating is jrocm's kernel. */
     @Override
     public void reluBackward(Buffer y, Buffer dy, Buffer dx, boolean accumulate) {
         long n = y.length();
+        requireOpen();
+        GpuDnn dnn = driver.dnn();
+        if (!accumulate && n > 0 && dnn != null
+                && dnn.reluBackward(y.memory().address(), dy.memory().address(), dx.memory().address(), n)) {
+            return;
+        }
         elementwise("jr_relu_backward", n, args.reset().ptr(y).ptr(dy).ptr(dx).i32(accumulate ? 1 : 0).i64(n));
     }
 
@@ -339,7 +352,9 @@ public final class GpuBackend implements Backend {
 
     /**
      * Two launches: one block per row (loss, correct flag and gradient of the row), then one block
-     * that sums the rows in double. A bad label is thrown at the next read-back (class comment).
+     * that sums the rows in double. With a vendor library ({@link GpuDriver#dnn()}, MIOpen on HIP)
+     * its log-softmax comes first and the rows kernel reads log-probabilities instead. A bad label
+     * is thrown at the next read-back (class comment).
      */
     @Override
     public void crossEntropy(Buffer logits, Buffer labels, int rows, int classes, Buffer out, Buffer dLogits) {
@@ -348,13 +363,26 @@ public final class GpuBackend implements Backend {
             return;
         }
         Buffer scratch = allocate((long) rows * 2 * Double.BYTES);
+        Buffer logp = null;
         try {
-            launch("jr_cross_entropy_rows", rows, 1, CE_THREADS, 1, args.reset().ptr(logits).ptr(labels).i32(rows)
-                    .i32(classes).ptr(scratch).ptrOrNull(dLogits).ptr(errors()));
+            GpuDnn dnn = driver.dnn();
+            if (dnn != null) {
+                logp = allocate((long) rows * classes * Float.BYTES);
+                if (!dnn.logSoftmax(logits.memory().address(), logp.memory().address(), rows, classes)) {
+                    release(logp);
+                    logp = null;
+                }
+            }
+            launch(logp != null ? "jr_nll_rows" : "jr_cross_entropy_rows", rows, 1, CE_THREADS, 1,
+                    args.reset().ptr(logp != null ? logp : logits).ptr(labels).i32(rows).i32(classes).ptr(scratch)
+                            .ptrOrNull(dLogits).ptr(errors()));
             errorsPending = true;
             launch("jr_cross_entropy_reduce", 1, 1, REDUCE_THREADS, 1, args.reset().ptr(scratch).i32(rows).ptr(out));
         } finally {
             release(scratch); // safe at once: the next user of the block is queued behind these kernels
+            if (logp != null) {
+                release(logp);
+            }
         }
     }
 

@@ -78,6 +78,13 @@ public interface GpuDriver extends AutoCloseable {
     void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, long a, int lda,
                long b, int ldb, float beta, long c, int ldc);
 
+    // ---- vendor routines ----------------------------------------------------------------------
+
+    /** The vendor library this driver routes some ops through (MIOpen on HIP), or null: jrocm's kernels. */
+    default GpuDnn dnn() {
+        return null;
+    }
+
     // ---- timing -------------------------------------------------------------------------------
 
     long createEvent();

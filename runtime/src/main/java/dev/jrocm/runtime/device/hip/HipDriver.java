@@ -15,7 +15,8 @@ import java.util.List;
 
 /**
  * {@link GpuDriver} over HIP: hipMalloc, one hipStream, hipRTC code objects loaded with
- * hipModuleLoadData and launched with hipModuleLaunchKernel, hipBLAS for GEMM, hipEvents.
+ * hipModuleLoadData and launched with hipModuleLaunchKernel, hipBLAS for GEMM, hipEvents, and
+ * MIOpen's ReLU and log-softmax where libMIOpen is present ({@link MIOpenDnn}).
  *
  * <p>Kernels are compiled for the device in-process (hipRTC picks the current device's
  * architecture). {@code JROCM_HIP_ARCH} (or {@code -Djrocm.hip.arch}) names another target; that
@@ -35,21 +36,24 @@ public final class HipDriver implements GpuDriver {
     private final MemorySegment stream;
     private final MemorySegment blas;
     private final MemorySegment scalars;   // alpha, beta for hipBLAS (host pointer mode)
+    private final MIOpenDnn dnn;           // null: no MIOpen, jrocm's kernels do ReLU and softmax
     private final List<MemorySegment> modules = new ArrayList<>();
     private Thread currentOn;
     private boolean closed;
 
-    private HipDriver(int device, String name, String archOverride, MemorySegment stream, MemorySegment blas) {
+    private HipDriver(int device, String name, String archOverride, MemorySegment stream, MemorySegment blas,
+                      MIOpenDnn dnn) {
         this.device = device;
         this.name = name;
         this.archOverride = archOverride;
         this.stream = stream;
         this.blas = blas;
+        this.dnn = dnn;
         this.scalars = arena.allocate(ValueLayout.JAVA_FLOAT, 2);
         this.currentOn = Thread.currentThread();
     }
 
-    /** Opens device {@code index}: sets it current, creates the stream and the hipBLAS handle. */
+    /** Opens device {@code index}: sets it current, creates the stream, the hipBLAS handle and MIOpen's, if present. */
     public static HipDriver open(int index) {
         Hip.requireLoaded();
         NativeLibrary.HIPRTC.probe().require();
@@ -61,6 +65,7 @@ public final class HipDriver implements GpuDriver {
         Hip.check(hip_h.hipSetDevice(index), "hipSetDevice");
         String name = Hip.deviceName(index);
         MemorySegment stream = MemorySegment.NULL, blas = MemorySegment.NULL;
+        MIOpenDnn dnn;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
             Hip.check(hip_h.hipStreamCreate(out), "hipStreamCreate");
@@ -68,6 +73,7 @@ public final class HipDriver implements GpuDriver {
             HipBlas.check(hipblas_h.hipblasCreate(out), "hipblasCreate");
             blas = out.get(ValueLayout.ADDRESS, 0);
             HipBlas.check(hipblas_h.hipblasSetStream(blas, stream), "hipblasSetStream");
+            dnn = MIOpenDnn.openIfPresent(stream);
         } catch (RuntimeException e) {
             if (!blas.equals(MemorySegment.NULL)) {
                 hipblas_h.hipblasDestroy(blas);
@@ -77,7 +83,7 @@ public final class HipDriver implements GpuDriver {
             }
             throw e;
         }
-        return new HipDriver(index, name, archOverride(), stream, blas);
+        return new HipDriver(index, name, archOverride(), stream, blas, dnn);
     }
 
     /** {@code -Djrocm.hip.arch} or {@code JROCM_HIP_ARCH}, or null. */
@@ -107,7 +113,17 @@ public final class HipDriver implements GpuDriver {
     @Override
     public String describe() {
         return "hip:" + device + " " + name + " (kernels for " + target() + "), HIP "
-                + Hip.formatVersion(Hip.runtimeVersion()) + ", hipRTC " + HipRtc.version() + ", hipBLAS";
+                + Hip.formatVersion(Hip.runtimeVersion()) + ", hipRTC " + HipRtc.version() + ", hipBLAS"
+                + (dnn != null ? ", " + dnn.describe() : ", no MIOpen (jrocm's kernels for ReLU and softmax)");
+    }
+
+    /** MIOpen, with this driver's device made current on the calling thread; null without it. */
+    @Override
+    public MIOpenDnn dnn() {
+        if (dnn != null) {
+            current();
+        }
+        return dnn;
     }
 
     @Override
@@ -275,6 +291,9 @@ public final class HipDriver implements GpuDriver {
         current();
         closed = true;
         try {
+            if (dnn != null) {
+                dnn.close();
+            }
             for (MemorySegment module : modules) {
                 Hip.check(hip_h.hipModuleUnload(module), "hipModuleUnload");
             }

@@ -139,26 +139,10 @@ __device__ void jr_report(u64* errors, int slot, int position, int value, int bo
 
 #define JR_CE_THREADS 128
 
-extern "C" __global__ void jr_cross_entropy_rows(const float* logits, const int* labels, int rows, int classes,
-                                                 double* scratch, float* dlogits, u64* errors) {
-    __shared__ float best[JR_CE_THREADS];
-    __shared__ int bestIndex[JR_CE_THREADS];
-    __shared__ double sums[JR_CE_THREADS];
-    int r = blockIdx.x;
+// Every thread of the block gets the row's largest value and its index (the first of equal maxima,
+// as the CPU). best and bestIndex are the block's shared arrays of JR_CE_THREADS.
+__device__ int jr_block_argmax(const float* x, int classes, float* best, int* bestIndex) {
     int t = threadIdx.x;
-    if (r >= rows) {
-        return;
-    }
-    const float* x = logits + (i64) r * classes;
-    int label = labels[r];
-    if (label < 0 || label >= classes) { // uniform across the block: every thread returns
-        if (t == 0) {
-            jr_report(errors, 0, r, label, classes);
-            scratch[2 * r] = __longlong_as_double(0x7ff8000000000000LL);
-            scratch[2 * r + 1] = 0.0;
-        }
-        return;
-    }
     float m = __int_as_float(0xff800000); // -infinity
     int mi = classes;
     for (int c = t; c < classes; c += blockDim.x) {
@@ -180,8 +164,40 @@ extern "C" __global__ void jr_cross_entropy_rows(const float* logits, const int*
         }
         __syncthreads();
     }
+    return bestIndex[0];
+}
+
+// A label outside [0, classes) is reported and marks its row NaN; uniform across the block, so
+// when it returns true every thread returns.
+__device__ bool jr_bad_label(int label, int r, int classes, double* scratch, u64* errors) {
+    if (label >= 0 && label < classes) {
+        return false;
+    }
+    if (threadIdx.x == 0) {
+        jr_report(errors, 0, r, label, classes);
+        scratch[2 * r] = __longlong_as_double(0x7ff8000000000000LL);
+        scratch[2 * r + 1] = 0.0;
+    }
+    return true;
+}
+
+extern "C" __global__ void jr_cross_entropy_rows(const float* logits, const int* labels, int rows, int classes,
+                                                 double* scratch, float* dlogits, u64* errors) {
+    __shared__ float best[JR_CE_THREADS];
+    __shared__ int bestIndex[JR_CE_THREADS];
+    __shared__ double sums[JR_CE_THREADS];
+    int r = blockIdx.x;
+    int t = threadIdx.x;
+    if (r >= rows) {
+        return;
+    }
+    const float* x = logits + (i64) r * classes;
+    int label = labels[r];
+    if (jr_bad_label(label, r, classes, scratch, errors)) {
+        return;
+    }
+    int argmax = jr_block_argmax(x, classes, best, bestIndex);
     float max = best[0];
-    int argmax = bestIndex[0];
     double sum = 0.0;
     for (int c = t; c < classes; c += blockDim.x) {
         sum += exp((double) x[c] - (double) max);
@@ -204,6 +220,35 @@ extern "C" __global__ void jr_cross_entropy_rows(const float* logits, const int*
         for (int c = t; c < classes; c += blockDim.x) {
             double p = exp((double) x[c] - logSum);
             d[c] = (float) ((p - (c == label ? 1.0 : 0.0)) / rows);
+        }
+    }
+}
+
+// The same rows from log-probabilities a library computed (MIOpen's log-softmax on HIP): the loss is
+// -logp[label], the correct flag compares the argmax of logp, the gradient is exp(logp) - onehot.
+extern "C" __global__ void jr_nll_rows(const float* logp, const int* labels, int rows, int classes,
+                                       double* scratch, float* dlogits, u64* errors) {
+    __shared__ float best[JR_CE_THREADS];
+    __shared__ int bestIndex[JR_CE_THREADS];
+    int r = blockIdx.x;
+    int t = threadIdx.x;
+    if (r >= rows) {
+        return;
+    }
+    const float* x = logp + (i64) r * classes;
+    int label = labels[r];
+    if (jr_bad_label(label, r, classes, scratch, errors)) {
+        return;
+    }
+    int argmax = jr_block_argmax(x, classes, best, bestIndex);
+    if (t == 0) {
+        scratch[2 * r] = -(double) x[label];
+        scratch[2 * r + 1] = argmax == label ? 1.0 : 0.0;
+    }
+    if (dlogits != 0) {
+        float* d = dlogits + (i64) r * classes;
+        for (int c = t; c < classes; c += blockDim.x) {
+            d[c] = (float) ((exp((double) x[c]) - (c == label ? 1.0 : 0.0)) / rows);
         }
     }
 }

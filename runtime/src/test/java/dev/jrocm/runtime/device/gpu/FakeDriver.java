@@ -32,6 +32,8 @@ final class FakeDriver implements GpuDriver {
     boolean closed;
     final List<Launch> launches = new ArrayList<>();
     final Map<String, Consumer<long[]>> hooks = new HashMap<>();
+    /** What {@link #dnn()} offers; null (the default) means jrocm's kernels only. */
+    GpuDnn dnn;
     private final Map<Long, Arena> blocks = new LinkedHashMap<>();
     private final Map<Long, String> functions = new HashMap<>();
     private final Map<Long, Long> sizes = new HashMap<>();
@@ -172,6 +174,8 @@ final class FakeDriver implements GpuDriver {
             }
         }
     }
+
+    @Override public GpuDnn dnn() { return dnn; }
 
     private long events;
 

@@ -52,7 +52,7 @@ class GpuBackendTest {
         return x;
     }
 
-    Buffer upload(float[] data) {
+    static Buffer upload(GpuBackend gpu, float[] data) {
         Buffer b = gpu.allocate((long) data.length * Float.BYTES);
         try (Arena arena = Arena.ofConfined()) {
             gpu.copyFromHost(arena.allocateFrom(ValueLayout.JAVA_FLOAT, data), b);
@@ -60,12 +60,20 @@ class GpuBackendTest {
         return b;
     }
 
-    float[] download(Buffer b) {
+    static float[] download(GpuBackend gpu, Buffer b) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = arena.allocate(b.byteSize());
             gpu.copyToHost(b, s);
             return s.toArray(ValueLayout.JAVA_FLOAT);
         }
+    }
+
+    Buffer upload(float[] data) {
+        return upload(gpu, data);
+    }
+
+    float[] download(Buffer b) {
+        return download(gpu, b);
     }
 
     // ---- the caching pool ---------------------------------------------------------------------
@@ -316,6 +324,14 @@ class GpuBackendTest {
         gpu.adam(x, y, x, y, new AdamStep(0.1f, 0.9f, 0.99f, 1e-8f, 0f, false, 1));
         gpu.adamFactored(x, y, x, y, x, 2, 4, 8, new AdamStep(0.1f, 0.9f, 0.99f, 1e-8f, 0f, false, 1));
         gpu.gatherRows(x, 8, idx, 8, y);
+        driver.dnn = new GpuDnn() { // a library that takes the log-softmax (MIOpen on HIP): then jr_nll_rows
+            @Override public String describe() { return "log-softmax only"; }
+            @Override public boolean relu(long in, long out, long n) { return false; }
+            @Override public boolean reluBackward(long in, long dyIn, long dxOut, long n) { return false; }
+            @Override public boolean logSoftmax(long in, long out, int rows, int cols) { return true; }
+            @Override public void close() { }
+        };
+        gpu.crossEntropy(x, idx, 8, 8, out, y);
         List<String> launched = driver.launches.stream().map(FakeDriver.Launch::kernel).distinct().toList();
         assertEquals(GpuKernels.names().size(), launched.size(), "launched " + launched + ", source has " + GpuKernels.names());
         assertTrue(GpuKernels.names().containsAll(launched));
