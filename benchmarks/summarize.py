@@ -99,6 +99,14 @@ def ffm_section(out):
     return result
 
 
+def gpu_host_section(out):
+    """GpuStepHostBenchmark: jrocm's own host microseconds per GPU training step, by run (full, lora)."""
+    result = {}
+    for r in load(os.path.join(out, "jrocm-gpuhost.json")) or []:
+        result[r["params"]["run"]] = r["primaryMetric"]["score"]
+    return result
+
+
 def main(out):
     rows = []
     torch_version = None
@@ -142,6 +150,7 @@ def main(out):
     copy = jmh_scores_copy(load(os.path.join(out, "jrocm-copy.json")))
     gemm, sgemv, numpy_env = gemm_section(out)
     ffm = ffm_section(out)
+    gpu_host = gpu_host_section(out)
     info = load(os.path.join(out, "info.json")) or {}
     mach = machine()
     mach.update({k: info.get(k) for k in ("blas", "blas_library", "skinny", "skinny_reason", "cpu_gemm_default",
@@ -151,7 +160,7 @@ def main(out):
         mach["numpy_version"] = numpy_env["installed"]["numpy_version"]
     targets = evaluate_targets(gemm, sgemv, rows, lora_rows, copy)
     summary = {"machine": mach, "torch_version": torch_version, "copy_bandwidth_gb_s": copy, "rows": rows,
-               "lora_rows": lora_rows, "gemm": gemm, "sgemv": sgemv, "ffm_ns": ffm, "targets": targets}
+               "lora_rows": lora_rows, "gemm": gemm, "sgemv": sgemv, "ffm_ns": ffm, "gpu_host_us": gpu_host, "targets": targets}
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
 
@@ -184,6 +193,9 @@ def main(out):
                   "|---:|---:|---:|",
                   "| {} | {} | {} |".format(fmt(ffm.get("javaCall"), "{:.1f}"), fmt(ffm.get("nativeCall"), "{:.1f}"),
                                           fmt(ffm.get("sgemm1x1x1"), "{:.0f}"))]
+    if gpu_host:
+        lines += ["", "jrocm's own host work in one GPU training step at batch 8 (GpuStepHostBenchmark, over a driver "
+                  "that drops every launch): " + ", ".join(f"{k} {v:.1f} µs" for k, v in sorted(gpu_host.items())) + "."]
     if targets:
         lines += ["", "Targets:", ""] + [f"- {t['met_text']} {t['name']}: {t['detail']}".replace("-  ", "- ") for t in targets]
     lines += ["", f"Machine: {m['cpu']}, {m['cores']} cores, {m['os']}; {m['java']}; PyTorch {torch_version}; "

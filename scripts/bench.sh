@@ -80,6 +80,9 @@ have_numpy=1
 
 echo "== FFM call overhead"
 "${java[@]}" -jar "$jar" FfmCallBenchmark "${jmh_opts[@]}" -rff "$out/jrocm-ffm.json" 2>/dev/null | grep -E '^(Benchmark|FfmCall)'
+echo "== jrocm's own host work in a GPU training step (a driver that drops every launch)"
+"${java[@]}" -jar "$jar" GpuStepHostBenchmark "${jmh_opts[@]}" -rff "$out/jrocm-gpuhost.json" 2>/dev/null \
+  | grep -E '^(Benchmark|GpuStepHost)|launches'
 if [ "$gpu" != none ]; then
   echo "== GPU GEMMs ($gpu)"
   "${java[@]}" -jar "$jar" GpuGemmBenchmark -p device="$gpu" "${jmh_opts[@]}" -rff "$out/jrocm-gpu-gemm.json" 2>/dev/null | grep -E '^(Benchmark|GpuGemm)'
