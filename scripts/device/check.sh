@@ -79,7 +79,7 @@ jrocm_status=${PIPESTATUS[0]}
 echo
 echo "== PEFT interoperability"
 peft_dir=$(mktemp -d)
-timeout 90 bash scripts/device/peft.sh "$peft_dir" "${java[*]}" "$pack/benchmarks.jar" > "$out/peft.log" 2>&1
+timeout 90 bash scripts/device/peft.sh "$peft_dir" "$pack/jre/bin/java" "$pack/benchmarks.jar" > "$out/peft.log" 2>&1
 peft_status=$?
 cat "$out/peft.log"
 

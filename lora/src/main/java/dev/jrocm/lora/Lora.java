@@ -19,7 +19,8 @@ public final class Lora {
 
     /**
      * Replaces the targeted Linear layers (searched at every depth, matched by their own name)
-     * with LoRA layers whose A is initialised from {@code seed}. Their base weights are frozen;
+     * with LoRA layers whose A is initialised from {@code seed}, in the training or eval mode of the
+     * layer they replace. Their base weights are frozen;
      * other parameters are left as they are ({@link LoraModel#freezeBase()} freezes them too).
      * A target that names no Linear of the model is an {@link IllegalArgumentException} listing
      * the layers there are.
@@ -47,6 +48,9 @@ public final class Lora {
                 continue;
             }
             LoraLinear layer = new LoraLinear(e.getValue(), config, layerSeed);
+            if (!e.getValue().isTraining()) {
+                layer.eval(); // a model already in eval mode stays there: no LoRA dropout at inference
+            }
             layerSeed += 0x9E3779B9L;
             parents.get(path).replaceModule(leaf(path), layer);
             layers.put(path, layer);

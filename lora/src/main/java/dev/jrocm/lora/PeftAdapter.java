@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -107,9 +108,18 @@ public final class PeftAdapter {
         List<String> targets = new ArrayList<>();
         JsonNode t = n.get("target_modules");
         if (t.isTextual()) {
+            // PEFT reads a lone string as a regular expression over module names
+            if (!t.asText().matches("[A-Za-z0-9_.]+")) {
+                throw new IOException(file + ": target_modules is the regular expression '" + t.asText()
+                        + "'; jrocm loads adapters whose target_modules names the layers");
+            }
             targets.add(t.asText());
         } else {
             t.forEach(x -> targets.add(x.asText()));
+        }
+        List<String> unsupported = unsupported(n);
+        if (!unsupported.isEmpty()) {
+            throw new IOException(file + ": jrocm cannot apply this adapter as PEFT would: " + String.join("; ", unsupported));
         }
         JsonNode init = n.path("init_lora_weights");
         LoraConfig.Init how = init.isTextual() && init.asText().equals("gaussian")
@@ -120,6 +130,43 @@ public final class PeftAdapter {
         } catch (IllegalArgumentException e) {
             throw new IOException(file + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Init methods that rewrite the base weights when PEFT makes the adapter: it then fits only that rewritten base. */
+    private static final List<String> BASE_REWRITING_INITS = List.of("pissa", "olora", "corda", "loftq", "lora_ga");
+
+    /**
+     * The PEFT options of a LoRA config that jrocm's plain LoRA (one rank and alpha, y += s·x·Aᵀ·Bᵀ
+     * on the named Linear layers) would silently apply differently, each named with its value.
+     */
+    static List<String> unsupported(JsonNode n) {
+        List<String> found = new ArrayList<>();
+        for (String flag : List.of("use_dora", "lora_bias", "fan_in_fan_out", "use_qalora")) {
+            if (n.path(flag).asBoolean(false)) {
+                found.add(flag + " is true");
+            }
+        }
+        String bias = n.path("bias").asText("none");
+        if (!bias.equals("none")) {
+            found.add("bias is '" + bias + "' (the adapter trains biases)");
+        }
+        for (String pattern : List.of("rank_pattern", "alpha_pattern")) {
+            if (n.path(pattern).size() > 0) {
+                found.add(pattern + " is " + n.get(pattern) + " (a rank or alpha per layer)");
+            }
+        }
+        for (String field : List.of("layers_to_transform", "layers_pattern", "exclude_modules", "layer_replication",
+                "target_parameters", "modules_to_save", "trainable_token_indices")) {
+            JsonNode v = n.path(field);
+            if (!v.isMissingNode() && !v.isNull() && !(v.isContainerNode() && v.isEmpty())) {
+                found.add(field + " is " + v);
+            }
+        }
+        JsonNode init = n.path("init_lora_weights");
+        if (init.isTextual() && BASE_REWRITING_INITS.stream().anyMatch(init.asText().toLowerCase(Locale.ROOT)::startsWith)) {
+            found.add("init_lora_weights is '" + init.asText() + "', which rewrites the base weights");
+        }
+        return found;
     }
 
     /**

@@ -109,6 +109,21 @@ class LoraTest {
     }
 
     @Test
+    void loraOnAModelInEvalModeStaysInEvalModeSoItsDropoutIsOff() {
+        float[] x = randomInput(5, 20, 3);
+        try (Sequential model = mlp(20, 16, 12, 4)) {
+            model.eval();
+            LoraModel lora = Lora.apply(model, LoraConfig.of(2, 4, "fc1", "fc2").withDropout(0.5f));
+            perturbB(lora);
+            assertFalse(lora.layers().get("fc1").isTraining(), "a LoRA layer put into an eval-mode model trains");
+            float[] first = outputs(model, x, 5, 20);
+            assertArrayEquals(first, outputs(model, x, 5, 20), "dropout ran in eval mode");
+            model.train();
+            assertTrue(lora.layers().get("fc2").isTraining());
+        }
+    }
+
+    @Test
     void mergeMatchesTheAdapterAndUnmergeRestoresTheWeights() {
         float[] x = randomInput(5, 20, 3);
         try (Sequential model = mlp(20, 16, 12, 4)) {

@@ -156,6 +156,35 @@ class PeftAdapterTest {
         }
     }
 
+    /** Each PEFT option that plain LoRA would apply differently, as PEFT 0.21 writes it: refused by name. */
+    @Test
+    void peftOptionsThatWouldChangeTheOutputsAreRefusedByName(@TempDir Path dir) throws IOException {
+        String base = "\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 4, \"target_modules\": [\"fc2\", \"fc1\"], "
+                + "\"bias\": \"none\", \"use_dora\": false, \"rank_pattern\": {}, \"alpha_pattern\": {}, "
+                + "\"layers_to_transform\": null, \"init_lora_weights\": true, \"modules_to_save\": null";
+        Map<String, String> cases = new java.util.LinkedHashMap<>();
+        cases.put("\"use_dora\": true", "use_dora is true");
+        cases.put("\"lora_bias\": true", "lora_bias is true");
+        cases.put("\"bias\": \"all\"", "bias is 'all'");
+        cases.put("\"alpha_pattern\": {\"fc2\": 8}", "alpha_pattern is {\"fc2\":8}");
+        cases.put("\"rank_pattern\": {\"fc1\": 4}", "rank_pattern is {\"fc1\":4}");
+        cases.put("\"layers_to_transform\": [0]", "layers_to_transform is [0]");
+        cases.put("\"init_lora_weights\": \"pissa_niter_4\"", "init_lora_weights is 'pissa_niter_4'");
+        cases.put("\"init_lora_weights\": \"olora\"", "which rewrites the base weights");
+        cases.put("\"fan_in_fan_out\": true", "fan_in_fan_out is true");
+        cases.put("\"target_modules\": \"fc[12]\"", "target_modules is the regular expression 'fc[12]'");
+        for (Map.Entry<String, String> c : cases.entrySet()) {
+            // the later duplicate key wins in Jackson, as in Python's json
+            Files.writeString(dir.resolve("adapter_config.json"), "{" + base + ", " + c.getKey() + "}");
+            IOException e = assertThrows(IOException.class, () -> PeftAdapter.readConfig(dir), c.getKey());
+            assertTrue(e.getMessage().contains(c.getValue()), c.getKey() + " → " + e.getMessage());
+        }
+        Files.writeString(dir.resolve("adapter_config.json"), "{" + base + ", \"init_lora_weights\": \"gaussian\"}");
+        LoraConfig plain = PeftAdapter.readConfig(dir);
+        assertEquals(List.of("fc2", "fc1"), plain.targets());
+        assertEquals(4f, plain.alpha());
+    }
+
     @Test
     void weightsLoadIntoAnExistingAdapter(@TempDir Path dir) throws IOException {
         float[] want;
