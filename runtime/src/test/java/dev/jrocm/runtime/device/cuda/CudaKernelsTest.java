@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * jrocm's kernel source compiles for NVIDIA too: nvcc (where installed) turns the same file into
- * PTX for sm_90 (H100/H200) with the CUDA driver's options. NVRTC, which the CUDA backend uses,
+ * PTX for sm_90 (H100/H200) with the CUDA driver's options, and assembles it into a CUBIN. NVRTC, which the CUDA backend uses,
  * runs the same front end; it is exercised on a real GPU by scripts/device/check.sh.
  */
 class CudaKernelsTest {
@@ -69,6 +69,38 @@ class CudaKernelsTest {
             assertTrue(text.contains(".entry " + kernel + "("), "kernel " + kernel + " is not an entry of the PTX");
         }
         assertFalse(text.contains("fma.rn.f32"), "float multiply-adds were contracted despite --fmad=false");
+    }
+
+    /**
+     * What the CUDA driver loads by default is a CUBIN for the device's sm_XY (NVRTC's, at run time);
+     * nvcc's ptxas here assembles the same source for sm_90, and no kernel spills registers.
+     */
+    @Test
+    void everyKernelAssemblesToACubinForSm90WithoutSpills(@TempDir Path dir) throws Exception {
+        Optional<Path> nvcc = nvcc();
+        assumeTrue(nvcc.isPresent(), "needs nvcc (CUDA toolkit) on PATH, in CUDA_PATH or /usr/local/cuda*: not found");
+        Path source = dir.resolve(GpuKernels.FILE_NAME), cubin = dir.resolve("kernels.cubin");
+        Files.writeString(source, GpuKernels.source());
+        List<String> command = new ArrayList<>(List.of(nvcc.get().toString(), "-cubin", "-arch=sm_90", "-Xptxas", "-v"));
+        command.addAll(CudaDriver.OPTIONS);
+        command.addAll(List.of(source.toString(), "-o", cubin.toString()));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "nvcc took more than 300 s");
+        assertEquals(0, p.exitValue(), String.join(" ", command) + " failed:\n" + output);
+        byte[] elf = Files.readAllBytes(cubin);
+        assertTrue(elf.length > 4 && elf[0] == 0x7f && elf[1] == 'E' && elf[2] == 'L' && elf[3] == 'F', "not an ELF cubin");
+        for (String kernel : GpuKernels.names()) {
+            assertTrue(output.contains("Compiling entry function '" + kernel + "' for 'sm_90'"),
+                    "ptxas did not assemble " + kernel + ":\n" + output);
+        }
+        java.util.regex.Matcher spills = java.util.regex.Pattern.compile("(\\d+) bytes spill stores").matcher(output);
+        int reports = 0;
+        while (spills.find()) {
+            reports++;
+            assertEquals("0", spills.group(1), "a kernel spills registers:\n" + output);
+        }
+        assertTrue(reports >= GpuKernels.names().size(), "ptxas -v reported no spill counts:\n" + output);
     }
 
     @Test
