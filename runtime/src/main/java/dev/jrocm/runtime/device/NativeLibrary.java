@@ -95,6 +95,27 @@ public enum NativeLibrary {
         return p;
     }
 
+    /**
+     * Tests only: loads {@code file} as this library (as {@code -Djrocm.<lib>.library} would) and
+     * answers it from {@link #probe()} until the returned action runs, which brings back the answer
+     * there was before. The file stays loaded: the JVM cannot unload it.
+     */
+    Runnable substitute(Path file) {
+        synchronized (this) {
+            Probe before = probe;
+            Probe loaded = probe(Map.of(), key -> key.equals(overrideProperty()) ? file.toString() : null);
+            if (!loaded.isLoaded()) {
+                throw new IllegalStateException("could not substitute " + file + " for " + displayName + ": " + loaded.problem());
+            }
+            probe = loaded;
+            return () -> {
+                synchronized (this) {
+                    probe = before;
+                }
+            };
+        }
+    }
+
     /** Probes with the given environment and properties (tests pass their own). Loads on success. */
     Probe probe(Map<String, String> env, Function<String, String> properties) {
         String override = Optional.ofNullable(properties.apply(overrideProperty())).orElse(env.get(overrideVariable()));

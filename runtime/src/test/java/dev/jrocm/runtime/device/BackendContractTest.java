@@ -6,13 +6,15 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
+import static dev.jrocm.runtime.device.TestBuffers.download;
+import static dev.jrocm.runtime.device.TestBuffers.downloadInts;
+import static dev.jrocm.runtime.device.TestBuffers.gaussian;
+import static dev.jrocm.runtime.device.TestBuffers.upload;
+import static dev.jrocm.runtime.device.TestBuffers.uploadInts;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -45,52 +47,7 @@ class BackendContractTest {
         BACKENDS.clear();
     }
 
-    // ---- helpers: host arrays in and out of buffers -------------------------------------------
-
-    static Buffer upload(Backend be, float[] data) {
-        Buffer b = be.allocate((long) data.length * Float.BYTES);
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = arena.allocate(Math.max(4, (long) data.length * Float.BYTES));
-            MemorySegment.copy(data, 0, s, ValueLayout.JAVA_FLOAT, 0, data.length);
-            be.copyFromHost(s, b);
-        }
-        return b;
-    }
-
-    static Buffer uploadInts(Backend be, int[] data) {
-        Buffer b = be.allocate((long) data.length * Integer.BYTES);
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = arena.allocate(Math.max(4, (long) data.length * Integer.BYTES));
-            MemorySegment.copy(data, 0, s, ValueLayout.JAVA_INT, 0, data.length);
-            be.copyFromHost(s, b);
-        }
-        return b;
-    }
-
-    static float[] download(Backend be, Buffer b) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = arena.allocate(Math.max(4, b.byteSize())).asSlice(0, b.byteSize());
-            be.copyToHost(b, s);
-            return s.toArray(ValueLayout.JAVA_FLOAT);
-        }
-    }
-
-    static int[] downloadInts(Backend be, Buffer b) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = arena.allocate(Math.max(4, b.byteSize())).asSlice(0, b.byteSize());
-            be.copyToHost(b, s);
-            return s.toArray(ValueLayout.JAVA_INT);
-        }
-    }
-
-    static float[] gaussian(int n, long seed) {
-        Random r = new Random(seed);
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = (float) r.nextGaussian();
-        }
-        return x;
-    }
+    // ---- helpers: host arrays in and out of buffers are TestBuffers' -----------------------------
 
     static void assertClose(double want, float got, double rel, String what) {
         assertTrue(Math.abs(got - want) <= rel * Math.max(1, Math.abs(want)),

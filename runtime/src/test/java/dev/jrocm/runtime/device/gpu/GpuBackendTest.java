@@ -4,6 +4,7 @@ import dev.jrocm.runtime.device.AdamStep;
 import dev.jrocm.runtime.device.Buffer;
 import dev.jrocm.runtime.device.GpuException;
 import dev.jrocm.runtime.device.MemoryStats;
+import dev.jrocm.runtime.device.TestBuffers;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -13,9 +14,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import java.util.UUID;
 
+import static dev.jrocm.runtime.device.TestBuffers.gaussian;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -43,37 +44,12 @@ class GpuBackendTest {
         gpu.close();
     }
 
-    static float[] gaussian(int n, long seed) {
-        Random r = new Random(seed);
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = (float) r.nextGaussian();
-        }
-        return x;
-    }
-
-    static Buffer upload(GpuBackend gpu, float[] data) {
-        Buffer b = gpu.allocate((long) data.length * Float.BYTES);
-        try (Arena arena = Arena.ofConfined()) {
-            gpu.copyFromHost(arena.allocateFrom(ValueLayout.JAVA_FLOAT, data), b);
-        }
-        return b;
-    }
-
-    static float[] download(GpuBackend gpu, Buffer b) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = arena.allocate(b.byteSize());
-            gpu.copyToHost(b, s);
-            return s.toArray(ValueLayout.JAVA_FLOAT);
-        }
-    }
-
     Buffer upload(float[] data) {
-        return upload(gpu, data);
+        return TestBuffers.upload(gpu, data);
     }
 
     float[] download(Buffer b) {
-        return download(gpu, b);
+        return TestBuffers.download(gpu, b);
     }
 
     // ---- the caching pool ---------------------------------------------------------------------

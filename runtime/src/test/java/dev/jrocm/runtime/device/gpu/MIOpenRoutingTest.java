@@ -2,6 +2,8 @@ package dev.jrocm.runtime.device.gpu;
 
 import dev.jrocm.runtime.device.Buffer;
 import dev.jrocm.runtime.device.GpuException;
+import dev.jrocm.runtime.device.TestBuffers;
+import dev.jrocm.runtime.device.TestDoubles;
 import dev.jrocm.runtime.device.cpu.CpuBackend;
 import dev.jrocm.runtime.device.hip.MIOpenDnn;
 import org.junit.jupiter.api.AfterEach;
@@ -13,18 +15,15 @@ import org.junit.jupiter.api.io.TempDir;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@link MIOpenDnn} and {@link GpuBackend}'s routing of ReLU and log-softmax through it, over a C
@@ -43,21 +42,7 @@ class MIOpenRoutingTest {
 
     @BeforeAll
     static void loadTheTestDouble() throws Exception {
-        Path source = Path.of(System.getProperty("user.dir"), "src", "test", "c", "fake_miopen.c");
-        Path library = build.resolve("libfake_miopen.so");
-        Process gcc;
-        try {
-            gcc = new ProcessBuilder("gcc", "-shared", "-fPIC", "-O1", "-o", library.toString(), source.toString(), "-lm")
-                    .redirectErrorStream(true).start();
-        } catch (java.io.IOException e) {
-            assumeTrue(false, "needs gcc to build the MIOpen test double (Debian: gcc): " + e.getMessage());
-            return;
-        }
-        assertTrue(gcc.waitFor(120, TimeUnit.SECONDS), "gcc took more than 120 s");
-        String log = new String(gcc.getInputStream().readAllBytes());
-        assertEquals(0, gcc.exitValue(), "gcc failed:\n" + log);
-        assertTrue(Files.isRegularFile(library));
-        System.load(library.toString());
+        System.load(TestDoubles.build("fake_miopen", build).toString());
     }
 
     @BeforeEach
@@ -75,11 +60,11 @@ class MIOpenRoutingTest {
     }
 
     Buffer upload(float[] data) {
-        return GpuBackendTest.upload(gpu, data);
+        return TestBuffers.upload(gpu, data);
     }
 
     float[] download(Buffer b) {
-        return GpuBackendTest.download(gpu, b);
+        return TestBuffers.download(gpu, b);
     }
 
     static float[] onCpu(float[] in, java.util.function.BiConsumer<CpuBackend, Buffer[]> op, int outputs, int length) {
@@ -103,7 +88,7 @@ class MIOpenRoutingTest {
 
     @Test
     void reluGoesThroughMIOpenAndGivesTheCpusValues() {
-        float[] x = GpuBackendTest.gaussian(1001, 1);
+        float[] x = TestBuffers.gaussian(1001, 1);
         Buffer in = upload(x), out = gpu.allocate(1001 * 4);
         gpu.relu(in, out);
         gpu.relu(in, in); // in place
@@ -115,8 +100,8 @@ class MIOpenRoutingTest {
 
     @Test
     void reluBackwardOverwritingGoesThroughMIOpenAndAccumulatingStaysWithTheKernel() {
-        float[] x = GpuBackendTest.gaussian(777, 2), dy = GpuBackendTest.gaussian(777, 3);
-        Buffer y = upload(x), g = upload(dy), dx = upload(GpuBackendTest.gaussian(777, 4));
+        float[] x = TestBuffers.gaussian(777, 2), dy = TestBuffers.gaussian(777, 3);
+        Buffer y = upload(x), g = upload(dy), dx = upload(TestBuffers.gaussian(777, 4));
         gpu.relu(y, y);
         gpu.reluBackward(y, g, dx, false);
         float[] relu = onCpu(x, (cpu, b) -> cpu.relu(b[0], b[1]), 1, 777);
@@ -134,7 +119,7 @@ class MIOpenRoutingTest {
     @Test
     void crossEntropyReadsMIOpensLogSoftmaxWithTheNllKernel() {
         int rows = 5, classes = 7;
-        float[] logits = GpuBackendTest.gaussian(rows * classes, 5);
+        float[] logits = TestBuffers.gaussian(rows * classes, 5);
         for (int i = 0; i < logits.length; i++) {
             logits[i] *= 4;
         }
