@@ -40,7 +40,9 @@ import java.util.function.Function;
  * table and writes {@code jrocm-summary.md} and {@code jrocm-results.tsv} to the folder given.
  * Exit status 1 when a check fails.
  *
- * <p>{@code java -cp benchmarks.jar dev.jrocm.benchmarks.GpuCheck OUT_DIR [--quick]};
+ * <p>{@code java -cp benchmarks.jar dev.jrocm.benchmarks.GpuCheck OUT_DIR [--quick] [--only 1,3,4]
+ * [--pytorch pytorch.json]}: {@code --quick} runs few steps and batch 8 alone in sections 3 and 4,
+ * {@code --only} the sections named;
  * the device is {@code -Djrocm.device=} / {@code JROCM_DEVICE=} (default: the first GPU found).
  */
 public final class GpuCheck {
@@ -66,6 +68,9 @@ public final class GpuCheck {
     public static void main(String[] args) throws Exception {
         Path out = Path.of(args.length > 0 ? args[0] : "gpu-check");
         boolean quick = List.of(args).contains("--quick");
+        int onlyAt = List.of(args).indexOf("--only");
+        java.util.Set<String> only = onlyAt >= 0 && onlyAt + 1 < args.length
+                ? java.util.Set.of(args[onlyAt + 1].split(",")) : java.util.Set.of("1", "2", "3", "4", "5");
         int torchAt = List.of(args).indexOf("--pytorch");
         Path torchJson = torchAt >= 0 && torchAt + 1 < args.length ? Path.of(args[torchAt + 1]) : null;
         Files.createDirectories(out);
@@ -93,10 +98,14 @@ public final class GpuCheck {
             check.lines.add("```");
             check.lines.addAll(header);
             check.lines.add("```");
-            check.run(quick);
+            check.run(quick, only);
         }
-        check.guarded("4. where a step's time goes on the device", () -> check.profile(spec, quick));
-        check.guarded("5. speed targets", () -> check.targets(torchJson));
+        if (only.contains("4")) {
+            check.guarded("4. where a step's time goes on the device", () -> check.profile(spec, quick));
+        }
+        if (only.contains("5")) {
+            check.guarded("5. speed targets", () -> check.targets(torchJson));
+        }
         check.section(check.failures == 0 ? "all checks passed" : check.failures + " check(s) FAILED");
         check.flush();
         System.out.println(check.failures == 0 ? "GPU CHECK PASSED" : "GPU CHECK FAILED: " + check.failures + " check(s)");
@@ -133,30 +142,40 @@ public final class GpuCheck {
         flush();
     }
 
-    private void run(boolean quick) {
-        guarded("1. every op vs the CPU backend (relative error ‖gpu − cpu‖ / ‖cpu‖)", () -> {
-            lines.add("| op | error | limit | |");
-            lines.add("|---|---|---|---|");
-            ops();
-        });
+    private void run(boolean quick, java.util.Set<String> only) {
+        if (only.contains("1")) {
+            guarded("1. every op vs the CPU backend (relative error ‖gpu − cpu‖ / ‖cpu‖)", () -> {
+                lines.add("| op | error | limit | |");
+                lines.add("|---|---|---|---|");
+                ops();
+            });
+        }
         int steps = quick ? 20 : 200;
-        Data data = new Data(2048, 42);
-        guarded("2. training: loss trajectory vs the CPU backend, batch 8", () -> {
-            lines.add("| run | steps | first loss (gpu / cpu) | last loss (gpu / cpu) | max relative difference | limit | |");
-            lines.add("|---|---|---|---|---|---|---|");
-            trajectory("full", false, steps, data);
-            trajectory("LoRA r=1", true, steps, data);
-        });
-        guarded("3. timings on the GPU (loss read back every step, as a training loop does)", () -> {
-            lines.add("| run | batch | steps/s | samples/s | ms/step | epoch of 50,000 samples, s | driver allocations in the timed steps |");
-            lines.add("|---|---|---|---|---|---|---|");
-            for (boolean lora : new boolean[] {false, true}) {
-                for (int batch : new int[] {8, 256}) {
-                    timing(lora, batch, quick ? 10 : (batch == 8 ? 1000 : 200), data);
+        data = new Data(2048, 42);
+        if (only.contains("2")) {
+            guarded("2. training: loss trajectory vs the CPU backend, batch 8", () -> {
+                lines.add("| run | steps | first loss (gpu / cpu) | last loss (gpu / cpu) | max relative difference | limit | |");
+                lines.add("|---|---|---|---|---|---|---|");
+                trajectory("full", false, steps, data);
+                trajectory("LoRA r=1", true, steps, data);
+            });
+        }
+        if (only.contains("3")) {
+            guarded("3. timings on the GPU (loss read back every step, as a training loop does)", () -> {
+                lines.add("| run | batch | steps/s | samples/s | ms/step | epoch of 50,000 samples, s | driver allocations in the timed steps |");
+                lines.add("|---|---|---|---|---|---|---|");
+                for (boolean lora : new boolean[] {false, true}) {
+                    for (int batch : batches(quick)) {
+                        timing(lora, batch, quick ? 10 : (batch == 8 ? 1000 : 200), data);
+                    }
                 }
-            }
-        });
-        this.data = data;
+            });
+        }
+    }
+
+    /** The batch sizes of sections 3 and 4: 8 (the blog's) and 256, or 8 alone with --quick. */
+    private static int[] batches(boolean quick) {
+        return quick ? new int[] {8} : new int[] {8, 256};
     }
 
     void section(String title) {
@@ -615,7 +634,7 @@ public final class GpuCheck {
         });
         try (GpuBackend be = new GpuBackend(driver)) {
             for (boolean lora : new boolean[] {false, true}) {
-                for (int batch : new int[] {8, 256}) {
+                for (int batch : batches(quick)) {
                     long[] launches = new long[1];
                     train(be, lora, warmup + profiled, batch, data, step -> {
                         if (step == warmup) {
