@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fake_kernels.h"
+
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
 typedef long long i64;
@@ -295,8 +297,6 @@ CUresult cuModuleGetFunction(function_t** function, module_t* module, const char
     return CUDA_SUCCESS;
 }
 
-#define ARG(T, i) (*(T*) params[i])
-
 CUresult cuLaunchKernel(function_t* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                         unsigned bz, unsigned shared, stream_t* stream, void** params, void** extra) {
     CUresult r = need_context();
@@ -307,38 +307,7 @@ CUresult cuLaunchKernel(function_t* f, unsigned gx, unsigned gy, unsigned gz, un
         return CUDA_ERROR_INVALID_VALUE;
     }
     launches++;
-    if (strcmp(f->name, "jr_fill") == 0) {
-        float* x = ARG(float*, 0);
-        for (i64 i = 0; i < ARG(i64, 2); i++) x[i] = ARG(float, 1);
-    } else if (strcmp(f->name, "jr_scale") == 0) {
-        float* x = ARG(float*, 0);
-        for (i64 i = 0; i < ARG(i64, 2); i++) x[i] = ARG(float, 1) * x[i];
-    } else if (strcmp(f->name, "jr_axpy") == 0) {
-        const float* x = ARG(float*, 1);
-        float* y = ARG(float*, 2);
-        for (i64 i = 0; i < ARG(i64, 3); i++) y[i] = y[i] + ARG(float, 0) * x[i];
-    } else if (strcmp(f->name, "jr_relu") == 0) {
-        const float* x = ARG(float*, 0);
-        float* y = ARG(float*, 1);
-        for (i64 i = 0; i < ARG(i64, 2); i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-    } else if (strcmp(f->name, "jr_add_bias") == 0) {
-        float* y = ARG(float*, 0);
-        const float* bias = ARG(float*, 1);
-        int cols = ARG(int, 2);
-        for (i64 i = 0; i < ARG(i64, 3); i++) y[i] = y[i] + bias[i % cols];
-    } else if (strcmp(f->name, "jr_column_sums") == 0) {
-        const float* x = ARG(float*, 0);
-        int rows = ARG(int, 1), cols = ARG(int, 2), accumulate = ARG(int, 4);
-        float* out = ARG(float*, 3);
-        if (bx != 32 || by != 8 || gx * 32 < (unsigned) cols) return CUDA_ERROR_INVALID_VALUE;
-        for (int c = 0; c < cols; c++) {
-            float partial[8] = {0};
-            for (int r8 = 0; r8 < 8; r8++) for (int row = r8; row < rows; row += 8) partial[r8] += x[(i64) row * cols + c];
-            float total = accumulate ? out[c] : 0.0f;
-            for (int k = 0; k < 8; k++) total += partial[k];
-            out[c] = total;
-        }
-    }
+    if (fake_run_kernel(f->name, gx, bx, by, params) < 0) return CUDA_ERROR_INVALID_VALUE;
     return CUDA_SUCCESS;
 }
 
@@ -558,27 +527,14 @@ cublasStatus_t cublasGetVersion_v2(blas_t* handle, int* version) {
     return CUBLAS_STATUS_SUCCESS;
 }
 
-/* Column-major C = alpha op(A) op(B) + beta C, op(A) m×k, op(B) k×n; beta = 0 ignores C. */
 cublasStatus_t cublasSgemm_v2(blas_t* handle, int transa, int transb, int m, int n, int k, const float* alpha,
                               const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc) {
     if (!good_blas(handle)) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (need_context() != CUDA_SUCCESS || handle->stream == NULL) return CUBLAS_STATUS_NOT_INITIALIZED;
-    if ((transa != 0 && transa != 1) || (transb != 0 && transb != 1) || m < 0 || n < 0 || k < 0
-        || lda < (transa ? (k > 1 ? k : 1) : (m > 1 ? m : 1)) || ldb < (transb ? (n > 1 ? n : 1) : (k > 1 ? k : 1))
-        || ldc < (m > 1 ? m : 1) || alpha == NULL || beta == NULL) {
+    if ((transa != 0 && transa != 1) || (transb != 0 && transb != 1) || alpha == NULL || beta == NULL
+        || !fake_sgemm_args_ok(transa, transb, m, n, k, lda, ldb, ldc)) {
         return CUBLAS_STATUS_INVALID_VALUE;
     }
-    for (int j = 0; j < n; j++) {
-        for (int i = 0; i < m; i++) {
-            double s = 0;
-            for (int p = 0; p < k; p++) {
-                float a = transa ? A[p + (i64) i * lda] : A[i + (i64) p * lda];
-                float b = transb ? B[j + (i64) p * ldb] : B[p + (i64) j * ldb];
-                s += (double) a * b;
-            }
-            i64 c = i + (i64) j * ldc;
-            C[c] = (float) (*alpha * s + (*beta == 0.0f ? 0.0 : (double) *beta * C[c]));
-        }
-    }
+    fake_sgemm(transa, transb, m, n, k, *alpha, A, lda, B, ldb, *beta, C, ldc);
     return CUBLAS_STATUS_SUCCESS;
 }

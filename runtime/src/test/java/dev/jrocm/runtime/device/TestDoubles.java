@@ -36,6 +36,50 @@ public final class TestDoubles {
         return library;
     }
 
+    /** What a child JVM did: its exit status and everything it printed. */
+    public record Run(int exit, String output) {}
+
+    /**
+     * Runs {@code main} in a JVM of its own, with {@code properties} as system properties, on a
+     * class path of this JVM's module path, class path and test classes (so the child needs no
+     * module setup). For test doubles that must not meet the real library in one JVM.
+     */
+    public static Run isolated(Class<?> main, java.util.Map<String, String> properties)
+            throws IOException, InterruptedException {
+        java.util.Set<String> path = new java.util.LinkedHashSet<>();
+        try {
+            path.add(Path.of(main.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
+        } catch (java.net.URISyntaxException e) {
+            throw new IOException(e);
+        }
+        for (String property : java.util.List.of("jdk.module.path", "java.class.path")) {
+            String value = System.getProperty(property);
+            if (value != null) {
+                for (String entry : value.split(java.io.File.pathSeparator)) {
+                    if (!entry.isBlank()) {
+                        path.add(entry);
+                    }
+                }
+            }
+        }
+        java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:TieredStopAtLevel=1",
+                "-XX:+UseSerialGC", "--enable-native-access=ALL-UNNAMED"));
+        properties.forEach((k, v) -> command.add("-D" + k + "=" + v));
+        command.addAll(java.util.List.of("--class-path", String.join(java.io.File.pathSeparator, path), main.getName()));
+        Path log = Files.createTempFile("jrocm-child-", ".log");
+        try {
+            Process child = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            if (!child.waitFor(120, TimeUnit.SECONDS)) {
+                child.destroyForcibly().waitFor();
+                throw new AssertionError("the child JVM took more than 120 s:\n" + Files.readString(log));
+            }
+            return new Run(child.exitValue(), Files.readString(log));
+        } finally {
+            Files.deleteIfExists(log);
+        }
+    }
+
     /** {@link NativeLibrary#substitute}, for tests outside this package. */
     public static Runnable substitute(NativeLibrary library, Path file) {
         return library.substitute(file);

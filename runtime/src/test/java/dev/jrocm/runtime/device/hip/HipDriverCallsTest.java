@@ -1,0 +1,37 @@
+package dev.jrocm.runtime.device.hip;
+
+import dev.jrocm.runtime.device.TestDoubles;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * HipDriver, hipRTC, hipBLAS and MIOpen through the real bindings against C test doubles of those
+ * APIs ({@code src/test/c/fake_hip.c}, {@code fake_miopen.c}): host memory for device memory, a
+ * reference SGEMM, a few of jrocm's kernels run by name from kernelParams, hipBLAS's own operation
+ * codes and HIP's memcpy kinds enforced. The scenarios ({@link HipDriverScenarios}) run in a JVM of
+ * their own whose probes name the doubles, because Debian's real libamdhip64 (loaded by the other
+ * HIP tests) defines the same symbols. What an AMD GPU computes needs one.
+ */
+class HipDriverCallsTest {
+    @TempDir
+    Path build;
+
+    @Test
+    void everyScenarioPassesAgainstTheTestDoubles() throws Exception {
+        String hip = TestDoubles.build("fake_hip", build).toString();
+        String miopen = TestDoubles.build("fake_miopen", build).toString();
+        TestDoubles.Run run = TestDoubles.isolated(HipDriverScenarios.class, Map.of(
+                "jrocm.hip.library", hip, "jrocm.hiprtc.library", hip, "jrocm.hipblas.library", hip,
+                "jrocm.miopen.library", miopen));
+        for (String scenario : HipDriverScenarios.NAMES) {
+            assertTrue(run.output().contains("PASS " + scenario + "\n"), "scenario '" + scenario + "':\n" + run.output());
+        }
+        assertEquals(0, run.exit(), run.output());
+    }
+}
