@@ -9,9 +9,9 @@
  * context (per thread) for memory, stream, module, event and launch calls; a retained primary
  * context for cuCtxSetCurrent; known handles; NVRTC options naming an architecture; cuBLAS's
  * leading-dimension rules. "Device" pointers are malloc'd host memory, capped at 1 GiB so that
- * out-of-memory can be provoked. cuLaunchKernel runs a few of jrocm's kernels on the host (by
- * name, reading kernelParams as the real driver would) so that argument packing is checked too;
- * other kernels are accepted and counted. cuBLAS's SGEMM is a column-major reference loop.
+ * out-of-memory can be provoked. NVRTC builds jrocm's kernel source for the host with g++ and
+ * cuLaunchKernel runs it, unpacking kernelParams as the real driver does (fake_device.h); cuBLAS's
+ * SGEMM is a column-major reference loop.
  *
  *   gcc -shared -fPIC -O1 -o libfake_cuda.so fake_cuda.c -lm
  */
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_kernels.h"
+#include "fake_device.h"
 
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
@@ -43,8 +43,8 @@ static i64 used;
 static long launches;
 
 typedef struct { int magic; } stream_t;
-typedef struct { int magic; char* image; } module_t;
-typedef struct { int magic; char name[64]; } function_t;
+typedef struct { int magic; char* image; void* library; } module_t;
+typedef struct { int magic; char name[64]; fake_kernel kernel; } function_t;
 typedef struct { int magic; long recorded; } event_t;
 static long clock_ticks;
 
@@ -266,9 +266,18 @@ CUresult cuModuleLoadData(module_t** module, const void* image) {
     if (strncmp(image, CUBIN_TAG, strlen(CUBIN_TAG)) != 0 && strncmp(image, PTX_TAG, strlen(PTX_TAG)) != 0) {
         return CUDA_ERROR_INVALID_IMAGE;
     }
+    const char* path = (const char*) image + (strncmp(image, CUBIN_TAG, strlen(CUBIN_TAG)) == 0 ? strlen(CUBIN_TAG) : strlen(PTX_TAG));
+    const char* end = strchr(path, '\n');
+    if (end == NULL || end - path >= 255) return CUDA_ERROR_INVALID_IMAGE;
+    char file[256];
+    memcpy(file, path, (size_t) (end - path));
+    file[end - path] = 0;
+    void* library = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    if (library == NULL) return CUDA_ERROR_INVALID_IMAGE;
     module_t* m = calloc(1, sizeof(module_t));
     m->magic = MAGIC;
     m->image = strdup(image);
+    m->library = library;
     *module = m;
     return CUDA_SUCCESS;
 }
@@ -278,6 +287,7 @@ CUresult cuModuleUnload(module_t* module) {
     if (r) return r;
     if (module == NULL || module->magic != MAGIC) return CUDA_ERROR_INVALID_HANDLE;
     module->magic = 0;
+    dlclose(module->library);
     free(module->image);
     free(module);
     return CUDA_SUCCESS;
@@ -291,6 +301,10 @@ CUresult cuModuleGetFunction(function_t** function, module_t* module, const char
     snprintf(pattern, sizeof pattern, " %s(", name);
     if (strlen(name) >= 64 || strstr(module->image, pattern) == NULL) return CUDA_ERROR_NOT_FOUND;
     function_t* f = calloc(1, sizeof(function_t));
+    if (fake_find(module->library, name, &f->kernel) != 0) {
+        free(f);
+        return CUDA_ERROR_NOT_FOUND;
+    }
     f->magic = MAGIC;
     strcpy(f->name, name);
     *function = f;
@@ -307,7 +321,7 @@ CUresult cuLaunchKernel(function_t* f, unsigned gx, unsigned gy, unsigned gz, un
         return CUDA_ERROR_INVALID_VALUE;
     }
     launches++;
-    if (fake_run_kernel(f->name, gx, bx, by, params) < 0) return CUDA_ERROR_INVALID_VALUE;
+    if (fake_launch(&f->kernel, gx, gy, bx, by, params) < 0) return CUDA_ERROR_INVALID_VALUE;
     return CUDA_SUCCESS;
 }
 
@@ -414,22 +428,23 @@ nvrtcResult nvrtcCompileProgram(program_t* p, int count, const char* const* opti
         return NVRTC_ERROR_INVALID_OPTION;
     }
     (void) no_fma;
-    const char* bad = strstr(p->source, "#error");
-    if (bad != NULL) {
-        char text[512];
-        const char* end = strchr(bad, '\n');
-        int length = end == NULL ? (int) strlen(bad) : (int) (end - bad);
-        snprintf(text, sizeof text, "%s(1): error: %.*s\n1 error detected in the compilation of \"%s\".",
-                 p->name, length, bad, p->name);
-        set_log(p, text);
+    char* library = NULL;
+    char* messages = NULL;
+    if (fake_build(p->source, p->name, &library, &messages) != 0) {
+        set_log(p, messages);
+        free(messages);
         return NVRTC_ERROR_COMPILATION;
     }
+    /* the "image": a tag, the host library the kernels were built into, then the source */
     p->cubin = strncmp(arch, "sm_", 3) == 0;
     const char* tag = p->cubin ? CUBIN_TAG : PTX_TAG;
-    p->output_size = strlen(tag) + strlen(p->source) + (p->cubin ? 0 : 1);
+    p->output_size = strlen(tag) + strlen(library) + 1 + strlen(p->source) + (p->cubin ? 0 : 1);
     p->output = calloc(1, p->output_size + 1);
     strcpy(p->output, tag);
+    strcat(p->output, library);
+    strcat(p->output, "\n");
     strcat(p->output, p->source);
+    free(library);
     return NVRTC_SUCCESS;
 }
 

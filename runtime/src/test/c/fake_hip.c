@@ -10,7 +10,8 @@
  * generated from. Like HIP it insists on known handles and streams, a valid device for
  * hipSetDevice, the right hipMemcpyKind for the pointers given, and hipBLAS's own operation codes
  * (111, 112) and leading-dimension rules. Device memory is malloc'd host memory capped at 1 GiB;
- * hipModuleLaunchKernel runs a few of jrocm's kernels by name (fake_kernels.h).
+ * hipRTC builds jrocm's kernel source for the host with g++ and hipModuleLaunchKernel runs it
+ * (fake_device.h).
  *
  *   gcc -shared -fPIC -O1 -o libfake_hip.so fake_hip.c -lm
  */
@@ -18,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_kernels.h"
+#include "fake_device.h"
 
 typedef int hipError_t;
 enum {
@@ -32,8 +33,8 @@ enum { hipMemcpyHostToDevice = 1, hipMemcpyDeviceToHost = 2, hipMemcpyDeviceToDe
 #define MAX_BLOCKS 65536
 
 typedef struct { int magic; } stream_t;
-typedef struct { int magic; char* image; } module_t;
-typedef struct { int magic; char name[64]; } function_t;
+typedef struct { int magic; char* image; void* library; } module_t;
+typedef struct { int magic; char name[64]; fake_kernel kernel; } function_t;
 typedef struct { int magic; long recorded; } event_t;
 
 static __thread int current_device;   /* HIP: every thread starts on device 0 */
@@ -172,9 +173,18 @@ hipError_t hipMemcpyAsync(void* dst, const void* src, size_t bytes, int kind, st
 hipError_t hipModuleLoadData(module_t** module, const void* image) {
     if (module == NULL || image == NULL) return hipErrorInvalidValue;
     if (strncmp(image, CODE_TAG, strlen(CODE_TAG)) != 0) return hipErrorInvalidImage;
+    const char* path = (const char*) image + strlen(CODE_TAG);
+    const char* end = strchr(path, '\n');
+    if (end == NULL || end - path >= 255) return hipErrorInvalidImage;
+    char file[256];
+    memcpy(file, path, (size_t) (end - path));
+    file[end - path] = 0;
+    void* library = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    if (library == NULL) return hipErrorInvalidImage;
     module_t* m = calloc(1, sizeof(module_t));
     m->magic = MAGIC;
     m->image = strdup(image);
+    m->library = library;
     *module = m;
     return hipSuccess;
 }
@@ -182,6 +192,7 @@ hipError_t hipModuleLoadData(module_t** module, const void* image) {
 hipError_t hipModuleUnload(module_t* module) {
     if (module == NULL || module->magic != MAGIC) return hipErrorInvalidHandle;
     module->magic = 0;
+    dlclose(module->library);
     free(module->image);
     free(module);
     return hipSuccess;
@@ -193,6 +204,10 @@ hipError_t hipModuleGetFunction(function_t** function, module_t* module, const c
     snprintf(pattern, sizeof pattern, " %s(", name);
     if (strlen(name) >= 64 || strstr(module->image, pattern) == NULL) return hipErrorNotFound;
     function_t* f = calloc(1, sizeof(function_t));
+    if (fake_find(module->library, name, &f->kernel) != 0) {
+        free(f);
+        return hipErrorNotFound;
+    }
     f->magic = MAGIC;
     strcpy(f->name, name);
     *function = f;
@@ -207,7 +222,7 @@ hipError_t hipModuleLaunchKernel(function_t* f, unsigned gx, unsigned gy, unsign
         return hipErrorInvalidValue;
     }
     launches++;
-    return fake_run_kernel(f->name, gx, bx, by, params) < 0 ? hipErrorInvalidValue : hipSuccess;
+    return fake_launch(&f->kernel, gx, gy, bx, by, params) < 0 ? hipErrorInvalidValue : hipSuccess;
 }
 
 /* ---- events ---------------------------------------------------------------------------------- */
@@ -299,21 +314,21 @@ hiprtcResult hiprtcCompileProgram(program_t* p, int count, const char** options)
             return HIPRTC_ERROR_INVALID_OPTION;
         }
     }
-    const char* bad = strstr(p->source, "#error");
-    if (bad != NULL) {
-        char text[512];
-        const char* end = strchr(bad, '\n');
-        int length = end == NULL ? (int) strlen(bad) : (int) (end - bad);
-        snprintf(text, sizeof text, "%s:1:2: error: %.*s\n1 error generated when compiling for gfx90a.", p->name,
-                 length, bad + 1);
+    char* library = NULL;
+    char* messages = NULL;
+    if (fake_build(p->source, p->name, &library, &messages) != 0) {
         free(p->log);
-        p->log = strdup(text);
+        p->log = messages;
         return HIPRTC_ERROR_COMPILATION;
     }
-    p->code_size = strlen(CODE_TAG) + strlen(p->source) + 1;
+    /* the "code object": a tag, the host library the kernels were built into, then the source */
+    p->code_size = strlen(CODE_TAG) + strlen(library) + 1 + strlen(p->source) + 1;
     p->code = calloc(1, p->code_size);
     strcpy(p->code, CODE_TAG);
+    strcat(p->code, library);
+    strcat(p->code, "\n");
     strcat(p->code, p->source);
+    free(library);
     return HIPRTC_SUCCESS;
 }
 

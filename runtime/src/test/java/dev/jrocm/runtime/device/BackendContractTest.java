@@ -28,6 +28,8 @@ class BackendContractTest {
     static final long SEED = 7L;
     static final List<Backend> BACKENDS = new ArrayList<>();
 
+    static final List<Runnable> RESTORE = new ArrayList<>();
+
     static List<Backend> backends() {
         if (BACKENDS.isEmpty()) {
             BACKENDS.add(new CpuBackend(CpuGemm.java()));
@@ -37,14 +39,44 @@ class BackendContractTest {
                     BACKENDS.add(Devices.open(new DeviceSpec(gpu, 0)));
                 }
             }
+            if (!Devices.status(DeviceKind.CUDA).available()) {
+                emulatedCuda().ifPresent(BACKENDS::add);
+            }
         }
         return BACKENDS;
+    }
+
+    /**
+     * The CUDA backend over the test double of the CUDA driver, NVRTC and cuBLAS
+     * ({@code src/test/c/fake_cuda.c}), which builds jrocm's kernel source for the host and runs it:
+     * the kernels' arithmetic and jrocm's launches of them, held to the same checks as the CPU.
+     * Where gcc or g++ is missing, it is left out.
+     */
+    static java.util.Optional<Backend> emulatedCuda() {
+        try {
+            if (new ProcessBuilder("g++", "--version").start().waitFor() != 0) {
+                return java.util.Optional.empty();
+            }
+            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("jrocm-contract-");
+            dir.toFile().deleteOnExit();
+            java.nio.file.Path fake = TestDoubles.build("fake_cuda", dir);
+            fake.toFile().deleteOnExit();
+            for (NativeLibrary library : List.of(NativeLibrary.CUDA, NativeLibrary.NVRTC, NativeLibrary.CUBLAS)) {
+                RESTORE.add(library.substitute(fake));
+            }
+            return java.util.Optional.of(new dev.jrocm.runtime.device.gpu.GpuBackend(
+                    dev.jrocm.runtime.device.cuda.CudaDriver.open(0)));
+        } catch (java.io.IOException | InterruptedException e) {
+            return java.util.Optional.empty();
+        }
     }
 
     @AfterAll
     static void closeBackends() {
         BACKENDS.forEach(Backend::close);
         BACKENDS.clear();
+        RESTORE.forEach(Runnable::run);
+        RESTORE.clear();
     }
 
     // ---- helpers: host arrays in and out of buffers are TestBuffers' -----------------------------

@@ -38,8 +38,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@link CudaDriver}, {@link Nvrtc} and {@link CuBlas} through the real bindings against a C test
  * double of the CUDA driver API, NVRTC and cuBLAS ({@code src/test/c/fake_cuda.c}, built here with
- * gcc): host memory for device memory, a column-major reference SGEMM, and a few of jrocm's kernels
- * run on the host by name, reading kernelParams as the driver does. It holds jrocm to what CUDA
+ * gcc): host memory for device memory, a column-major reference SGEMM, and jrocm's own kernel
+ * source built for the host and run there, from kernelParams as the driver reads them
+ * ({@code fake_device.h}). It holds jrocm to what CUDA
  * insists on — cuInit first, a current context on every calling thread, the primary context
  * retained, known handles, cuBLAS's leading dimensions — so the call sequence and argument order
  * are checked on every CI run. What the GPU computes is the device check's (scripts/device).
@@ -204,7 +205,7 @@ class CudaDriverTest {
                 () -> Nvrtc.compile("#error the kernel is broken\n", "broken.cu", "sm_90", CudaDriver.OPTIONS));
         assertEquals("NVRTC", e.library());
         assertTrue(e.getMessage().contains("NVRTC_ERROR_COMPILATION"), e.getMessage());
-        assertTrue(e.getMessage().contains("broken.cu(1): error: #error the kernel is broken"), e.getMessage());
+        assertTrue(e.getMessage().contains("broken.cu:1:2: error: #error the kernel is broken"), e.getMessage());
     }
 
     @Test

@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * HipDriver, hipRTC, hipBLAS and MIOpen through the real bindings against C test doubles of those
  * APIs ({@code src/test/c/fake_hip.c}, {@code fake_miopen.c}): host memory for device memory, a
- * reference SGEMM, a few of jrocm's kernels run by name from kernelParams, hipBLAS's own operation
+ * reference SGEMM, jrocm's kernel source built for the host and run from kernelParams, hipBLAS's own operation
  * codes and HIP's memcpy kinds enforced. The scenarios ({@link HipDriverScenarios}) run in a JVM of
  * their own whose probes name the doubles, because Debian's real libamdhip64 (loaded by the other
  * HIP tests) defines the same symbols. What an AMD GPU computes needs one.

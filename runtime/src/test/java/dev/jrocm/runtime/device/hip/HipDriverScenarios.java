@@ -191,7 +191,7 @@ public final class HipDriverScenarios {
             throw new AssertionError("a broken source compiled");
         } catch (GpuException e) {
             contains(e.getMessage(), "HIPRTC_ERROR_COMPILATION");
-            contains(e.getMessage(), "broken.hip:1:2: error: error the kernel is broken");
+            contains(e.getMessage(), "broken.hip:1:2: error: #error the kernel is broken");
         }
     }
 

@@ -1,0 +1,283 @@
+/*
+ * The "device" of the C test doubles of GPU runtimes (fake_cuda.c, fake_hip.c): jrocm's own kernel
+ * source, compiled for the HOST and run there. The runtime compiler doubles (NVRTC, hipRTC) hand
+ * the source to g++ with a prelude that gives it CUDA's vocabulary (blockIdx, __shared__,
+ * __syncthreads, atomicMin, …) and, per kernel, a trampoline that unpacks a launch's kernelParams
+ * by the kernel's declared parameter types, as a GPU runtime does. A launch runs every block in
+ * turn; within a block, a kernel that shares memory (__shared__) runs one POSIX thread per GPU
+ * thread with a barrier for __syncthreads, any other kernel runs its threads one after another.
+ *
+ * So the doubles compute what the kernels compute, and a backend over them can be held to the CPU
+ * backend's numbers. What they cannot show is the GPU's side: warps, memory ordering between
+ * blocks, speed. Also here: BLAS's column-major reference SGEMM. Memory is host memory: the doubles
+ * hand out malloc'd blocks as device pointers.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef long long fake_i64;
+
+/* The prelude compiled ahead of the kernel source (as C++). */
+static const char FAKE_PRELUDE[] =
+    "#include <cmath>\n"
+    "#include <cstring>\n"
+    "#include <math.h>\n"
+    "#include <pthread.h>\n"
+    "struct dim3 { unsigned x, y, z; };\n"
+    "static dim3 gridDim, blockDim, blockIdx;\n"
+    "static __thread dim3 threadIdx;\n"
+    "static pthread_barrier_t* jr__barrier;\n"
+    "#define __global__\n"
+    "#define __device__\n"
+    "#define __shared__ static\n"
+    "static inline void __syncthreads() { if (jr__barrier) pthread_barrier_wait(jr__barrier); }\n"
+    "static inline float __int_as_float(int v) { float f; std::memcpy(&f, &v, 4); return f; }\n"
+    "static inline double __longlong_as_double(long long v) { double d; std::memcpy(&d, &v, 8); return d; }\n"
+    "static inline unsigned long long atomicMin(unsigned long long* a, unsigned long long v) {\n"
+    "    unsigned long long old = __atomic_load_n(a, __ATOMIC_SEQ_CST);\n"
+    "    while (v < old && !__atomic_compare_exchange_n(a, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) { }\n"
+    "    return old;\n"
+    "}\n"
+    "extern \"C\" void jr__dims(unsigned gx, unsigned gy, unsigned bx, unsigned by) { gridDim = {gx, gy, 1}; blockDim = {bx, by, 1}; }\n"
+    "extern \"C\" void jr__block(unsigned x, unsigned y) { blockIdx = {x, y, 0}; }\n"
+    "extern \"C\" void jr__thread(unsigned x, unsigned y) { threadIdx = {x, y, 0}; }\n"
+    "extern \"C\" void jr__set_barrier(pthread_barrier_t* b) { jr__barrier = b; }\n";
+
+/* A growing string. */
+typedef struct { char* text; size_t length, capacity; } fake_text;
+
+static void fake_append(fake_text* t, const char* s, size_t n) {
+    if (t->length + n + 1 > t->capacity) {
+        t->capacity = (t->length + n + 1) * 2;
+        t->text = realloc(t->text, t->capacity);
+    }
+    memcpy(t->text + t->length, s, n);
+    t->length += n;
+    t->text[t->length] = 0;
+}
+
+static void fake_appends(fake_text* t, const char* s) { fake_append(t, s, strlen(s)); }
+
+static int fake_identifier_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/*
+ * For every `extern "C" __global__ void name(params) { body }` of the source: a trampoline
+ * `name__launch(void** p)` that calls it with `*(TYPE*) p[i]` per parameter, and
+ * `name__cooperative`, 1 when the body shares memory or synchronises.
+ */
+static void fake_trampolines(const char* source, fake_text* out) {
+    const char* marker = "extern \"C\" __global__ void ";
+    for (const char* at = strstr(source, marker); at != NULL; at = strstr(at + 1, marker)) {
+        const char* name = at + strlen(marker);
+        while (*name == ' ') name++;
+        const char* name_end = name;
+        while (fake_identifier_char(*name_end)) name_end++;
+        const char* open = strchr(name_end, '(');
+        const char* close = open == NULL ? NULL : strchr(open, ')');
+        const char* body = close == NULL ? NULL : strchr(close, '{');
+        if (body == NULL) return;
+        int depth = 0;
+        const char* body_end = body;
+        for (; *body_end; body_end++) {
+            if (*body_end == '{') depth++;
+            if (*body_end == '}' && --depth == 0) break;
+        }
+        int cooperative = 0;
+        for (const char* p = body; p < body_end && !cooperative; p++) {
+            cooperative = strncmp(p, "__shared__", 10) == 0 || strncmp(p, "__syncthreads", 13) == 0;
+        }
+        fake_appends(out, "extern \"C\" void ");
+        fake_append(out, name, (size_t) (name_end - name));
+        fake_appends(out, "__launch(void** p) { ");
+        fake_append(out, name, (size_t) (name_end - name));
+        fake_appends(out, "(");
+        int index = 0;
+        const char* param = open + 1;
+        while (param < close) {
+            const char* comma = memchr(param, ',', (size_t) (close - param));
+            const char* end = comma == NULL ? close : comma;
+            const char* last = end;
+            while (last > param && !fake_identifier_char(last[-1])) last--;   /* trailing spaces */
+            while (last > param && fake_identifier_char(last[-1])) last--;    /* the parameter's name */
+            const char* type = param;
+            while (type < last && (*type == ' ' || *type == '\n')) type++;
+            char slot[64];
+            snprintf(slot, sizeof slot, "%s*(", index == 0 ? "" : ", ");
+            fake_appends(out, slot);
+            fake_append(out, type, (size_t) (last - type));
+            snprintf(slot, sizeof slot, "*) p[%d]", index++);
+            fake_appends(out, slot);
+            param = end + 1;
+        }
+        fake_appends(out, "); }\nextern \"C\" const int ");
+        fake_append(out, name, (size_t) (name_end - name));
+        fake_appends(out, cooperative ? "__cooperative = 1;\n" : "__cooperative = 0;\n");
+    }
+}
+
+/*
+ * Compiles {source} for the host with g++. Returns 0 and the shared library's path in *library,
+ * or -1 and g++'s messages (about {name}, as #line names it) in *log. Both are malloc'd.
+ */
+static int fake_build(const char* source, const char* name, char** library, char** log) {
+    char dir[] = "/tmp/jrocm-fake-device-XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        *log = strdup("fake device: mkdtemp failed");
+        return -1;
+    }
+    fake_text text = {0};
+    fake_appends(&text, FAKE_PRELUDE);
+    fake_appends(&text, "#line 1 \"");
+    fake_appends(&text, name);
+    fake_appends(&text, "\"\n");
+    fake_appends(&text, source);
+    fake_appends(&text, "\n#line 1 \"fake_device_trampolines\"\n");
+    fake_trampolines(source, &text);
+    char path[256], out[256], messages[256], command[1024];
+    snprintf(path, sizeof path, "%s/kernels.cpp", dir);
+    snprintf(out, sizeof out, "%s/kernels.so", dir);
+    snprintf(messages, sizeof messages, "%s/messages.txt", dir);
+    FILE* f = fopen(path, "w");
+    if (f == NULL) {
+        free(text.text);
+        *log = strdup("fake device: cannot write the source");
+        return -1;
+    }
+    fputs(text.text, f);
+    fclose(f);
+    free(text.text);
+    snprintf(command, sizeof command, "g++ -shared -fPIC -O1 -ffp-contract=off -w -o %s %s > %s 2>&1", out, path, messages);
+    int status = system(command);
+    if (status != 0) {
+        fake_text found = {0};
+        FILE* m = fopen(messages, "r");
+        char line[1024];
+        while (m != NULL && fgets(line, sizeof line, m) != NULL) fake_appends(&found, line);
+        if (m != NULL) fclose(m);
+        *log = found.text != NULL ? found.text : strdup("g++ failed and said nothing (is g++ installed?)");
+        return -1;
+    }
+    *library = strdup(out);
+    return 0;
+}
+
+/* One kernel of a loaded library. */
+typedef struct {
+    void (*launch)(void**);
+    int cooperative;
+    void (*dims)(unsigned, unsigned, unsigned, unsigned);
+    void (*block)(unsigned, unsigned);
+    void (*thread)(unsigned, unsigned);
+    void (*set_barrier)(pthread_barrier_t*);
+} fake_kernel;
+
+/* Finds kernel {name} in a library fake_build made (dlopen'd); 0, or -1 when it has no such kernel. */
+static int fake_find(void* library, const char* name, fake_kernel* k) {
+    char symbol[128];
+    snprintf(symbol, sizeof symbol, "%s__launch", name);
+    *(void**) &k->launch = dlsym(library, symbol);
+    snprintf(symbol, sizeof symbol, "%s__cooperative", name);
+    const int* cooperative = dlsym(library, symbol);
+    *(void**) &k->dims = dlsym(library, "jr__dims");
+    *(void**) &k->block = dlsym(library, "jr__block");
+    *(void**) &k->thread = dlsym(library, "jr__thread");
+    *(void**) &k->set_barrier = dlsym(library, "jr__set_barrier");
+    if (k->launch == NULL || cooperative == NULL || k->dims == NULL) return -1;
+    k->cooperative = *cooperative;
+    return 0;
+}
+
+typedef struct { const fake_kernel* k; void** params; unsigned x, y; } fake_thread;
+
+static void* fake_thread_main(void* arg) {
+    fake_thread* t = arg;
+    t->k->thread(t->x, t->y);
+    t->k->launch(t->params);
+    return NULL;
+}
+
+/* Runs a launch of grid (gx, gy) and block (bx, by); 0, or -1 when threads could not be made. */
+static int fake_launch(const fake_kernel* k, unsigned gx, unsigned gy, unsigned bx, unsigned by, void** params) {
+    k->dims(gx, gy, bx, by);
+    unsigned threads = bx * by;
+    for (unsigned y = 0; y < gy; y++) {
+        for (unsigned x = 0; x < gx; x++) {
+            k->block(x, y);
+            if (!k->cooperative) {
+                k->set_barrier(NULL);
+                for (unsigned ty = 0; ty < by; ty++) {
+                    for (unsigned tx = 0; tx < bx; tx++) {
+                        k->thread(tx, ty);
+                        k->launch(params);
+                    }
+                }
+                continue;
+            }
+            pthread_barrier_t barrier;
+            pthread_barrier_init(&barrier, NULL, threads);
+            k->set_barrier(&barrier);
+            pthread_t* ids = calloc(threads, sizeof(pthread_t));
+            fake_thread* args = calloc(threads, sizeof(fake_thread));
+            pthread_attr_t attr;
+            pthread_attr_init(&attr);
+            pthread_attr_setstacksize(&attr, 256 * 1024);
+            int failed = 0;
+            for (unsigned i = 0; i < threads; i++) {
+                args[i] = (fake_thread) {k, params, i % bx, i / bx};
+                if (pthread_create(&ids[i], &attr, fake_thread_main, &args[i]) != 0) failed = 1;
+            }
+            for (unsigned i = 0; i < threads; i++) pthread_join(ids[i], NULL);
+            pthread_attr_destroy(&attr);
+            pthread_barrier_destroy(&barrier);
+            k->set_barrier(NULL);
+            free(ids);
+            free(args);
+            if (failed) return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Column-major C = alpha op(A) op(B) + beta C, op(A) m×k, op(B) k×n; beta = 0 ignores C (as BLAS).
+ * Sums in double; loops in the order that reads A contiguously (the doubles also run big GEMMs).
+ */
+static void fake_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float* A, int lda,
+                       const float* B, int ldb, float beta, float* C, int ldc) {
+    double* column = calloc((size_t) (m > 0 ? m : 1), sizeof(double));
+    for (int j = 0; j < n; j++) {
+        if (transa) { /* op(A)(i, p) = A[p + i·lda]: a dot product over p per element */
+            for (int i = 0; i < m; i++) {
+                double s = 0;
+                for (int p = 0; p < k; p++) {
+                    s += (double) A[p + (fake_i64) i * lda] * (transb ? B[j + (fake_i64) p * ldb] : B[p + (fake_i64) j * ldb]);
+                }
+                column[i] = s;
+            }
+        } else {      /* op(A)(i, p) = A[i + p·lda]: add column p of A, times B(p, j), to the sums */
+            memset(column, 0, (size_t) m * sizeof(double));
+            for (int p = 0; p < k; p++) {
+                double b = transb ? B[j + (fake_i64) p * ldb] : B[p + (fake_i64) j * ldb];
+                const float* a = A + (fake_i64) p * lda;
+                for (int i = 0; i < m; i++) column[i] += (double) a[i] * b;
+            }
+        }
+        for (int i = 0; i < m; i++) {
+            fake_i64 c = i + (fake_i64) j * ldc;
+            C[c] = (float) (alpha * column[i] + (beta == 0.0f ? 0.0 : (double) beta * C[c]));
+        }
+    }
+    free(column);
+}
+
+/* BLAS's rules for the sizes and leading dimensions of a column-major SGEMM. */
+static int fake_sgemm_args_ok(int transa, int transb, int m, int n, int k, int lda, int ldb, int ldc) {
+    int rows_a = transa ? k : m, rows_b = transb ? n : k;
+    return m >= 0 && n >= 0 && k >= 0 && lda >= (rows_a > 1 ? rows_a : 1) && ldb >= (rows_b > 1 ? rows_b : 1)
+           && ldc >= (m > 1 ? m : 1);
+}
