@@ -17,8 +17,21 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 public final class TestDoubles {
     private TestDoubles() {}
 
-    /** Compiles {@code src/test/c/<name>.c} into {@code dir/lib<name>.so} and returns its path. */
+    /**
+     * Compiles {@code src/test/c/<name>.c} into {@code dir/lib<name>.so} and returns its path. The
+     * GPU runtime doubles ({@code fake_cuda}, {@code fake_hip}) also need g++ when they run: their
+     * runtime compilers build jrocm's kernels for the host ({@code fake_device.h}).
+     */
     public static Path build(String name, Path dir) throws IOException, InterruptedException {
+        if (name.equals("fake_cuda") || name.equals("fake_hip")) {
+            boolean gxx;
+            try {
+                gxx = new ProcessBuilder("g++", "--version").redirectErrorStream(true).start().waitFor() == 0;
+            } catch (IOException e) {
+                gxx = false;
+            }
+            assumeTrue(gxx, "needs g++ for the test double " + name + " (Debian: g++)");
+        }
         Path source = Path.of(System.getProperty("user.dir"), "src", "test", "c", name + ".c");
         Path library = dir.resolve("lib" + name + ".so");
         Process gcc;
