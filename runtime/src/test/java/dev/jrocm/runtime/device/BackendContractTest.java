@@ -57,10 +57,7 @@ class BackendContractTest {
             if (new ProcessBuilder("g++", "--version").start().waitFor() != 0) {
                 return java.util.Optional.empty();
             }
-            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("jrocm-contract-");
-            dir.toFile().deleteOnExit();
-            java.nio.file.Path fake = TestDoubles.build("fake_cuda", dir);
-            fake.toFile().deleteOnExit();
+            java.nio.file.Path fake = TestDoubles.build("fake_cuda");
             for (NativeLibrary library : List.of(NativeLibrary.CUDA, NativeLibrary.NVRTC, NativeLibrary.CUBLAS)) {
                 RESTORE.add(library.substitute(fake));
             }

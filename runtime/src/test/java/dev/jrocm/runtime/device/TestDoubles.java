@@ -17,12 +17,23 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 public final class TestDoubles {
     private TestDoubles() {}
 
+    private static final java.util.Map<String, Path> BUILT = new java.util.HashMap<>();
+
     /**
-     * Compiles {@code src/test/c/<name>.c} into {@code dir/lib<name>.so} and returns its path. The
-     * GPU runtime doubles ({@code fake_cuda}, {@code fake_hip}) also need g++ when they run: their
-     * runtime compilers build jrocm's kernels for the host ({@code fake_device.h}).
+     * Compiles {@code src/test/c/<name>.c} into {@code lib<name>.so} once per JVM and returns its
+     * path: always the same file, because two copies of a library loaded in one JVM would leave
+     * each symbol to whichever the lookup meets first (one copy's cuInit, the other's
+     * cuEventCreate). The GPU runtime doubles ({@code fake_cuda}, {@code fake_hip}) also need g++
+     * when they run: their runtime compilers build jrocm's kernels for the host
+     * ({@code fake_device.h}).
      */
-    public static Path build(String name, Path dir) throws IOException, InterruptedException {
+    public static synchronized Path build(String name) throws IOException, InterruptedException {
+        Path done = BUILT.get(name);
+        if (done != null) {
+            return done;
+        }
+        Path dir = Files.createTempDirectory("jrocm-test-double-");
+        dir.toFile().deleteOnExit();
         if (name.equals("fake_cuda") || name.equals("fake_hip")) {
             boolean gxx;
             try {
@@ -46,6 +57,8 @@ public final class TestDoubles {
         assertTrue(gcc.waitFor(120, TimeUnit.SECONDS), "gcc took more than 120 s");
         assertEquals(0, gcc.exitValue(), "gcc failed on " + source + ":\n" + log);
         assertTrue(Files.isRegularFile(library));
+        library.toFile().deleteOnExit();
+        BUILT.put(name, library);
         return library;
     }
 

@@ -17,7 +17,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -46,8 +45,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * are checked on every CI run. What the GPU computes is the device check's (scripts/device).
  */
 class CudaDriverTest {
-    @TempDir
-    static Path build;
     static final List<Runnable> restore = new ArrayList<>();
 
     GpuBackend gpu;
@@ -55,7 +52,7 @@ class CudaDriverTest {
 
     @BeforeAll
     static void substituteTheTestDouble() throws Exception {
-        Path fake = TestDoubles.build("fake_cuda", build);
+        Path fake = TestDoubles.build("fake_cuda");
         for (NativeLibrary library : List.of(NativeLibrary.CUDA, NativeLibrary.NVRTC, NativeLibrary.CUBLAS)) {
             restore.add(TestDoubles.substitute(library, fake));
         }

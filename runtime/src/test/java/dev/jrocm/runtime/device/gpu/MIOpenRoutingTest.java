@@ -10,12 +10,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
 
@@ -33,16 +31,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * arithmetic, which only an AMD GPU can show.
  */
 class MIOpenRoutingTest {
-    @TempDir
-    static Path build;
-
     FakeDriver driver;
     GpuBackend gpu;
     MIOpenDnn dnn;
 
     @BeforeAll
     static void loadTheTestDouble() throws Exception {
-        System.load(TestDoubles.build("fake_miopen", build).toString());
+        System.load(TestDoubles.build("fake_miopen").toString());
     }
 
     @BeforeEach
