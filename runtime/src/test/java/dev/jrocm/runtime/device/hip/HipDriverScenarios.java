@@ -31,13 +31,14 @@ public final class HipDriverScenarios {
     private HipDriverScenarios() {}
 
     /** The scenarios, by name; HipDriverTest expects a PASS line for each. */
-    static final List<String> NAMES = List.of("open", "kernels", "gemm", "copies", "out of memory", "errors",
-            "events", "compile error", "miopen off", "close", "devices");
+    static final List<String> NAMES = List.of("open", "kernels", "cross-entropy through MIOpen", "gemm", "copies",
+            "out of memory", "errors", "events", "compile error", "miopen off", "close", "devices");
 
     public static void main(String[] args) {
         Map<String, Runnable> scenarios = new LinkedHashMap<>();
         scenarios.put("open", HipDriverScenarios::open);
         scenarios.put("kernels", HipDriverScenarios::kernels);
+        scenarios.put("cross-entropy through MIOpen", HipDriverScenarios::crossEntropyThroughMIOpen);
         scenarios.put("gemm", HipDriverScenarios::gemm);
         scenarios.put("copies", HipDriverScenarios::copies);
         scenarios.put("out of memory", HipDriverScenarios::outOfMemory);
@@ -125,6 +126,30 @@ public final class HipDriverScenarios {
         check(Arrays.equals(r[1], r[0]), "addBias differs");
         r = both(List.of(m, bias), (be, b) -> be.columnSums(b[0], 25, 40, b[1], true));
         close(r[1], r[0], 1e-5f, "columnSums");
+    }
+
+    /** MIOpen's log-softmax (the double's), then jr_nll_rows and the reduction: the CPU's loss, count and gradient. */
+    static void crossEntropyThroughMIOpen() {
+        int rows = 37, classes = 10;
+        float[] logits = gaussian(rows * classes, 6);
+        for (int i = 0; i < logits.length; i++) {
+            logits[i] *= 3;
+        }
+        int[] labels = new java.util.Random(7).ints(rows, 0, classes).toArray();
+        float[][] loss = new float[2][], grad = new float[2][];
+        try (GpuBackend hip = backend(); CpuBackend cpu = new CpuBackend()) {
+            contains(hip.describe(), "MIOpen");
+            int i = 0;
+            for (Backend be : List.of(hip, cpu)) {
+                Buffer out = be.allocate(8), d = be.allocate((long) rows * classes * 4);
+                be.crossEntropy(upload(be, logits), dev.jrocm.runtime.device.TestBuffers.uploadInts(be, labels), rows, classes,
+                        out, d);
+                loss[i] = download(be, out);
+                grad[i++] = download(be, d);
+            }
+        }
+        close(loss[1], loss[0], 1e-5f, "loss and correct count");
+        close(grad[1], grad[0], 1e-5f, "dLogits");
     }
 
     static void gemm() {
