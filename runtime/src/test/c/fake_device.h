@@ -4,8 +4,9 @@
  * the source to g++ with a prelude that gives it CUDA's vocabulary (blockIdx, __shared__,
  * __syncthreads, atomicMin, …) and, per kernel, a trampoline that unpacks a launch's kernelParams
  * by the kernel's declared parameter types, as a GPU runtime does. A launch runs every block in
- * turn; within a block, a kernel that shares memory (__shared__) runs one POSIX thread per GPU
- * thread with a barrier for __syncthreads, any other kernel runs its threads one after another.
+ * turn; within a block, a kernel that shares memory (__shared__) runs its GPU threads as fibers
+ * (ucontext) taking turns, each __syncthreads a switch to the next, so that all reach the barrier
+ * before any passes it; any other kernel runs its threads one after another.
  *
  * So the doubles compute what the kernels compute, and a backend over them can be held to the CPU
  * backend's numbers. What they cannot show is the GPU's side: warps, memory ordering between
@@ -13,10 +14,10 @@
  * hand out malloc'd blocks as device pointers.
  */
 #include <dlfcn.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
 
 typedef long long fake_i64;
 
@@ -29,11 +30,11 @@ static const char FAKE_PRELUDE[] =
     "struct dim3 { unsigned x, y, z; };\n"
     "static dim3 gridDim, blockDim, blockIdx;\n"
     "static __thread dim3 threadIdx;\n"
-    "static pthread_barrier_t* jr__barrier;\n"
+    "static void (*jr__sync)(void);\n"
     "#define __global__\n"
     "#define __device__\n"
     "#define __shared__ static\n"
-    "static inline void __syncthreads() { if (jr__barrier) pthread_barrier_wait(jr__barrier); }\n"
+    "static inline void __syncthreads() { if (jr__sync) jr__sync(); }\n"
     "static inline float __int_as_float(int v) { float f; std::memcpy(&f, &v, 4); return f; }\n"
     "static inline double __longlong_as_double(long long v) { double d; std::memcpy(&d, &v, 8); return d; }\n"
     "static inline unsigned long long atomicMin(unsigned long long* a, unsigned long long v) {\n"
@@ -44,7 +45,7 @@ static const char FAKE_PRELUDE[] =
     "extern \"C\" void jr__dims(unsigned gx, unsigned gy, unsigned bx, unsigned by) { gridDim = {gx, gy, 1}; blockDim = {bx, by, 1}; }\n"
     "extern \"C\" void jr__block(unsigned x, unsigned y) { blockIdx = {x, y, 0}; }\n"
     "extern \"C\" void jr__thread(unsigned x, unsigned y) { threadIdx = {x, y, 0}; }\n"
-    "extern \"C\" void jr__set_barrier(pthread_barrier_t* b) { jr__barrier = b; }\n";
+    "extern \"C\" void jr__set_sync(void (*sync)(void)) { jr__sync = sync; }\n";
 
 /* A growing string. */
 typedef struct { char* text; size_t length, capacity; } fake_text;
@@ -173,7 +174,7 @@ typedef struct {
     void (*dims)(unsigned, unsigned, unsigned, unsigned);
     void (*block)(unsigned, unsigned);
     void (*thread)(unsigned, unsigned);
-    void (*set_barrier)(pthread_barrier_t*);
+    void (*set_sync)(void (*)(void));
 } fake_kernel;
 
 /* Finds kernel {name} in a library fake_build made (dlopen'd); 0, or -1 when it has no such kernel. */
@@ -186,30 +187,59 @@ static int fake_find(void* library, const char* name, fake_kernel* k) {
     *(void**) &k->dims = dlsym(library, "jr__dims");
     *(void**) &k->block = dlsym(library, "jr__block");
     *(void**) &k->thread = dlsym(library, "jr__thread");
-    *(void**) &k->set_barrier = dlsym(library, "jr__set_barrier");
-    if (k->launch == NULL || cooperative == NULL || k->dims == NULL) return -1;
+    *(void**) &k->set_sync = dlsym(library, "jr__set_sync");
+    if (k->launch == NULL || cooperative == NULL || k->dims == NULL || k->set_sync == NULL) return -1;
     k->cooperative = *cooperative;
     return 0;
 }
 
-typedef struct { const fake_kernel* k; void** params; unsigned x, y; } fake_thread;
+/* The fibers of the block that runs now (one OS thread runs a launch at a time: the doubles' lock). */
+#define FAKE_FIBER_STACK (64 * 1024)
+static ucontext_t fake_scheduler;
+static ucontext_t* fake_fibers;
+static char* fake_stacks;
+static int* fake_done;
+static unsigned fake_capacity, fake_current;
+static const fake_kernel* fake_running;
+static void** fake_params;
 
-static void* fake_thread_main(void* arg) {
-    fake_thread* t = arg;
-    t->k->thread(t->x, t->y);
-    t->k->launch(t->params);
-    return NULL;
+static void fake_fiber_main(void) {
+    fake_running->launch(fake_params);
+    fake_done[fake_current] = 1; /* returning resumes the scheduler (uc_link) */
 }
 
-/* Runs a launch of grid (gx, gy) and block (bx, by); 0, or -1 when threads could not be made. */
+/* __syncthreads in a fiber: back to the scheduler, which runs the block's other threads first. */
+static void fake_sync(void) {
+    swapcontext(&fake_fibers[fake_current], &fake_scheduler);
+}
+
+/* Makes fiber i ready to start the kernel (its own function: getcontext returns twice, like setjmp). */
+static __attribute__((noinline)) void fake_prepare_fiber(unsigned i) {
+    getcontext(&fake_fibers[i]);
+    fake_fibers[i].uc_stack.ss_sp = fake_stacks + (size_t) i * FAKE_FIBER_STACK;
+    fake_fibers[i].uc_stack.ss_size = FAKE_FIBER_STACK;
+    fake_fibers[i].uc_link = &fake_scheduler;
+    makecontext(&fake_fibers[i], fake_fiber_main, 0);
+    fake_done[i] = 0;
+}
+
+/* Runs a launch of grid (gx, gy) and block (bx, by); 0, or -1 when the fibers' memory could not be had. */
 static int fake_launch(const fake_kernel* k, unsigned gx, unsigned gy, unsigned bx, unsigned by, void** params) {
     k->dims(gx, gy, bx, by);
     unsigned threads = bx * by;
+    if (k->cooperative && threads > fake_capacity) {
+        free(fake_fibers); free(fake_stacks); free(fake_done);
+        fake_fibers = calloc(threads, sizeof(ucontext_t));
+        fake_stacks = malloc((size_t) threads * FAKE_FIBER_STACK);
+        fake_done = calloc(threads, sizeof(int));
+        fake_capacity = fake_fibers && fake_stacks && fake_done ? threads : 0;
+        if (fake_capacity == 0) return -1;
+    }
+    k->set_sync(k->cooperative ? fake_sync : NULL);
     for (unsigned y = 0; y < gy; y++) {
         for (unsigned x = 0; x < gx; x++) {
             k->block(x, y);
             if (!k->cooperative) {
-                k->set_barrier(NULL);
                 for (unsigned ty = 0; ty < by; ty++) {
                     for (unsigned tx = 0; tx < bx; tx++) {
                         k->thread(tx, ty);
@@ -218,28 +248,24 @@ static int fake_launch(const fake_kernel* k, unsigned gx, unsigned gy, unsigned 
                 }
                 continue;
             }
-            pthread_barrier_t barrier;
-            pthread_barrier_init(&barrier, NULL, threads);
-            k->set_barrier(&barrier);
-            pthread_t* ids = calloc(threads, sizeof(pthread_t));
-            fake_thread* args = calloc(threads, sizeof(fake_thread));
-            pthread_attr_t attr;
-            pthread_attr_init(&attr);
-            pthread_attr_setstacksize(&attr, 256 * 1024);
-            int failed = 0;
+            fake_running = k;
+            fake_params = params;
             for (unsigned i = 0; i < threads; i++) {
-                args[i] = (fake_thread) {k, params, i % bx, i / bx};
-                if (pthread_create(&ids[i], &attr, fake_thread_main, &args[i]) != 0) failed = 1;
+                fake_prepare_fiber(i);
             }
-            for (unsigned i = 0; i < threads; i++) pthread_join(ids[i], NULL);
-            pthread_attr_destroy(&attr);
-            pthread_barrier_destroy(&barrier);
-            k->set_barrier(NULL);
-            free(ids);
-            free(args);
-            if (failed) return -1;
+            unsigned remaining = threads;
+            while (remaining > 0) { /* one round: every live thread runs to its next barrier or its end */
+                for (unsigned i = 0; i < threads; i++) {
+                    if (fake_done[i]) continue;
+                    fake_current = i;
+                    k->thread(i % bx, i / bx);
+                    swapcontext(&fake_scheduler, &fake_fibers[i]);
+                    if (fake_done[i]) remaining--;
+                }
+            }
         }
     }
+    k->set_sync(NULL);
     return 0;
 }
 
