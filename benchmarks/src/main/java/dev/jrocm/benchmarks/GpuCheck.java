@@ -47,7 +47,16 @@ import java.util.function.Function;
  */
 public final class GpuCheck {
     static final int IN = 3072, H1 = 4096, H2 = 2048, OUT = 10;
-    static final double ELEMENTWISE = 1e-5, GEMM_OR_LOSS = 1e-4, TRAJECTORY = 1e-2;
+    static final double ELEMENTWISE = 1e-5, GEMM_OR_LOSS = 1e-4;
+    /**
+     * Two runs of the same training agree step for step only at first: rounding differences (a
+     * GEMM summing in another order) grow about twofold every ten Adam steps, so after 150 steps
+     * each run is its own. Section 2 therefore holds the first {@value #EARLY_STEPS} losses to
+     * {@value #EARLY} (a wrong gradient or update shows at once) and the mean of the last
+     * {@value #LATE_STEPS} to {@value #LATE} (a run that went astray shows there).
+     */
+    static final int EARLY_STEPS = 20, LATE_STEPS = 100;
+    static final double EARLY = 1e-4, LATE = 2e-2;
 
     private final List<String> lines = new ArrayList<>();
     private final List<String> tsv = new ArrayList<>();
@@ -160,8 +169,10 @@ public final class GpuCheck {
         data = new Data(2048, 42);
         if (only.contains("2")) {
             guarded("2. training: loss trajectory vs the CPU backend, batch 8", () -> {
-                lines.add("| run | steps | first loss (gpu / cpu) | last loss (gpu / cpu) | max relative difference | limit | |");
-                lines.add("|---|---|---|---|---|---|---|");
+                lines.add("| run | steps | first loss (gpu / cpu) | last loss (gpu / cpu) | first " + EARLY_STEPS
+                        + " steps: max relative difference | mean of the last " + LATE_STEPS
+                        + " (gpu / cpu): relative difference | all steps: max relative difference | |");
+                lines.add("|---|---|---|---|---|---|---|---|");
                 trajectory("full", false, steps, data);
                 trajectory("LoRA r=1", true, steps, data);
             });
@@ -574,18 +585,29 @@ public final class GpuCheck {
     private void trajectory(String name, boolean lora, int steps, Data data) {
         float[] g = train(gpu, lora, steps, 8, data, null);
         float[] c = train(cpu, lora, steps, 8, data, null);
-        double worst = 0;
+        double early = 0, worst = 0;
         for (int i = 0; i < steps; i++) {
-            worst = Math.max(worst, Math.abs(g[i] - c[i]) / Math.max(1e-3, Math.abs(c[i])));
-            if (Float.isNaN(g[i])) {
-                worst = Double.NaN;
-                break;
+            double d = Math.abs(g[i] - c[i]) / Math.max(1e-3, Math.abs(c[i]));
+            if (!Double.isFinite(g[i])) {
+                d = Double.NaN;
+            }
+            worst = Double.isNaN(d) || Double.isNaN(worst) ? Double.NaN : Math.max(worst, d);
+            if (i < EARLY_STEPS) {
+                early = Double.isNaN(d) || Double.isNaN(early) ? Double.NaN : Math.max(early, d);
             }
         }
-        boolean ok = worst <= TRAJECTORY;
+        int late = Math.min(LATE_STEPS, Math.max(1, steps / 2));
+        double meanG = 0, meanC = 0;
+        for (int i = steps - late; i < steps; i++) {
+            meanG += g[i] / late;
+            meanC += c[i] / late;
+        }
+        double lateDifference = Math.abs(meanG - meanC) / Math.max(1e-3, Math.abs(meanC));
+        boolean ok = early <= EARLY && lateDifference <= LATE; // NaN fails
         failures += ok ? 0 : 1;
-        String line = String.format(Locale.ROOT, "| %s | %d | %.5f / %.5f | %.5f / %.5f | %.3g | %.0g | %s |",
-                name, steps, g[0], c[0], g[steps - 1], c[steps - 1], worst, TRAJECTORY, ok ? "ok" : "FAIL");
+        String line = String.format(Locale.ROOT, "| %s | %d | %.5f / %.5f | %.5f / %.5f | %.3g (≤ %.0g) | %.5f / %.5f: %.3g (≤ %.0g) | %.3g | %s |",
+                name, steps, g[0], c[0], g[steps - 1], c[steps - 1], early, EARLY, meanG, meanC, lateDifference, LATE,
+                worst, ok ? "ok" : "FAIL");
         lines.add(line);
         System.out.println(line);
         StringBuilder row = new StringBuilder("trajectory\t" + name);
