@@ -4,6 +4,7 @@ import dev.jrocm.bindings.cuda.cuda_h;
 import dev.jrocm.runtime.device.CStrings;
 import dev.jrocm.runtime.device.GpuException;
 import dev.jrocm.runtime.device.NativeLibrary;
+import dev.jrocm.runtime.device.Out;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -53,11 +54,7 @@ public final class Cuda {
     /** Number of CUDA devices; {@link GpuException} (CUDA_ERROR_NO_DEVICE) when there is none. */
     public static int deviceCount() {
         init();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment count = arena.allocate(ValueLayout.JAVA_INT);
-            check(cuda_h.cuDeviceGetCount(count), "cuDeviceGetCount");
-            return count.get(ValueLayout.JAVA_INT, 0);
-        }
+        return Out.int32(Cuda::check, "cuDeviceGetCount", (out, a) -> cuda_h.cuDeviceGetCount(out));
     }
 
     /** The name of device {@code ordinal}, e.g. {@code NVIDIA H200}. */
@@ -75,11 +72,7 @@ public final class Cuda {
     /** Driver version as CUDA encodes it (major·1000 + minor·10), e.g. 12040. */
     public static int driverVersion() {
         NativeLibrary.CUDA.probe().require();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment version = arena.allocate(ValueLayout.JAVA_INT);
-            check(cuda_h.cuDriverGetVersion(version), "cuDriverGetVersion");
-            return version.get(ValueLayout.JAVA_INT, 0);
-        }
+        return Out.int32(Cuda::check, "cuDriverGetVersion", (out, a) -> cuda_h.cuDriverGetVersion(out));
     }
 
     /** {@code 12040} → {@code "12.4"}. */

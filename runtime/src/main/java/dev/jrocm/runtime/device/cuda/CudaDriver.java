@@ -5,6 +5,7 @@ import dev.jrocm.bindings.cuda.cuda_h;
 import dev.jrocm.runtime.device.DeviceKind;
 import dev.jrocm.runtime.device.GpuException;
 import dev.jrocm.runtime.device.NativeLibrary;
+import dev.jrocm.runtime.device.Out;
 import dev.jrocm.runtime.device.gpu.GpuDriver;
 
 import java.lang.foreign.Arena;
@@ -65,46 +66,35 @@ public final class CudaDriver implements GpuDriver {
         if (index < 0 || index >= count) {
             throw new IllegalArgumentException("cuda:" + index + " was asked for, but CUDA sees " + count + " device(s)");
         }
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            MemorySegment dev = a.allocate(ValueLayout.JAVA_INT);
-            Cuda.check(cuda_h.cuDeviceGet(dev, index), "cuDeviceGet");
-            int device = dev.get(ValueLayout.JAVA_INT, 0);
-            int major = attribute(device, cuda_h.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR());
-            int minor = attribute(device, cuda_h.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR());
-            String target = archOverride();
-            target = target != null ? normalise(target) : "sm_" + major + minor;
-            Cuda.check(cuda_h.cuDevicePrimaryCtxRetain(out, device), "cuDevicePrimaryCtxRetain");
-            MemorySegment context = out.get(ValueLayout.ADDRESS, 0);
-            MemorySegment stream = MemorySegment.NULL;
-            MemorySegment blas = MemorySegment.NULL;
-            try {
-                Cuda.check(cuda_h.cuCtxSetCurrent(context), "cuCtxSetCurrent");
-                Cuda.check(cuda_h.cuStreamCreate(out, cuda_h.CU_STREAM_DEFAULT()), "cuStreamCreate");
-                stream = out.get(ValueLayout.ADDRESS, 0);
-                CuBlas.check(cublas_h.cublasCreate_v2(out), "cublasCreate_v2");
-                blas = out.get(ValueLayout.ADDRESS, 0);
-                CuBlas.check(cublas_h.cublasSetStream_v2(blas, stream), "cublasSetStream_v2");
-            } catch (RuntimeException e) {
-                if (!blas.equals(MemorySegment.NULL)) {
-                    cublas_h.cublasDestroy_v2(blas);
-                }
-                if (!stream.equals(MemorySegment.NULL)) {
-                    cuda_h.cuStreamDestroy_v2(stream);
-                }
-                cuda_h.cuDevicePrimaryCtxRelease_v2(device);
-                throw e;
+        int device = Out.int32(Cuda::check, "cuDeviceGet", (out, a) -> cuda_h.cuDeviceGet(out, index));
+        int major = attribute(device, cuda_h.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR());
+        int minor = attribute(device, cuda_h.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR());
+        String target = archOverride();
+        target = target != null ? normalise(target) : "sm_" + major + minor;
+        MemorySegment context = Out.pointer(Cuda::check, "cuDevicePrimaryCtxRetain",
+                (out, a) -> cuda_h.cuDevicePrimaryCtxRetain(out, device));
+        MemorySegment stream = MemorySegment.NULL;
+        MemorySegment blas = MemorySegment.NULL;
+        try {
+            Cuda.check(cuda_h.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            stream = Out.pointer(Cuda::check, "cuStreamCreate", (out, a) -> cuda_h.cuStreamCreate(out, cuda_h.CU_STREAM_DEFAULT()));
+            blas = Out.pointer(CuBlas::check, "cublasCreate_v2", (out, a) -> cublas_h.cublasCreate_v2(out));
+            CuBlas.check(cublas_h.cublasSetStream_v2(blas, stream), "cublasSetStream_v2");
+        } catch (RuntimeException e) {
+            if (!blas.equals(MemorySegment.NULL)) {
+                cublas_h.cublasDestroy_v2(blas);
             }
-            return new CudaDriver(index, device, Cuda.deviceName(index), target, context, stream, blas);
+            if (!stream.equals(MemorySegment.NULL)) {
+                cuda_h.cuStreamDestroy_v2(stream);
+            }
+            cuda_h.cuDevicePrimaryCtxRelease_v2(device);
+            throw e;
         }
+        return new CudaDriver(index, device, Cuda.deviceName(index), target, context, stream, blas);
     }
 
     private static int attribute(int device, int attribute) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment v = a.allocate(ValueLayout.JAVA_INT);
-            Cuda.check(cuda_h.cuDeviceGetAttribute(v, attribute, device), "cuDeviceGetAttribute");
-            return v.get(ValueLayout.JAVA_INT, 0);
-        }
+        return Out.int32(Cuda::check, "cuDeviceGetAttribute", (out, a) -> cuda_h.cuDeviceGetAttribute(out, attribute, device));
     }
 
     /** {@code -Djrocm.cuda.arch} or {@code JROCM_CUDA_ARCH}, or null. */
@@ -146,12 +136,11 @@ public final class CudaDriver implements GpuDriver {
 
     @Override
     public String describe() {
-        String cublas = "";
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment v = a.allocate(ValueLayout.JAVA_INT);
-            if (cublas_h.cublasGetVersion_v2(blas, v) == cublas_h.CUBLAS_STATUS_SUCCESS()) {
-                cublas = " " + v.get(ValueLayout.JAVA_INT, 0);
-            }
+        String cublas;
+        try {
+            cublas = " " + Out.int32(CuBlas::check, "cublasGetVersion_v2", (out, a) -> cublas_h.cublasGetVersion_v2(blas, out));
+        } catch (GpuException e) {
+            cublas = "";
         }
         return "cuda:" + ordinal + " " + name + " (kernels for " + target + "), CUDA driver "
                 + Cuda.formatVersion(Cuda.driverVersion()) + ", NVRTC, cuBLAS" + cublas;
@@ -165,11 +154,7 @@ public final class CudaDriver implements GpuDriver {
     @Override
     public long malloc(long bytes) {
         current();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.JAVA_LONG);
-            Cuda.check(cuda_h.cuMemAlloc_v2(out, bytes), "cuMemAlloc_v2");
-            return out.get(ValueLayout.JAVA_LONG, 0);
-        }
+        return Out.int64(Cuda::check, "cuMemAlloc_v2", (out, a) -> cuda_h.cuMemAlloc_v2(out, bytes));
     }
 
     @Override
@@ -229,27 +214,21 @@ public final class CudaDriver implements GpuDriver {
     @Override
     public long loadModule(byte[] image) {
         current();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
+        MemorySegment module = Out.pointer(Cuda::check, "cuModuleLoadData", (out, a) -> {
             // PTX must end in NUL (NVRTC's does; one more costs nothing); a CUBIN carries its own size.
-            MemorySegment ptx = a.allocate(image.length + 1L);
-            MemorySegment.copy(image, 0, ptx, ValueLayout.JAVA_BYTE, 0, image.length);
-            Cuda.check(cuda_h.cuModuleLoadData(out, ptx), "cuModuleLoadData");
-            MemorySegment module = out.get(ValueLayout.ADDRESS, 0);
-            modules.add(module);
-            return module.address();
-        }
+            MemorySegment code = a.allocate(image.length + 1L);
+            MemorySegment.copy(image, 0, code, ValueLayout.JAVA_BYTE, 0, image.length);
+            return cuda_h.cuModuleLoadData(out, code);
+        });
+        modules.add(module);
+        return module.address();
     }
 
     @Override
     public long function(long module, String kernel) {
         current();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            Cuda.check(cuda_h.cuModuleGetFunction(out, MemorySegment.ofAddress(module), a.allocateFrom(kernel)),
-                    "cuModuleGetFunction(" + kernel + ")");
-            return out.get(ValueLayout.ADDRESS, 0).address();
-        }
+        return Out.pointer(Cuda::check, "cuModuleGetFunction(" + kernel + ")",
+                (out, a) -> cuda_h.cuModuleGetFunction(out, MemorySegment.ofAddress(module), a.allocateFrom(kernel))).address();
     }
 
     @Override
@@ -277,11 +256,7 @@ public final class CudaDriver implements GpuDriver {
     @Override
     public long createEvent() {
         current();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            Cuda.check(cuda_h.cuEventCreate(out, cuda_h.CU_EVENT_DEFAULT()), "cuEventCreate");
-            return out.get(ValueLayout.ADDRESS, 0).address();
-        }
+        return Out.pointer(Cuda::check, "cuEventCreate", (out, a) -> cuda_h.cuEventCreate(out, cuda_h.CU_EVENT_DEFAULT())).address();
     }
 
     @Override
@@ -294,12 +269,8 @@ public final class CudaDriver implements GpuDriver {
     public float elapsedMillis(long start, long end) {
         current();
         Cuda.check(cuda_h.cuEventSynchronize(MemorySegment.ofAddress(end)), "cuEventSynchronize");
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment ms = a.allocate(ValueLayout.JAVA_FLOAT);
-            Cuda.check(cuda_h.cuEventElapsedTime_v2(ms, MemorySegment.ofAddress(start), MemorySegment.ofAddress(end)),
-                    "cuEventElapsedTime_v2");
-            return ms.get(ValueLayout.JAVA_FLOAT, 0);
-        }
+        return Out.float32(Cuda::check, "cuEventElapsedTime_v2",
+                (out, a) -> cuda_h.cuEventElapsedTime_v2(out, MemorySegment.ofAddress(start), MemorySegment.ofAddress(end)));
     }
 
     @Override

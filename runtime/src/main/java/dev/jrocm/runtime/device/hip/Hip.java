@@ -4,10 +4,10 @@ import dev.jrocm.bindings.hip.hip_h;
 import dev.jrocm.runtime.device.CStrings;
 import dev.jrocm.runtime.device.GpuException;
 import dev.jrocm.runtime.device.NativeLibrary;
+import dev.jrocm.runtime.device.Out;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * The safe layer over the HIP runtime bindings: status checks and the few queries that need no
@@ -49,11 +49,7 @@ public final class Hip {
     /** Number of HIP devices; {@link GpuException} (hipErrorNoDevice) when there is none. */
     public static int deviceCount() {
         requireLoaded();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment count = arena.allocate(ValueLayout.JAVA_INT);
-            check(hip_h.hipGetDeviceCount(count), "hipGetDeviceCount");
-            return count.get(ValueLayout.JAVA_INT, 0);
-        }
+        return Out.int32(Hip::check, "hipGetDeviceCount", (out, a) -> hip_h.hipGetDeviceCount(out));
     }
 
     /** The marketing name of device {@code device}, e.g. {@code AMD Instinct MI210}. */
@@ -69,11 +65,7 @@ public final class Hip {
     /** HIP runtime version as HIP encodes it (major·10⁷ + minor·10⁵ + patch). */
     public static int runtimeVersion() {
         requireLoaded();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment version = arena.allocate(ValueLayout.JAVA_INT);
-            check(hip_h.hipRuntimeGetVersion(version), "hipRuntimeGetVersion");
-            return version.get(ValueLayout.JAVA_INT, 0);
-        }
+        return Out.int32(Hip::check, "hipRuntimeGetVersion", (out, a) -> hip_h.hipRuntimeGetVersion(out));
     }
 
     /** {@code 50221153} → {@code "5.2.21153"}. */

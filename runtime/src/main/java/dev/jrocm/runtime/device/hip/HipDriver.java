@@ -5,6 +5,7 @@ import dev.jrocm.bindings.hipblas.hipblas_h;
 import dev.jrocm.runtime.device.DeviceKind;
 import dev.jrocm.runtime.device.GpuException;
 import dev.jrocm.runtime.device.NativeLibrary;
+import dev.jrocm.runtime.device.Out;
 import dev.jrocm.runtime.device.gpu.GpuDriver;
 
 import java.lang.foreign.Arena;
@@ -66,12 +67,9 @@ public final class HipDriver implements GpuDriver {
         String name = Hip.deviceName(index);
         MemorySegment stream = MemorySegment.NULL, blas = MemorySegment.NULL;
         MIOpenDnn dnn;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            Hip.check(hip_h.hipStreamCreate(out), "hipStreamCreate");
-            stream = out.get(ValueLayout.ADDRESS, 0);
-            HipBlas.check(hipblas_h.hipblasCreate(out), "hipblasCreate");
-            blas = out.get(ValueLayout.ADDRESS, 0);
+        try {
+            stream = Out.pointer(Hip::check, "hipStreamCreate", (out, a) -> hip_h.hipStreamCreate(out));
+            blas = Out.pointer(HipBlas::check, "hipblasCreate", (out, a) -> hipblas_h.hipblasCreate(out));
             HipBlas.check(hipblas_h.hipblasSetStream(blas, stream), "hipblasSetStream");
             dnn = MIOpenDnn.openIfPresent(stream);
         } catch (RuntimeException e) {
@@ -136,11 +134,7 @@ public final class HipDriver implements GpuDriver {
     @Override
     public long malloc(long bytes) {
         current();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            Hip.check(hip_h.hipMalloc(out, bytes), "hipMalloc");
-            return out.get(ValueLayout.ADDRESS, 0).address();
-        }
+        return Out.pointer(Hip::check, "hipMalloc", (out, a) -> hip_h.hipMalloc(out, bytes)).address();
     }
 
     @Override
@@ -207,24 +201,17 @@ public final class HipDriver implements GpuDriver {
     @Override
     public long loadModule(byte[] image) {
         current();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            Hip.check(hip_h.hipModuleLoadData(out, a.allocateFrom(ValueLayout.JAVA_BYTE, image)), "hipModuleLoadData");
-            MemorySegment module = out.get(ValueLayout.ADDRESS, 0);
-            modules.add(module);
-            return module.address();
-        }
+        MemorySegment module = Out.pointer(Hip::check, "hipModuleLoadData",
+                (out, a) -> hip_h.hipModuleLoadData(out, a.allocateFrom(ValueLayout.JAVA_BYTE, image)));
+        modules.add(module);
+        return module.address();
     }
 
     @Override
     public long function(long module, String kernel) {
         current();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            Hip.check(hip_h.hipModuleGetFunction(out, MemorySegment.ofAddress(module), a.allocateFrom(kernel)),
-                    "hipModuleGetFunction(" + kernel + ")");
-            return out.get(ValueLayout.ADDRESS, 0).address();
-        }
+        return Out.pointer(Hip::check, "hipModuleGetFunction(" + kernel + ")",
+                (out, a) -> hip_h.hipModuleGetFunction(out, MemorySegment.ofAddress(module), a.allocateFrom(kernel))).address();
     }
 
     @Override
@@ -252,11 +239,7 @@ public final class HipDriver implements GpuDriver {
     @Override
     public long createEvent() {
         current();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            Hip.check(hip_h.hipEventCreate(out), "hipEventCreate");
-            return out.get(ValueLayout.ADDRESS, 0).address();
-        }
+        return Out.pointer(Hip::check, "hipEventCreate", (out, a) -> hip_h.hipEventCreate(out)).address();
     }
 
     @Override
@@ -269,12 +252,8 @@ public final class HipDriver implements GpuDriver {
     public float elapsedMillis(long start, long end) {
         current();
         Hip.check(hip_h.hipEventSynchronize(MemorySegment.ofAddress(end)), "hipEventSynchronize");
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment ms = a.allocate(ValueLayout.JAVA_FLOAT);
-            Hip.check(hip_h.hipEventElapsedTime(ms, MemorySegment.ofAddress(start), MemorySegment.ofAddress(end)),
-                    "hipEventElapsedTime");
-            return ms.get(ValueLayout.JAVA_FLOAT, 0);
-        }
+        return Out.float32(Hip::check, "hipEventElapsedTime",
+                (out, a) -> hip_h.hipEventElapsedTime(out, MemorySegment.ofAddress(start), MemorySegment.ofAddress(end)));
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.jrocm.runtime.device.hip;
 import dev.jrocm.bindings.miopen.miopen_h;
 import dev.jrocm.runtime.device.GpuException;
 import dev.jrocm.runtime.device.NativeLibrary;
+import dev.jrocm.runtime.device.Out;
 import dev.jrocm.runtime.device.gpu.GpuDnn;
 
 import java.lang.foreign.Arena;
@@ -70,24 +71,21 @@ public final class MIOpenDnn implements GpuDnn {
      * The caller has made sure libMIOpen is loaded.
      */
     public static MIOpenDnn open(MemorySegment stream) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            MIOpen.check(miopen_h.miopenCreateWithStream(out, stream), "miopenCreateWithStream");
-            MemorySegment handle = out.get(ValueLayout.ADDRESS, 0);
-            MemorySegment relu = MemorySegment.NULL;
-            try {
-                MIOpen.check(miopen_h.miopenCreateActivationDescriptor(out), "miopenCreateActivationDescriptor");
-                relu = out.get(ValueLayout.ADDRESS, 0);
-                MIOpen.check(miopen_h.miopenSetActivationDescriptor(relu, miopen_h.miopenActivationRELU(), 0, 0, 0),
-                        "miopenSetActivationDescriptor");
-                return new MIOpenDnn(handle, relu);
-            } catch (RuntimeException e) {
-                if (!relu.equals(MemorySegment.NULL)) {
-                    miopen_h.miopenDestroyActivationDescriptor(relu);
-                }
-                miopen_h.miopenDestroy(handle);
-                throw e;
+        MemorySegment handle = Out.pointer(MIOpen::check, "miopenCreateWithStream",
+                (out, a) -> miopen_h.miopenCreateWithStream(out, stream));
+        MemorySegment relu = MemorySegment.NULL;
+        try {
+            relu = Out.pointer(MIOpen::check, "miopenCreateActivationDescriptor",
+                    (out, a) -> miopen_h.miopenCreateActivationDescriptor(out));
+            MIOpen.check(miopen_h.miopenSetActivationDescriptor(relu, miopen_h.miopenActivationRELU(), 0, 0, 0),
+                    "miopenSetActivationDescriptor");
+            return new MIOpenDnn(handle, relu);
+        } catch (RuntimeException e) {
+            if (!relu.equals(MemorySegment.NULL)) {
+                miopen_h.miopenDestroyActivationDescriptor(relu);
             }
+            miopen_h.miopenDestroy(handle);
+            throw e;
         }
     }
 
@@ -104,11 +102,7 @@ public final class MIOpenDnn implements GpuDnn {
         List<Integer> shape = List.of(n, c, h, w);
         MemorySegment d = tensors.get(shape);
         if (d == null) {
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-                MIOpen.check(miopen_h.miopenCreateTensorDescriptor(out), "miopenCreateTensorDescriptor");
-                d = out.get(ValueLayout.ADDRESS, 0);
-            }
+            d = Out.pointer(MIOpen::check, "miopenCreateTensorDescriptor", (out, a) -> miopen_h.miopenCreateTensorDescriptor(out));
             try {
                 MIOpen.check(miopen_h.miopenSet4dTensorDescriptor(d, miopen_h.miopenFloat(), n, c, h, w),
                         "miopenSet4dTensorDescriptor(" + n + ", " + c + ", " + h + ", " + w + ")");
