@@ -12,6 +12,7 @@
 # (where the machine has it) loads an adapter jrocm saved, and jrocm one PEFT saved. nvidia-smi
 # and the libraries found go in the summary. Everything lands in $OUT (or ./gpu-check-out), at
 # most 8 files (the device tool's limit): summary.md first. Exit status 1 when a check fails.
+# The steps' time limits (120 + 360 + 60 s) keep the whole run inside one 600 s device call.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
@@ -64,7 +65,7 @@ cat "$env_txt"
 
 echo
 echo "== PyTorch, the same MLP"
-PYTHONUNBUFFERED=1 timeout 150 python3 benchmarks/pytorch/gpu_step.py --device cuda --json "$out/pytorch.json" $quick 2>&1 \
+PYTHONUNBUFFERED=1 timeout 120 python3 benchmarks/pytorch/gpu_step.py --device cuda --json "$out/pytorch.json" $quick 2>&1 \
     | tee "$out/pytorch.log"
 torch_status=${PIPESTATUS[0]}
 
@@ -72,14 +73,14 @@ echo
 echo "== jrocm GpuCheck"
 java=("$pack/jre/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -XX:+UseParallelGC
       -XX:ErrorFile="$out/hs_err.log")
-timeout 420 "${java[@]}" -cp "$pack/benchmarks.jar" dev.jrocm.benchmarks.GpuCheck "$out" --pytorch "$out/pytorch.json" $quick 2>&1 \
+timeout 360 "${java[@]}" -cp "$pack/benchmarks.jar" dev.jrocm.benchmarks.GpuCheck "$out" --pytorch "$out/pytorch.json" $quick 2>&1 \
     | tee "$out/jrocm.log"
 jrocm_status=${PIPESTATUS[0]}
 
 echo
 echo "== PEFT interoperability"
 peft_dir=$(mktemp -d)
-timeout 90 bash scripts/device/peft.sh "$peft_dir" "$pack/jre/bin/java" "$pack/benchmarks.jar" > "$out/peft.log" 2>&1
+timeout 60 bash scripts/device/peft.sh "$peft_dir" "$pack/jre/bin/java" "$pack/benchmarks.jar" > "$out/peft.log" 2>&1
 peft_status=$?
 cat "$out/peft.log"
 
