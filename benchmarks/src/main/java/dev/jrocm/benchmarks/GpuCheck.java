@@ -231,7 +231,7 @@ public final class GpuCheck {
             e.printStackTrace(System.out);
             return;
         }
-        result(name, relativeError(got, want), limit);
+        result(name, dev.jrocm.runtime.device.SelfCheck.relativeError(got, want), limit);
     }
 
     private static float[] runOp(Backend be, Op op) {
@@ -241,19 +241,6 @@ public final class GpuCheck {
         } finally {
             scratch.forEach(be::release);
         }
-    }
-
-    static double relativeError(float[] got, float[] want) {
-        if (got.length != want.length) {
-            return Double.NaN;
-        }
-        double diff = 0, norm = 0;
-        for (int i = 0; i < got.length; i++) {
-            double d = (double) got[i] - want[i];
-            diff += d * d;
-            norm += (double) want[i] * want[i];
-        }
-        return norm == 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
     }
 
     static float[] gaussian(int n, long seed) {

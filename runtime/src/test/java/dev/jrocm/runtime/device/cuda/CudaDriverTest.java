@@ -222,6 +222,12 @@ class CudaDriverTest {
     }
 
     @Test
+    void theSelfCheckPassesOnTheEmulatedDevice() {
+        List<dev.jrocm.runtime.device.SelfCheck.Result> results = dev.jrocm.runtime.device.SelfCheck.run(gpu);
+        assertTrue(results.stream().allMatch(dev.jrocm.runtime.device.SelfCheck.Result::ok), results.toString());
+    }
+
+    @Test
     void devicesSeeTheCudaBackendAndOpenIt() {
         BackendStatus cuda = Devices.describe().stream().filter(s -> s.kind() == DeviceKind.CUDA).findFirst().orElseThrow();
         assertTrue(cuda.available(), cuda.summary());

@@ -1,0 +1,201 @@
+package dev.jrocm.runtime.device;
+
+import dev.jrocm.runtime.device.cpu.CpuBackend;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.Function;
+
+/**
+ * A check of a second that a backend computes what the CPU backend computes, for a person who
+ * wants to know whether jrocm works on their GPU ({@code scripts/jrocm-info.sh --check}): copies,
+ * fill, the counter RNG, a GEMM with alpha and beta, bias + ReLU, the fused cross-entropy with its
+ * gradient, an Adam step and a row gather, each on small random data against the CPU backend.
+ * Nothing it does throws: a failing op is a result that says what went wrong.
+ */
+public final class SelfCheck {
+    private SelfCheck() {}
+
+    /** One op: its relative error against the CPU backend and its limit, or the problem it met. */
+    public record Result(String op, double error, double limit, String problem) {
+        /** Passed: no problem and within the limit (NaN fails). */
+        public boolean ok() {
+            return problem == null && error <= limit;
+        }
+
+        @Override
+        public String toString() {
+            return String.format(java.util.Locale.ROOT, "%-40s %s", op, problem != null ? "FAILED: " + problem
+                    : ok() ? String.format(java.util.Locale.ROOT, "ok (error %.2g)", error)
+                    : String.format(java.util.Locale.ROOT, "FAILED: error %.3g > %.0g", error, limit));
+        }
+    }
+
+    /** Runs every op on {@code backend} and on a CPU backend of its own. */
+    public static List<Result> run(Backend backend) {
+        List<Result> results = new ArrayList<>();
+        try (CpuBackend cpu = new CpuBackend()) {
+            for (Op op : ops()) {
+                results.add(compare(op, backend, cpu));
+            }
+        }
+        return results;
+    }
+
+    /** An op on a backend: what it wrote, read back. */
+    private record Op(String name, double limit, Function<Backend, float[]> body) {}
+
+    private static Result compare(Op op, Backend backend, Backend cpu) {
+        try {
+            float[] want = op.body().apply(cpu);
+            float[] got = op.body().apply(backend);
+            return new Result(op.name(), relativeError(got, want), op.limit(), null);
+        } catch (RuntimeException e) {
+            return new Result(op.name(), Double.NaN, op.limit(), e.getClass().getSimpleName() + ": " + e.getMessage());
+        }
+    }
+
+    /** ‖got − want‖ / ‖want‖ in double (the plain norm of the difference when want is all zeros); NaN when the lengths differ. */
+    public static double relativeError(float[] got, float[] want) {
+        if (got.length != want.length) {
+            return Double.NaN;
+        }
+        double diff = 0, norm = 0;
+        for (int i = 0; i < got.length; i++) {
+            double d = (double) got[i] - want[i];
+            diff += d * d;
+            norm += (double) want[i] * want[i];
+        }
+        return norm == 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+    }
+
+    private static float[] gaussian(int n, long seed) {
+        Random r = new Random(seed);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        return x;
+    }
+
+    /** Buffers of one op on one backend, released together. */
+    private static final class Buffers implements AutoCloseable {
+        private final Backend backend;
+        private final List<Buffer> all = new ArrayList<>();
+
+        Buffers(Backend backend) {
+            this.backend = backend;
+        }
+
+        Buffer floats(float[] data) {
+            return upload(data.length, MemorySegment.ofArray(data), ValueLayout.JAVA_FLOAT);
+        }
+
+        Buffer ints(int[] data) {
+            return upload(data.length, MemorySegment.ofArray(data), ValueLayout.JAVA_INT);
+        }
+
+        private Buffer upload(int n, MemorySegment heap, ValueLayout element) {
+            Buffer b = empty(n);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment host = arena.allocate(element, Math.max(1, n));
+                MemorySegment.copy(heap, 0, host, 0, (long) n * 4);
+                backend.copyFromHost(host.asSlice(0, (long) n * 4), b);
+            }
+            return b;
+        }
+
+        Buffer empty(long n) {
+            Buffer b = backend.allocate(n * 4);
+            all.add(b);
+            return b;
+        }
+
+        float[] read(Buffer b) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment host = arena.allocate(Math.max(4, b.byteSize())).asSlice(0, b.byteSize());
+                backend.copyToHost(b, host);
+                return host.toArray(ValueLayout.JAVA_FLOAT);
+            }
+        }
+
+        @Override
+        public void close() {
+            all.forEach(backend::release);
+        }
+    }
+
+    private static Op op(String name, double limit, java.util.function.BiFunction<Backend, Buffers, float[]> body) {
+        return new Op(name, limit, be -> {
+            try (Buffers b = new Buffers(be)) {
+                return body.apply(be, b);
+            }
+        });
+    }
+
+    private static List<Op> ops() {
+        int n = 1000;
+        float[] x = gaussian(n, 1), y = gaussian(n, 2);
+        int m = 33, k = 47, cols = 65;
+        float[] a = gaussian(m * k, 3), w = gaussian(cols * k, 4), c = gaussian(m * cols, 5), bias = gaussian(cols, 6);
+        int rows = 16, classes = 10;
+        float[] logits = gaussian(rows * classes, 7);
+        int[] labels = new Random(8).ints(rows, 0, classes).toArray();
+        float[] v = gaussian(n, 9);
+        for (int i = 0; i < n; i++) {
+            v[i] *= v[i];
+        }
+        int[] picks = {3, 0, 999, 500, 3};
+        AdamStep step = new AdamStep(1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, true, 3);
+        return List.of(
+                op("copy host → device → device → host", 0, (be, b) -> {
+                    Buffer src = b.floats(x), dst = b.empty(n);
+                    be.copy(src, dst);
+                    return b.read(dst);
+                }),
+                op("fill", 0, (be, b) -> {
+                    Buffer t = b.empty(n);
+                    be.fill(t, 0.75f);
+                    return b.read(t);
+                }),
+                op("uniform (counter RNG)", 0, (be, b) -> {
+                    Buffer t = b.empty(n);
+                    be.uniform(t, -1f, 1f, 42);
+                    return b.read(t);
+                }),
+                op("gemm 33×65×47, x·Wᵀ, alpha 0.5, beta 1", 1e-5, (be, b) -> {
+                    Buffer out = b.floats(c);
+                    be.gemm(false, true, m, cols, k, 0.5f, b.floats(a), b.floats(w), 1f, out);
+                    return b.read(out);
+                }),
+                op("bias add + ReLU", 1e-6, (be, b) -> {
+                    Buffer t = b.floats(c);
+                    be.addBias(t, b.floats(bias), m, cols);
+                    be.relu(t, t);
+                    return b.read(t);
+                }),
+                op("cross-entropy: loss, correct, dLogits", 1e-5, (be, b) -> {
+                    Buffer out = b.empty(2), d = b.empty((long) rows * classes);
+                    be.crossEntropy(b.floats(logits), b.ints(labels), rows, classes, out, d);
+                    float[] loss = b.read(out), grad = b.read(d);
+                    float[] both = java.util.Arrays.copyOf(loss, 2 + grad.length);
+                    System.arraycopy(grad, 0, both, 2, grad.length);
+                    return both;
+                }),
+                op("AdamW step", 1e-6, (be, b) -> {
+                    Buffer p = b.floats(x), mm = b.floats(y), vv = b.floats(v);
+                    be.adam(p, b.floats(y), mm, vv, step);
+                    return b.read(p);
+                }),
+                op("gather rows", 0, (be, b) -> {
+                    Buffer out = b.empty((long) picks.length * 10);
+                    be.gatherRows(b.floats(x), 10, b.ints(java.util.Arrays.stream(picks).map(i -> i / 10).toArray()),
+                            picks.length, out);
+                    return b.read(out);
+                }));
+    }
+}
