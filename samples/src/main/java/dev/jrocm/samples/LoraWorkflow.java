@@ -196,6 +196,7 @@ public final class LoraWorkflow implements Callable<Integer> {
         String datasetName = datasetName(train);
         report.put("dataset", datasetName);
         report.put("device", chosen.kind().id());
+        report.put("deviceDescription", backend.describe());
         report.put("batchSize", recipe.batchSize());
         report.put("trainSamples", train.size());
         report.put("testSamples", test.size());

@@ -16,6 +16,7 @@ import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 
@@ -151,6 +152,61 @@ class LoraWorkflowTest {
             }
         }
         assertTrue(whole > 0, "no run got as far as writing a file; the delays are too short to test anything");
+    }
+
+    /**
+     * The main job on the AMD code path: HipDriver, hipRTC, hipBLAS and MIOpen over the runtime's
+     * C test doubles (runtime/src/test/c; their device is the host running jrocm's kernels), in a
+     * JVM of its own whose probes name them. It must train as the CPU does: same report, an
+     * accuracy within one test image in twenty of the CPU run's.
+     */
+    @Test
+    void theWholeWorkflowRunsOnTheEmulatedAmdGpuWithMIOpen(@TempDir Path out) throws Exception {
+        String modulePath = System.getProperty("jdk.module.path");
+        org.junit.jupiter.api.Assumptions.assumeTrue(modulePath != null, "needs the module path of the test JVM");
+        Path c = Path.of(System.getProperty("user.dir"), "..", "runtime", "src", "test", "c");
+        Path hip = out.resolve("libfake_hip.so"), miopen = out.resolve("libfake_miopen.so");
+        try {
+            for (Path[] build : new Path[][] {{c.resolve("fake_hip.c"), hip}, {c.resolve("fake_miopen.c"), miopen}}) {
+                Process gcc = new ProcessBuilder("gcc", "-shared", "-fPIC", "-O2", "-o", build[1].toString(), build[0].toString(), "-lm")
+                        .redirectErrorStream(true).start();
+                String log = new String(gcc.getInputStream().readAllBytes());
+                assertEquals(0, gcc.waitFor(), log);
+            }
+            org.junit.jupiter.api.Assumptions.assumeTrue(new ProcessBuilder("g++", "--version").start().waitFor() == 0, "needs g++");
+        } catch (IOException e) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(false, "needs gcc and g++ for the HIP test doubles: " + e.getMessage());
+        }
+        String[] args = {"--dataset", "fashion-mnist", "--data-dir", data.toString(), "--batch-size", "32", "--epochs", "1",
+                "--lora-epochs", "1", "--lr", "0.002", "--no-progress"};
+        List<String> command = new java.util.ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
+                "--enable-native-access=dev.jrocm.bindings,dev.jrocm.runtime", "--add-modules", "jdk.incubator.vector",
+                "-Djrocm.hip.library=" + hip, "-Djrocm.hiprtc.library=" + hip, "-Djrocm.hipblas.library=" + hip,
+                "-Djrocm.miopen.library=" + miopen, "-p", modulePath, "-m", "dev.jrocm.samples/dev.jrocm.samples.LoraWorkflow",
+                "--device", "hip", "--out", out.resolve("hip").toString()));
+        command.addAll(List.of(args));
+        Path log = out.resolve("hip.log");
+        Process run = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        assertTrue(run.waitFor(300, java.util.concurrent.TimeUnit.SECONDS), "the HIP run took more than 300 s");
+        assertEquals(0, run.exitValue(), Files.readString(log));
+        assertTrue(Files.readString(log).contains("device: hip (asked for hip:0)"), Files.readString(log));
+
+        List<String> cpuArgs = new java.util.ArrayList<>(List.of("--device", "cpu", "--out", out.resolve("cpu").toString()));
+        cpuArgs.addAll(List.of(args));
+        StringWriter err = new StringWriter();
+        assertEquals(0, run(err, cpuArgs.toArray(String[]::new)), err.toString());
+
+        JsonNode gpu = new ObjectMapper().readTree(out.resolve("hip/report.json").toFile());
+        JsonNode cpu = new ObjectMapper().readTree(out.resolve("cpu/report.json").toFile());
+        assertEquals("hip", gpu.get("device").asText());
+        assertTrue(gpu.get("deviceDescription").asText().contains("MIOpen"), gpu.get("deviceDescription").asText());
+        for (String[] at : new String[][] {{"full", "testAccuracy"}, {"lora", "testAccuracyEnabled"}}) {
+            double g = gpu.get(at[0]).get(at[1]).asDouble(), k = cpu.get(at[0]).get(at[1]).asDouble();
+            assertTrue(Math.abs(g - k) <= 0.05, at[0] + ": accuracy " + g + " on the emulated GPU, " + k + " on the CPU");
+        }
+        assertEquals(gpu.get("full").get("testAccuracy").asDouble(), gpu.get("lora").get("testAccuracyDisabled").asDouble(),
+                "LoRA disabled must be exactly the full model");
+        assertTrue(Files.exists(out.resolve("hip/adapter/adapter_model.safetensors")));
     }
 
     @Test
