@@ -82,9 +82,9 @@ public class CpuGemmBenchmark {
                 cblas.setThreads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
                 yield cblas;
             }
-            case "skinny" -> {
-                SkinnyGemm skinny = CpuGemm.skinny().orElseThrow(() -> new IllegalStateException(
-                        "skinny path off: " + SkinnyGemm.whyUnavailable()));
+            case "skinny" -> { // the kernels themselves, also at shapes where the default path leaves them out
+                SkinnyGemm skinny = SkinnyGemm.kernelsOnly(CpuGemm.skinny().orElseThrow(() -> new IllegalStateException(
+                        "skinny path off: " + SkinnyGemm.whyUnavailable())).fallback());
                 if (!SkinnyGemm.takes(transA, m)) {
                     throw new IllegalStateException("the skinny path does not take " + shape
                             + " (it takes ≤ " + SkinnyGemm.MAX_ROWS + " rows of C, A not transposed)");

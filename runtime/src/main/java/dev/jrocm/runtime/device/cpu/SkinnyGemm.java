@@ -9,7 +9,10 @@ import java.lang.foreign.ValueLayout;
  * panels first and so moves it more than once; these Vector API kernels ({@link SkinnyKernels})
  * read each element of W once and use it for every row of C while it is in a register, the way
  * sgemv does for one row. Every other shape, and every shape when the Vector API is not there,
- * goes to the fallback path.
+ * goes to the fallback path — so do the thin ones where the kernels' per-block work outweighs
+ * the streaming they save: x·Wᵀ with fewer than {@value #MIN_DEPTH_NT} columns of W, dY·W with
+ * fewer than {@value #MIN_COLUMNS_NN} (measured, docs/PERFORMANCE.md; a rank-1 LoRA update
+ * 8×4096×1 took 199 µs in the kernels and 3.3 µs in OpenBLAS).
  *
  * <p>The Vector API is an incubator module: it is used only when {@code jdk.incubator.vector} is
  * in the boot layer ({@code --add-modules jdk.incubator.vector}) and its preferred vectors are at
@@ -33,11 +36,30 @@ public final class SkinnyGemm implements Sgemm {
 
     private static final String UNAVAILABLE = probe();
 
-    private final Sgemm fallback;
+    /** x·Wᵀ (B transposed) takes the kernels from this depth k on. */
+    public static final int MIN_DEPTH_NT = 256;
+    /** dY·W (B not transposed) takes the kernels from this many columns n of C on. */
+    public static final int MIN_COLUMNS_NN = 128;
 
-    /** The skinny kernels where they apply, {@code fallback} for everything else. */
+    private final Sgemm fallback;
+    private final boolean everyShape;
+
+    /** The skinny kernels where they are faster, {@code fallback} for everything else. */
     public SkinnyGemm(Sgemm fallback) {
+        this(fallback, false);
+    }
+
+    private SkinnyGemm(Sgemm fallback, boolean everyShape) {
         this.fallback = fallback;
+        this.everyShape = everyShape;
+    }
+
+    /**
+     * The kernels for every shape they can compute (A not transposed, ≤ {@value #MAX_ROWS} rows),
+     * whether or not they are the faster path there: for tests of the kernels and benchmarks.
+     */
+    public static SkinnyGemm kernelsOnly(Sgemm fallback) {
+        return new SkinnyGemm(fallback, true);
     }
 
     /** Whether the Vector API kernels run here (see the class comment). */
@@ -57,21 +79,26 @@ public final class SkinnyGemm implements Sgemm {
         return bits >= 256 ? null : "the preferred vector is " + bits + " bits wide; BLAS is faster";
     }
 
-    /** Whether this GEMM goes to the skinny kernels (rather than the fallback). */
+    /** Whether the kernels can compute this GEMM at all: the Vector API is there, A is not transposed, ≤ 16 rows. */
     public static boolean takes(boolean transA, int m) {
         return vectorAvailable() && !transA && m <= MAX_ROWS;
+    }
+
+    /** Whether this GEMM goes to the kernels by default: they can, and it is not one of the thin shapes. */
+    public static boolean takes(boolean transA, boolean transB, int m, int n, int k) {
+        return takes(transA, m) && (transB ? k >= MIN_DEPTH_NT : n >= MIN_COLUMNS_NN);
     }
 
     public Sgemm fallback() { return fallback; }
 
     @Override
-    public String name() { return "skinny+" + fallback.name(); }
+    public String name() { return (everyShape ? "skinny kernels everywhere+" : "skinny+") + fallback.name(); }
 
     @Override
     public void sgemm(boolean transA, boolean transB, int m, int n, int k,
                       float alpha, MemorySegment a, int lda, MemorySegment b, int ldb,
                       float beta, MemorySegment c, int ldc) {
-        if (!takes(transA, m) || m == 0 || n == 0 || k == 0 || alpha == 0) {
+        if (!(everyShape ? takes(transA, m) : takes(transA, transB, m, n, k)) || m == 0 || n == 0 || k == 0 || alpha == 0) {
             fallback.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             return;
         }

@@ -33,6 +33,8 @@ class CpuGemmTest {
         paths.add(CpuGemm.java());
         CpuGemm.cblas().ifPresent(paths::add);
         CpuGemm.skinny().ifPresent(paths::add); // only with --add-modules jdk.incubator.vector
+        // the kernels at every shape they can take, thin ones too (the default path sends those to BLAS)
+        CpuGemm.skinny().ifPresent(s -> paths.add(SkinnyGemm.kernelsOnly(s.fallback())));
         return paths.stream();
     }
 
@@ -100,6 +102,9 @@ class CpuGemmTest {
                 "skinny kernels not checked: " + SkinnyGemm.whyUnavailable());
         assertTrue(CpuGemm.skinny().isPresent());
         assertTrue(SkinnyGemm.takes(false, 8) && !SkinnyGemm.takes(true, 8) && !SkinnyGemm.takes(false, 17));
+        // the default path: the batch-8 forward and input gradient, not the thin rank-1 LoRA shapes
+        assertTrue(SkinnyGemm.takes(false, true, 8, 4096, 3072) && SkinnyGemm.takes(false, false, 8, 4096, 2048));
+        assertTrue(!SkinnyGemm.takes(false, true, 8, 4096, 1) && !SkinnyGemm.takes(false, false, 8, 1, 4096));
     }
 
     @ParameterizedTest
