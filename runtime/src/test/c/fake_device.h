@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 typedef long long fake_i64;
 
@@ -121,6 +122,23 @@ static void fake_trampolines(const char* source, fake_text* out) {
     }
 }
 
+/* The folders fake_build made, removed when the process exits (a loaded image names its library). */
+#define FAKE_MAX_BUILDS 64
+static char fake_builds[FAKE_MAX_BUILDS][64];
+static int fake_build_count;
+
+static void fake_remove_builds(void) {
+    static const char* files[] = {"kernels.cpp", "kernels.so", "messages.txt"};
+    for (int i = 0; i < fake_build_count; i++) {
+        char path[128];
+        for (int f = 0; f < 3; f++) {
+            snprintf(path, sizeof path, "%.63s/%.15s", fake_builds[i], files[f]);
+            unlink(path);
+        }
+        rmdir(fake_builds[i]);
+    }
+}
+
 /*
  * Compiles {source} for the host with g++. Returns 0 and the shared library's path in *library,
  * or -1 and g++'s messages (about {name}, as #line names it) in *log. Both are malloc'd.
@@ -131,6 +149,8 @@ static int fake_build(const char* source, const char* name, char** library, char
         *log = strdup("fake device: mkdtemp failed");
         return -1;
     }
+    if (fake_build_count == 0) atexit(fake_remove_builds);
+    if (fake_build_count < FAKE_MAX_BUILDS) strcpy(fake_builds[fake_build_count++], dir);
     fake_text text = {0};
     fake_appends(&text, FAKE_PRELUDE);
     fake_appends(&text, "#line 1 \"");
