@@ -247,9 +247,24 @@ public final class JavaGemm implements Sgemm {
         }
     }
 
-    /** tile += packedA·packedB, one tile row at a time. */
+    /** tile += packedA·packedB, two tile rows at a time (each row of B loaded once for both), then the odd one. */
     private static void multiplyAdd(float[] packedA, float[][] packedB, float[][] tile, int mb, int nb, int kb) {
-        for (int i = 0; i < mb; i++) {
+        int i = 0;
+        for (; i + 2 <= mb; i += 2) {
+            float[] row0 = tile[i], row1 = tile[i + 1];
+            int x0 = i * kb, x1 = x0 + kb;
+            int q = 0;
+            for (; q + 4 <= kb; q += 4) {
+                addFourTwoRows(row0, row1, packedB[q], packedB[q + 1], packedB[q + 2], packedB[q + 3],
+                        packedA[x0 + q], packedA[x0 + q + 1], packedA[x0 + q + 2], packedA[x0 + q + 3],
+                        packedA[x1 + q], packedA[x1 + q + 1], packedA[x1 + q + 2], packedA[x1 + q + 3], nb);
+            }
+            for (; q < kb; q++) {
+                addOne(row0, packedB[q], packedA[x0 + q], nb);
+                addOne(row1, packedB[q], packedA[x1 + q], nb);
+            }
+        }
+        for (; i < mb; i++) {
             float[] row = tile[i];
             int x = i * kb;
             int q = 0;
@@ -269,6 +284,16 @@ public final class JavaGemm implements Sgemm {
                                 float a0, float a1, float a2, float a3, int nb) {
         for (int j = 0; j < nb; j++) {
             row[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+        }
+    }
+
+    private static void addFourTwoRows(float[] row0, float[] row1, float[] b0, float[] b1, float[] b2, float[] b3,
+                                       float a0, float a1, float a2, float a3,
+                                       float c0, float c1, float c2, float c3, int nb) {
+        for (int j = 0; j < nb; j++) {
+            float v0 = b0[j], v1 = b1[j], v2 = b2[j], v3 = b3[j];
+            row0[j] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3;
+            row1[j] += c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3;
         }
     }
 
