@@ -9,10 +9,11 @@ import java.lang.foreign.ValueLayout;
  * panels first and so moves it more than once; these Vector API kernels ({@link SkinnyKernels})
  * read each element of W once and use it for every row of C while it is in a register, the way
  * sgemv does for one row. Every other shape, and every shape when the Vector API is not there,
- * goes to the fallback path — so do the thin ones where the kernels' per-block work outweighs
- * the streaming they save: x·Wᵀ with fewer than {@value #MIN_DEPTH_NT} columns of W, dY·W with
- * fewer than {@value #MIN_COLUMNS_NN} (measured, docs/PERFORMANCE.md; a rank-1 LoRA update
- * 8×4096×1 took 199 µs in the kernels and 3.3 µs in OpenBLAS).
+ * goes to the fallback path — and, when the fallback is CBLAS, so do the thin ones where the
+ * kernels' per-block work outweighs the streaming they save: x·Wᵀ with fewer than
+ * {@value #MIN_DEPTH_NT} columns of W, dY·W with fewer than {@value #MIN_COLUMNS_NN} (measured,
+ * docs/PERFORMANCE.md; a rank-1 LoRA update 8×4096×1 took 199 µs in the kernels and 3.3 µs in
+ * OpenBLAS). Over pure Java the kernels keep them: JavaGemm was no better there (194 µs).
  *
  * <p>The Vector API is an incubator module: it is used only when {@code jdk.incubator.vector} is
  * in the boot layer ({@code --add-modules jdk.incubator.vector}) and its preferred vectors are at
@@ -84,7 +85,7 @@ public final class SkinnyGemm implements Sgemm {
         return vectorAvailable() && !transA && m <= MAX_ROWS;
     }
 
-    /** Whether this GEMM goes to the kernels by default: they can, and it is not one of the thin shapes. */
+    /** Whether this GEMM goes to the kernels when CBLAS is behind them: they can, and it is not one of the thin shapes. */
     public static boolean takes(boolean transA, boolean transB, int m, int n, int k) {
         return takes(transA, m) && (transB ? k >= MIN_DEPTH_NT : n >= MIN_COLUMNS_NN);
     }
@@ -98,7 +99,8 @@ public final class SkinnyGemm implements Sgemm {
     public void sgemm(boolean transA, boolean transB, int m, int n, int k,
                       float alpha, MemorySegment a, int lda, MemorySegment b, int ldb,
                       float beta, MemorySegment c, int ldc) {
-        if (!(everyShape ? takes(transA, m) : takes(transA, transB, m, n, k)) || m == 0 || n == 0 || k == 0 || alpha == 0) {
+        boolean kernels = everyShape || !(fallback instanceof Cblas) ? takes(transA, m) : takes(transA, transB, m, n, k);
+        if (!kernels || m == 0 || n == 0 || k == 0 || alpha == 0) {
             fallback.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             return;
         }
