@@ -31,7 +31,6 @@ see README.md in this directory for the two recommended configurations.
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 
@@ -40,7 +39,7 @@ import torch.nn as nn
 import torch.nn.utils.parametrize as parametrize
 
 # Same model sizes and environment reporting as the full training step.
-from train_step import IN, H1, H2, OUT, cpu_count, environment
+from train_step import IN, H1, H2, OUT, cpu_count, environment, time_steps
 
 FORMS = ("parametrize", "activation")
 ALPHA = 1
@@ -143,60 +142,9 @@ def build(form, rank, seed=0):
 
 def bench_batch(form, rank, batch, warmup, steps, target_s, min_steps, max_steps):
     model, crit, opt, n_trainable, n_frozen = build(form, rank)
-    model.train()
-    x = torch.randn(batch, IN)
-    y = torch.randint(0, OUT, (batch,))
-
-    def step():
-        opt.zero_grad()
-        loss = crit(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    for _ in range(warmup):
-        step()
-
-    if steps is None:
-        # Calibrate: time a couple of steps, then choose enough for ~target_s.
-        t0 = time.perf_counter()
-        n_cal = 2
-        for _ in range(n_cal):
-            step()
-        per = (time.perf_counter() - t0) / n_cal
-        steps = max(min_steps, int(target_s / max(per, 1e-9)))
-        if max_steps is not None:
-            steps = min(steps, max_steps)
-
-    times = []
-    loss = None
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        loss = step()
-        times.append(time.perf_counter() - t0)
-
-    ms = [t * 1e3 for t in times]
-    median = statistics.median(ms)
-    mean = statistics.fmean(ms)
-    return {
-        "form": form,
-        "rank": rank,
-        "alpha": ALPHA,
-        "trainable_params": n_trainable,
-        "frozen_params": n_frozen,
-        "batch": batch,
-        "warmup": warmup,
-        "steps": steps,
-        "ms_per_step_median": median,
-        "ms_per_step_mean": mean,
-        "ms_per_step_min": min(ms),
-        "ms_per_step_max": max(ms),
-        "ms_per_step_stdev": statistics.stdev(ms) if len(ms) > 1 else 0.0,
-        "samples_per_s_median": batch * 1e3 / median,
-        "samples_per_s_mean": batch * 1e3 / mean,
-        "total_s": sum(times),
-        "final_loss": float(loss.item()),
-    }
+    timing = time_steps(model, crit, opt, batch, warmup, steps, target_s, min_steps, max_steps)
+    return {"form": form, "rank": rank, "alpha": ALPHA, "trainable_params": n_trainable,
+            "frozen_params": n_frozen, **timing}
 
 
 def main(argv=None):

@@ -81,6 +81,12 @@ def build(seed=0):
 
 def bench_batch(batch, warmup, steps, target_s, min_steps, max_steps):
     model, crit, opt = build()
+    return time_steps(model, crit, opt, batch, warmup, steps, target_s, min_steps, max_steps)
+
+
+def time_steps(model, crit, opt, batch, warmup, steps, target_s, min_steps, max_steps):
+    """Times individual training steps (zero_grad, forward, loss, backward, step) of model on a
+    fixed random batch; steps=None calibrates a count for about target_s. Shared by lora_step.py."""
     model.train()
     x = torch.randn(batch, IN)
     y = torch.randint(0, OUT, (batch,))

@@ -15,7 +15,10 @@
 #include <stdlib.h>
 
 typedef int miopenStatus_t;
-enum { miopenStatusSuccess = 0, miopenStatusBadParm = 3, miopenStatusNotImplemented = 5 };
+enum { miopenStatusSuccess = 0, miopenStatusBadParm = 3, miopenStatusInternalError = 5, miopenStatusNotImplemented = 6 };
+
+/* A stream the tests use to make MIOpen fail to start, as a broken install would. */
+#define FAKE_BROKEN_STREAM ((void*) 0xdead0)
 enum { miopenFloat = 1, miopenActivationRELU = 3, MIOPEN_SOFTMAX_LOG = 2, MIOPEN_SOFTMAX_MODE_CHANNEL = 1 };
 
 #define HANDLE_MAGIC 0x6d696f70
@@ -28,12 +31,14 @@ const char* miopenGetErrorString(miopenStatus_t error) {
         case miopenStatusSuccess: return "No error (fake MIOpen)";
         case miopenStatusBadParm: return "An incorrect parameter was detected (fake MIOpen)";
         case miopenStatusNotImplemented: return "Not implemented (fake MIOpen)";
+        case miopenStatusInternalError: return "MIOpen failure (fake MIOpen: no kernel database)";
         default: return "Unknown error (fake MIOpen)";
     }
 }
 
 miopenStatus_t miopenCreateWithStream(handle_t** handle, void* stream) {
     if (handle == NULL) return miopenStatusBadParm;
+    if (stream == FAKE_BROKEN_STREAM) return miopenStatusInternalError;
     handle_t* h = calloc(1, sizeof(handle_t));
     h->magic = HANDLE_MAGIC;
     h->stream = stream;

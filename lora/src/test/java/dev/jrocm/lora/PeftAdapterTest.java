@@ -49,6 +49,16 @@ class PeftAdapterTest {
         return lora;
     }
 
+    /** Trains an adapter on a fresh model, saves it to {@code dir} and returns that model's outputs on X. */
+    static float[] saveTrainedAdapter(Path dir) throws IOException {
+        try (Sequential model = mlp(1)) {
+            LoraModel lora = trainedAdapter(model);
+            float[] want = outputs(model, X);
+            lora.save(dir);
+            return want;
+        }
+    }
+
     static float[] outputs(Sequential model, float[] x) {
         try (Scope s = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
             return model.forward(Tensor.of(backend, x, x.length / 20, 20)).toArray();
@@ -79,12 +89,7 @@ class PeftAdapterTest {
 
     @Test
     void anAdapterLoadedOntoTheSameBaseGivesTheSameOutputs(@TempDir Path dir) throws IOException {
-        float[] want;
-        try (Sequential model = mlp(1)) {
-            LoraModel lora = trainedAdapter(model);
-            want = outputs(model, X);
-            lora.save(dir);
-        }
+        float[] want = saveTrainedAdapter(dir);
         try (Sequential fresh = mlp(1)) {
             LoraModel loaded = PeftAdapter.load(fresh, dir);
             assertEquals(2, loaded.layers().size());
@@ -187,12 +192,7 @@ class PeftAdapterTest {
 
     @Test
     void weightsLoadIntoAnExistingAdapter(@TempDir Path dir) throws IOException {
-        float[] want;
-        try (Sequential model = mlp(1)) {
-            LoraModel lora = trainedAdapter(model);
-            want = outputs(model, X);
-            lora.save(dir);
-        }
+        float[] want = saveTrainedAdapter(dir);
         try (Sequential fresh = mlp(1)) {
             LoraModel lora = Lora.apply(fresh, LoraConfig.of(2, 4, "fc1", "fc3"), 123);
             PeftAdapter.loadWeights(lora, dir);

@@ -120,15 +120,7 @@ class GradCheckTest {
         int rows = logits.length / classes;
         double loss = 0;
         for (int r = 0; r < rows; r++) {
-            double max = Double.NEGATIVE_INFINITY;
-            for (int c = 0; c < classes; c++) {
-                max = Math.max(max, logits[r * classes + c]);
-            }
-            double sum = 0;
-            for (int c = 0; c < classes; c++) {
-                sum += Math.exp(logits[r * classes + c] - max);
-            }
-            loss += max + Math.log(sum) - logits[r * classes + LABELS[r]];
+            loss += dev.jrocm.runtime.device.TestBuffers.logSumExp(logits, r * classes, classes) - logits[r * classes + LABELS[r]];
         }
         return loss / rows;
     }

@@ -275,15 +275,7 @@ class BackendContractTest {
         double loss = 0;
         int correct = 0;
         for (int i = 0; i < rows; i++) {
-            double max = Double.NEGATIVE_INFINITY;
-            for (int c = 0; c < classes; c++) {
-                max = Math.max(max, logits[i * classes + c]);
-            }
-            double sum = 0;
-            for (int c = 0; c < classes; c++) {
-                sum += Math.exp(logits[i * classes + c] - max);
-            }
-            double lse = max + Math.log(sum);
+            double lse = TestBuffers.logSumExp(logits, i * classes, classes);
             loss += (lse - logits[i * classes + labels[i]]) / rows;
             correct += argmax(logits, i, classes) == labels[i] ? 1 : 0;
             for (int c = 0; c < classes; c++) {

@@ -53,4 +53,26 @@ public final class TestBuffers {
         }
         return x;
     }
+
+    /** log Σ exp(x[from..from+n)) in double, shifted by the maximum: the reference for log-softmax and cross-entropy. */
+    public static double logSumExp(double[] x, int from, int n) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int c = 0; c < n; c++) {
+            max = Math.max(max, x[from + c]);
+        }
+        double sum = 0;
+        for (int c = 0; c < n; c++) {
+            sum += Math.exp(x[from + c] - max);
+        }
+        return max + Math.log(sum);
+    }
+
+    /** {@link #logSumExp(double[], int, int)} of floats. */
+    public static double logSumExp(float[] x, int from, int n) {
+        double[] d = new double[n];
+        for (int c = 0; c < n; c++) {
+            d[c] = x[from + c];
+        }
+        return logSumExp(d, 0, n);
+    }
 }
