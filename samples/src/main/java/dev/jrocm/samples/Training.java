@@ -29,11 +29,23 @@ final class Training {
      */
     record Epoch(int label, double seconds, double meanLoss, double samplesPerSecond, List<double[]> curve) {}
 
+    /** The loss became NaN or infinite: the weights are garbage from here on, so training stops at once. */
+    static final class Diverged extends ArithmeticException {
+        @java.io.Serial
+        private static final long serialVersionUID = 1L;
+
+        Diverged(int epoch, int batch, int batches, float loss) {
+            super(String.format(Locale.ROOT, "the loss became %s at epoch %d, batch %d of %d", loss, epoch, batch, batches));
+        }
+    }
+
     /**
      * Trains one epoch: zero grad, forward, cross-entropy, backward, step for every batch, each
      * in its own scope so activations and their gradients go back to the pool at once. Prints
      * {@code [epoch, batch] loss: x.xxx} every {@code logEvery} batches (the mean since the last
      * line), and a progress bar with samples/s and ETA when {@code bar} is set.
+     *
+     * @throws Diverged at the first batch whose loss is not finite
      */
     static Epoch epoch(Module model, Optimizer optimizer, DataLoader loader, int label, int loaderEpoch,
                        int logEvery, PrintStream out, boolean bar) {
@@ -55,6 +67,9 @@ final class Training {
                 optimizer.step();
                 loss = l.item();
                 samples += batch.size();
+            }
+            if (!Float.isFinite(loss)) {
+                throw new Diverged(label, batch.index() + 1, batches, loss);
             }
             sum += loss;
             windowSum += loss;
