@@ -65,12 +65,13 @@ public final class LoraWorkflow implements Callable<Integer> {
             defaultValue = "auto", converter = DatasetConverter.class)
     DatasetChoice dataset;
 
-    @Option(names = "--data-dir", paramLabel = "DIR", description = "where datasets are looked for first (default: ${DEFAULT-VALUE})",
-            defaultValue = "data")
-    Path dataDir;
+    @Option(names = "--data-dir", paramLabel = "DIR", description = "the folder holding the dataset (its cifar-10-batches-bin or "
+            + "fashion-mnist, or the files themselves); only it is used (default: search -Djrocm.data, JROCM_DATA, ./data, "
+            + "~/.jrocm/data, Debian's)")
+    String dataDir;
 
-    @Option(names = "--device", paramLabel = "DEVICE", description = "auto, cpu, hip[:N] or cuda[:N] (default: ${DEFAULT-VALUE})",
-            defaultValue = "auto")
+    @Option(names = "--device", paramLabel = "DEVICE", description = "auto, cpu, hip[:N] or cuda[:N] (default: -Djrocm.device or "
+            + "JROCM_DEVICE, else auto)")
     String device;
 
     @Option(names = "--preset", paramLabel = "PRESET", description = "blog: batch 8, 2 + 2 epochs (the blog's recipe); quick: batch 64, "
@@ -110,8 +111,12 @@ public final class LoraWorkflow implements Callable<Integer> {
             + "at batch 8, scaled to the batch size)")
     Integer logEvery;
 
-    @Option(names = "--out", paramLabel = "DIR", description = "output folder (default: out/<timestamp>)")
-    Path out;
+    @Option(names = "--out", paramLabel = "DIR", description = "output folder; its files are replaced as one set when the run "
+            + "succeeds (default: out/<timestamp>)")
+    String out;
+
+    @Option(names = "--debug", description = "show the Java stack trace of an error (or set JROCM_DEBUG=1)")
+    boolean debug;
 
     @Option(names = "--no-progress", description = "no progress bar even on a terminal")
     boolean noProgress;
@@ -119,13 +124,35 @@ public final class LoraWorkflow implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    private final PrintStream log = System.out;
+    private final PrintStream log;
+    private final Map<String, String> environment;
+    /** Tests make writing the outputs fail here; a run never does. */
+    OutputSet.Fault fault = step -> { };
     private final ObjectMapper json = new ObjectMapper();
 
+    public LoraWorkflow() {
+        this(System.out, System.getenv());
+    }
+
+    LoraWorkflow(PrintStream log, Map<String, String> environment) {
+        this.log = log;
+        this.environment = environment;
+    }
+
     public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the workflow on {@code args} and returns the exit code: 0 done, 1 failed, 2 a usage error. */
+    public static int run(String... args) {
         System.setProperty("java.awt.headless", "true");
-        CommandLine cli = new CommandLine(new LoraWorkflow()).setCaseInsensitiveEnumValuesAllowed(true);
-        System.exit(cli.execute(args));
+        return commandLine(new LoraWorkflow()).execute(args);
+    }
+
+    /** The command line of {@code app}, with the one error handler that turns exceptions into exit codes. */
+    static CommandLine commandLine(LoraWorkflow app) {
+        CommandLine cli = new CommandLine(app).setCaseInsensitiveEnumValuesAllowed(true);
+        return Cli.handleErrors(cli, () -> app.debug || Cli.debugVariable(app.environment));
     }
 
     /** picocli accepts {@code fashion-mnist} for the enum constant {@code fashion_mnist}. */
@@ -151,27 +178,75 @@ public final class LoraWorkflow implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         checkOptions();
-        DeviceSpec spec = DeviceSpec.parse(device);
-        BackendStatus chosen = Devices.select(spec);
-        log.println(Devices.explain(spec));
-        try (Backend backend = Devices.open(spec)) {
-            Recipe recipe = recipe(chosen.kind());
-            log.println(recipe.describe());
-            Path outDir = out != null ? out : Path.of("out", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-            Files.createDirectories(outDir);
-            cleanTemporariesOnInterrupt(outDir);
-            try (Dataset train = limit(loadDataset(backend, Split.TRAIN), limitTrain, backend);
-                 Dataset test = limit(loadDataset(backend, Split.TEST), limitTest, backend)) {
-                log.printf(Locale.ROOT, "dataset: %s, %,d training and %,d test images of %s, %d classes%n",
-                        datasetName(train), train.size(), test.size(), shape(train), train.classes());
-                run(backend, chosen, recipe, train, test, outDir);
+        DeviceSpec spec = requestedDevice();
+        Path outDir = (out != null ? Path.of(out) : Path.of("out", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))))
+                .toAbsolutePath().normalize();
+        try (OutputSet outputs = OutputSet.open(outDir, fault)) {
+            BackendStatus chosen = chooseDevice(spec);
+            log.println(Devices.explain(spec));
+            try (Backend backend = Devices.open(spec)) {
+                Recipe recipe = recipe(chosen.kind());
+                log.println(recipe.describe());
+                DataFolder folder = dataFolder();
+                try (Dataset train = limit(folder.load(backend, Split.TRAIN), limitTrain, backend);
+                     Dataset test = limit(folder.load(backend, Split.TEST), limitTest, backend)) {
+                    log.printf(Locale.ROOT, "dataset: %s from %s, %,d training and %,d test images of %s, %d classes%n",
+                            datasetName(train), folder.dir(), train.size(), test.size(), shape(train), train.classes());
+                    checkLoraFits(train.features(), train.classes());
+                    run(backend, chosen, recipe, train, test, outputs);
+                }
             }
-            log.println("wrote " + outDir.toAbsolutePath().normalize() + ": report.json, samples.png, loss.png, model.safetensors, adapter/");
+            List<String> landed = outputs.land();
+            log.println("wrote " + outDir + ": " + String.join(", ", landed));
         }
         return 0;
     }
 
-    private void run(Backend backend, BackendStatus chosen, Recipe recipe, Dataset train, Dataset test, Path outDir)
+    /** {@code --device}, else {@code -Djrocm.device}, else {@code JROCM_DEVICE}, else auto; a bad value is a usage error. */
+    private DeviceSpec requestedDevice() {
+        String property = System.getProperty(Devices.PROPERTY);
+        String[][] sources = {{"--device", device}, {"-D" + Devices.PROPERTY, property}, {Devices.VARIABLE, environment.get(Devices.VARIABLE)}};
+        for (String[] source : sources) {
+            if (source[1] != null) {
+                try {
+                    return DeviceSpec.parse(source[1]);
+                } catch (IllegalArgumentException e) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), source[0] + ": " + e.getMessage());
+                }
+            }
+        }
+        return DeviceSpec.AUTO;
+    }
+
+    /** The backend for {@code wanted}; one asked for that cannot run here is an error saying why. */
+    private static BackendStatus chooseDevice(DeviceSpec wanted) {
+        if (wanted.kind() == null) {
+            return Devices.select(wanted);
+        }
+        BackendStatus status = Devices.status(wanted.kind());
+        if (!status.available()) {
+            throw new IllegalStateException("device " + wanted + " was asked for but cannot be used here: " + status.reason()
+                    + ".\nscripts/jrocm-info.sh lists the devices; --device cpu or auto runs without it.");
+        }
+        return status;
+    }
+
+    /**
+     * The rank must fit every targeted layer of the MLP (LoRA's A is rank × in, B out × rank, and a
+     * rank above min(in, out) adds nothing a full update would not): checked before any training.
+     */
+    void checkLoraFits(int features, int classes) {
+        int[] widths = {features, 4096, 2048, classes};
+        for (int i = 0; i < widths.length - 1; i++) {
+            int most = Math.min(widths[i], widths[i + 1]);
+            if (rank > most) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--rank " + rank + " is too large for layer fc" + (i + 1)
+                        + " (" + widths[i] + " → " + widths[i + 1] + " features): at most " + most);
+            }
+        }
+    }
+
+    private void run(Backend backend, BackendStatus chosen, Recipe recipe, Dataset train, Dataset test, OutputSet outputs)
             throws IOException {
         List<String> classes = train.classNames();
         // 2. the batch we look at: the first test images, as the blog does
@@ -207,18 +282,13 @@ public final class LoraWorkflow implements Callable<Integer> {
             modelNode.putArray("layers").add(features).add(4096).add(2048).add(train.classes());
             modelNode.put("parameters", model.parameterCount());
             DataLoader loader = new DataLoader(train, recipe.batchSize(), true, false, seed);
-            List<Training.Epoch> fullEpochs = new ArrayList<>();
-            try (Adam adam = new Adam(model.trainableParameters(), lr)) {
-                for (int e = 0; e < recipe.epochs(); e++) {
-                    Training.Epoch epoch = Training.epoch(model, adam, loader, e, e, logEveryBatches, log, progressBar());
-                    fullEpochs.add(epoch);
-                    log.printf(Locale.ROOT, "One epoch takes %.3f seconds (%,.0f samples/s)%n", epoch.seconds(), epoch.samplesPerSecond());
-                }
-            }
+            List<Training.Epoch> fullEpochs = phase("full training", model, model.trainableParameters(), loader, 0, recipe.epochs(),
+                    logEveryBatches);
 
             // 4. save, reload, predict, test
-            Path modelFile = outDir.resolve("model.safetensors");
+            Path modelFile = outputs.path("model.safetensors");
             Safetensors.write(modelFile, model.stateDict(), Map.of("format", "pt", "dataset", train.name()));
+            outputs.staged("model.safetensors");
             int[] before;
             double fullAccuracy;
             try (Sequential reloaded = mlp(backend, features, train.classes(), seed + 1000);
@@ -247,15 +317,8 @@ public final class LoraWorkflow implements Callable<Integer> {
 
             // 6. freeze and fine-tune
             lora.freezeBase();
-            List<Training.Epoch> loraEpochList = new ArrayList<>();
-            try (Adam adam = new Adam(lora.adapterParameters(), lr)) {
-                for (int e = 0; e < recipe.loraEpochs(); e++) {
-                    int label = recipe.epochs() + e;
-                    Training.Epoch epoch = Training.epoch(model, adam, loader, label, label, logEveryBatches, log, progressBar());
-                    loraEpochList.add(epoch);
-                    log.printf(Locale.ROOT, "One epoch takes %.3f seconds (%,.0f samples/s)%n", epoch.seconds(), epoch.samplesPerSecond());
-                }
-            }
+            List<Training.Epoch> loraEpochList = phase("LoRA fine-tuning", model, lora.adapterParameters(), loader, recipe.epochs(),
+                    recipe.loraEpochs(), logEveryBatches);
             double ratio = loraEpochList.getLast().seconds() / fullEpochs.getLast().seconds();
             log.printf(Locale.ROOT, "LoRA epoch / full epoch time: %.2f (%.3f s / %.3f s; the blog measured 0.53)%n",
                     ratio, loraEpochList.getLast().seconds(), fullEpochs.getLast().seconds());
@@ -270,7 +333,8 @@ public final class LoraWorkflow implements Callable<Integer> {
             int[] after = Training.predict(model, shownX);
             log.println("Ground truth labels:  " + names(classes, shownLabels));
             log.println("Predicted:  " + names(classes, after));
-            lora.save(outDir.resolve("adapter"));
+            lora.save(outputs.path("adapter"));
+            outputs.staged("adapter");
 
             ObjectNode loraNode = report.putObject("lora");
             loraNode.put("rank", rank);
@@ -290,15 +354,41 @@ public final class LoraWorkflow implements Callable<Integer> {
             Pictures.writePng(Pictures.samples(shownPixels, test.channels(), test.height(), test.width(),
                     labels(classes, shownLabels), labels(classes, before), labels(classes, after),
                     datasetName + ": first test images, true label and predictions before and after LoRA"),
-                    outDir.resolve("samples.png"));
+                    outputs.path("samples.png"));
+            outputs.staged("samples.png");
             Pictures.writePng(Pictures.lossCurves(curve(fullEpochs, loader.size(), 0),
                     curve(loraEpochList, loader.size(), fullEpochs.size()),
                     String.format(Locale.ROOT, "%s, batch %d: full training, then rank-%d LoRA", datasetName, recipe.batchSize(), rank)),
-                    outDir.resolve("loss.png"));
-            AtomicFile.write(outDir.resolve("report.json"), json.writerWithDefaultPrettyPrinter().writeValueAsBytes(report));
+                    outputs.path("loss.png"));
+            outputs.staged("loss.png");
+            ObjectNode files = report.putObject("outputs");
+            outputs.digests().forEach((name, d) -> files.putObject(name).put("bytes", d.bytes()).put("sha256", d.sha256()));
+            AtomicFile.write(outputs.path(OutputSet.REPORT), json.writerWithDefaultPrettyPrinter().writeValueAsBytes(report));
+            outputs.staged(OutputSet.REPORT);
         } finally {
             shownX.close();
         }
+    }
+
+    /**
+     * Trains {@code epochs} epochs labelled from {@code firstLabel}; a loss that stops being finite
+     * ends the run with the phase, the step and what to try.
+     */
+    private List<Training.Epoch> phase(String name, Sequential model, List<Tensor> parameters, DataLoader loader, int firstLabel,
+                                       int epochs, int logEveryBatches) {
+        List<Training.Epoch> done = new ArrayList<>();
+        try (Adam adam = new Adam(parameters, lr)) {
+            for (int e = 0; e < epochs; e++) {
+                int label = firstLabel + e;
+                Training.Epoch epoch = Training.epoch(model, adam, loader, label, label, logEveryBatches, log, progressBar());
+                done.add(epoch);
+                log.printf(Locale.ROOT, "One epoch takes %.3f seconds (%,.0f samples/s)%n", epoch.seconds(), epoch.samplesPerSecond());
+            }
+        } catch (Training.Diverged d) {
+            throw new IllegalStateException("training stopped: " + d.getMessage() + " (" + name + ", --lr " + lr
+                    + "); no outputs were written.\nTry a lower --lr (the default is 0.001).", d);
+        }
+        return done;
     }
 
     /** The recipe: the blog's on a GPU or when asked, a quicker one on the CPU; options override. */
@@ -327,6 +417,9 @@ public final class LoraWorkflow implements Callable<Integer> {
         requirePositive("--limit-test", limitTest, spec);
         requirePositive("--log-every", logEvery, spec);
         requirePositive("--rank", rank, spec);
+        if (out != null && out.isBlank()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--out must name a folder, got an empty value");
+        }
         if (!(lr > 0) || !Float.isFinite(lr)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--lr must be a positive number, got " + lr);
         }
@@ -355,36 +448,76 @@ public final class LoraWorkflow implements Callable<Integer> {
                 "fc3", new Linear(backend, 2048, classes, seed * 31 + 3));
     }
 
-    private Dataset loadDataset(Backend backend, Split split) throws IOException {
-        List<Path> cifarDirs = Stream.concat(Stream.of(dataDir.resolve(Cifar10.DIRECTORY)), Cifar10.candidates().stream()).toList();
-        List<Path> fashionDirs = Stream.concat(Stream.of(dataDir.resolve(FashionMnist.DIRECTORY)),
-                FashionMnist.candidates().stream()).toList();
+    /** The folder a dataset is read from, both splits from the same one. */
+    record DataFolder(DatasetChoice kind, Path dir) {
+        Dataset load(Backend backend, Split split) throws IOException {
+            return kind == DatasetChoice.cifar10 ? Cifar10.loadFrom(backend, dir, split) : FashionMnist.loadFrom(backend, dir, split);
+        }
+    }
+
+    /**
+     * With {@code --data-dir} only that folder is used (its {@code cifar-10-batches-bin} or
+     * {@code fashion-mnist}, or the dataset's files in it); without, the first existing folder of
+     * the usual search. A folder found but broken is an error naming it, never a reason to read
+     * another copy.
+     */
+    private DataFolder dataFolder() throws IOException {
+        if (dataDir != null && dataDir.isBlank()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--data-dir must name a folder, got an empty value");
+        }
+        Path root = dataDir != null ? Path.of(dataDir).toAbsolutePath().normalize() : null;
+        List<Path> cifarDirs = root != null ? List.of(root.resolve(Cifar10.DIRECTORY), root) : Cifar10.candidates();
+        List<Path> fashionDirs = root != null ? List.of(root.resolve(FashionMnist.DIRECTORY), root) : FashionMnist.candidates();
+        if (dataset != DatasetChoice.fashion_mnist) {
+            for (Path d : cifarDirs) {
+                if (d.getFileName() != null && d.getFileName().toString().equals(Cifar10.DIRECTORY) ? Files.isDirectory(d)
+                        : Files.exists(d.resolve(Cifar10.TRAIN_FILES.getFirst()))) {
+                    return new DataFolder(DatasetChoice.cifar10, d);
+                }
+            }
+        }
+        if (dataset != DatasetChoice.cifar10) {
+            for (Path d : fashionDirs) {
+                if (d.getFileName() != null && d.getFileName().toString().equals(FashionMnist.DIRECTORY) ? Files.isDirectory(d)
+                        : Files.exists(d.resolve("train-images-idx3-ubyte.gz")) || Files.exists(d.resolve("train-images-idx3-ubyte"))) {
+                    return new DataFolder(DatasetChoice.fashion_mnist, d);
+                }
+            }
+        }
         return switch (dataset) {
-            case cifar10 -> Cifar10.load(backend, split, cifarDirs);
-            case fashion_mnist -> FashionMnist.load(backend, split, fashionDirs);
+            // neither loader finds anything there: its exception lists where it looked and how to get the data
+            case cifar10 -> throw notFound(() -> Cifar10.load(null, Split.TRAIN, cifarDirs));
+            case fashion_mnist -> throw notFound(() -> FashionMnist.load(null, Split.TRAIN, fashionDirs));
             case auto -> {
-                if (cifarDirs.stream().anyMatch(Files::isDirectory)) {
-                    yield Cifar10.load(backend, split, cifarDirs);
+                Path into = root != null ? root : Path.of("data").toAbsolutePath().normalize();
+                log.println("no dataset found: downloading CIFAR-10 into " + into);
+                try {
+                    new Cifar10Downloader().download(into);
+                } catch (IOException e) {
+                    throw new IOException("no dataset in " + (root != null ? root : "any data folder")
+                            + " and the CIFAR-10 download failed (" + e.getMessage() + ").\n"
+                            + "Do one of:\n"
+                            + "  apt-get install dataset-fashion-mnist          (Debian/Ubuntu, offline mirrors too)\n"
+                            + "  download " + Cifar10Downloader.OFFICIAL_URL + " and run\n"
+                            + "    tar xzf cifar-10-binary.tar.gz -C " + into + "\n"
+                            + "then run again (or pass --dataset and --data-dir).", e);
                 }
-                if (fashionDirs.stream().anyMatch(Files::isDirectory)) {
-                    yield FashionMnist.load(backend, split, fashionDirs);
-                }
-                if (split == Split.TRAIN) {
-                    log.println("no dataset found: downloading CIFAR-10 into " + dataDir.toAbsolutePath().normalize());
-                    try {
-                        new Cifar10Downloader().download(dataDir);
-                    } catch (IOException e) {
-                        throw new IOException("no dataset here and the CIFAR-10 download failed (" + e.getMessage() + ").\n"
-                                + "Do one of:\n"
-                                + "  apt-get install dataset-fashion-mnist          (Debian/Ubuntu, offline mirrors too)\n"
-                                + "  download " + Cifar10Downloader.OFFICIAL_URL + " and run\n"
-                                + "    tar xzf cifar-10-binary.tar.gz -C " + dataDir + "\n"
-                                + "then run again (or pass --dataset and --data-dir).", e);
-                    }
-                }
-                yield Cifar10.load(backend, split, cifarDirs);
+                yield new DataFolder(DatasetChoice.cifar10, into.resolve(Cifar10.DIRECTORY));
             }
         };
+    }
+
+    private interface Lookup {
+        Dataset run() throws IOException;
+    }
+
+    private static IOException notFound(Lookup lookup) {
+        try {
+            lookup.run().close();
+            return new IOException("the dataset appeared while it was being looked for: run again");
+        } catch (IOException e) {
+            return e;
+        }
     }
 
     private static Dataset limit(Dataset full, Integer limit, Backend backend) {
@@ -438,18 +571,4 @@ public final class LoraWorkflow implements Callable<Integer> {
         return points;
     }
 
-    /** Ctrl-C must not leave AtomicFile's temporaries in the output folder. */
-    private static void cleanTemporariesOnInterrupt(Path outDir) {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> removeTemporaries(outDir), "jrocm-clean-temporaries"));
-    }
-
-    /** Deletes the {@code .NAME.*.tmp} files an interrupted {@link AtomicFile} write leaves under {@code dir}. */
-    static void removeTemporaries(Path dir) {
-        try (Stream<Path> files = Files.walk(dir)) {
-            files.filter(f -> f.getFileName().toString().startsWith(".") && f.getFileName().toString().endsWith(".tmp"))
-                    .forEach(f -> f.toFile().delete());
-        } catch (IOException | RuntimeException e) {
-            // nothing more can be done while the JVM exits
-        }
-    }
 }
