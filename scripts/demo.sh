@@ -5,7 +5,7 @@
 # Builds jrocm first when needed, finds a JDK 22+ (scripts/env.sh), passes its arguments on.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-cd "$JROCM_ROOT"
+# No cd: relative --out and --data-dir mean the caller's folder (env.sh's functions use absolute paths).
 
 # No dataset anywhere and no way to download one (no internet here)? Debian packages Fashion-MNIST.
 want_data=1

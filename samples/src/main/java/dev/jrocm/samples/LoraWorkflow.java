@@ -486,7 +486,7 @@ public final class LoraWorkflow implements Callable<Integer> {
         }
         return switch (dataset) {
             // neither loader finds anything there: its exception lists where it looked and how to get the data
-            case cifar10 -> throw notFound(() -> Cifar10.load(null, Split.TRAIN, cifarDirs));
+            case cifar10 -> throw notFound(() -> Cifar10.load(null, Split.TRAIN, cifarDirs.subList(0, root != null ? 1 : cifarDirs.size())));
             case fashion_mnist -> throw notFound(() -> FashionMnist.load(null, Split.TRAIN, fashionDirs));
             case auto -> {
                 Path into = root != null ? root : Path.of("data").toAbsolutePath().normalize();

@@ -17,6 +17,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
 
@@ -55,9 +56,31 @@ class LoraWorkflowTest {
     }
 
     static int run(StringWriter err, String... args) {
-        CommandLine cli = new CommandLine(new LoraWorkflow()).setCaseInsensitiveEnumValuesAllowed(true);
+        return run(new ByteArrayOutputStream(), Map.of(), err, null, args);
+    }
+
+    /** The workflow in-process with its standard output, environment and output fault under the test's control. */
+    static int run(ByteArrayOutputStream stdout, Map<String, String> env, StringWriter err, OutputSet.Fault fault, String... args) {
+        LoraWorkflow app = new LoraWorkflow(new java.io.PrintStream(stdout, true, java.nio.charset.StandardCharsets.UTF_8), env);
+        if (fault != null) {
+            app.fault = fault;
+        }
+        CommandLine cli = LoraWorkflow.commandLine(app);
         cli.setErr(new PrintWriter(err));
         return cli.execute(args);
+    }
+
+    /** Tiny run options: 64 training and 32 test images, one epoch of each phase. */
+    static String[] tiny(Path out, String... more) {
+        List<String> a = new java.util.ArrayList<>(List.of("--dataset", "fashion-mnist", "--data-dir", data.toString(), "--device", "cpu",
+                "--batch-size", "32", "--epochs", "1", "--lora-epochs", "1", "--limit-train", "64", "--limit-test", "32",
+                "--out", out.toString(), "--no-progress"));
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    static void assertNoTrace(String err) {
+        assertFalse(err.contains("\tat ") || err.contains("Exception in"), "a stack trace was printed:\n" + err);
     }
 
     @Test
@@ -102,14 +125,190 @@ class LoraWorkflowTest {
     }
 
     @Test
-    void theShutdownHookRemovesTemporariesOfInterruptedWritesOnly(@TempDir Path out) throws IOException {
-        Path keep = Files.writeString(out.resolve("report.json"), "{}");
-        Path half = Files.writeString(out.resolve(".model.safetensors.5f3a.tmp"), "half");
-        Path nested = Files.writeString(Files.createDirectories(out.resolve("adapter")).resolve(".adapter_config.json.1.tmp"), "{");
-        LoraWorkflow.removeTemporaries(out);
-        assertTrue(Files.exists(keep));
-        assertFalse(Files.exists(half));
-        assertFalse(Files.exists(nested));
+    void aRunLeavesFilesItDidNotCreateAlone(@TempDir Path out) throws Exception {
+        String modulePath = System.getProperty("jdk.module.path");
+        org.junit.jupiter.api.Assumptions.assumeTrue(modulePath != null, "needs the module path of the test JVM");
+        Path foreign = Files.writeString(out.resolve(".notes.tmp"), "mine");
+        Path nested = Files.writeString(Files.createDirectories(out.resolve("project")).resolve(".draft.tmp"), "mine too");
+        List<String> command = new java.util.ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
+                "--enable-native-access=dev.jrocm.bindings,dev.jrocm.runtime", "--add-modules", "jdk.incubator.vector",
+                "-p", modulePath, "-m", "dev.jrocm.samples/dev.jrocm.samples.LoraWorkflow"));
+        command.addAll(List.of(tiny(out)));
+        Process run = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String log = new String(run.getInputStream().readAllBytes());
+        assertEquals(0, run.waitFor(), log);
+        assertTrue(Files.exists(foreign), "the exit hook deleted " + foreign);
+        assertTrue(Files.exists(nested), "the exit hook deleted " + nested);
+        try (Stream<Path> files = Files.list(out)) {
+            assertFalse(files.anyMatch(f -> f.getFileName().toString().startsWith(".jrocm-run-")), "the staging folder was left");
+        }
+    }
+
+    @Test
+    void usageErrorsExitTwoWithOneLineAndTheHint() {
+        for (String[] args : new String[][] {{"--device", "foo"}, {"--batch-size", "abc"}, {"--frobnicate"}, {"--out", ""},
+                {"--rank", "x"}}) {
+            StringWriter err = new StringWriter();
+            assertEquals(2, run(err, args), String.join(" ", args) + ": " + err);
+            assertNoTrace(err.toString());
+            assertTrue(err.toString().lines().count() <= 3, String.join(" ", args) + " printed:\n" + err);
+        }
+        StringWriter err = new StringWriter();
+        assertEquals(2, run(err, "--device", "foo"));
+        assertTrue(err.toString().contains("device 'foo' is not one of auto, hip[:N], cuda[:N], cpu"), err.toString());
+        assertTrue(err.toString().contains("--help"), err.toString());
+    }
+
+    @Test
+    void anUnusableOutIsFoundBeforeAnythingIsLoadedAndNamed(@TempDir Path tmp) throws IOException {
+        Path file = Files.writeString(tmp.resolve("a-file"), "x");
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
+        assertEquals(1, run(stdout, Map.of(), err, null, tiny(file.resolve("sub"))));
+        assertTrue(err.toString().contains(file.toString()), err.toString());
+        assertTrue(err.toString().contains("choose a folder you can write to"), err.toString());
+        assertNoTrace(err.toString());
+        assertFalse(stdout.toString().contains("dataset:"), "the dataset was loaded before --out was checked:\n" + stdout);
+    }
+
+    @Test
+    void debugAndTheVariableShowTheTrace(@TempDir Path tmp) throws IOException {
+        Path file = Files.writeString(tmp.resolve("a-file"), "x");
+        StringWriter err = new StringWriter();
+        assertEquals(1, run(new ByteArrayOutputStream(), Map.of(), err, null, tiny(file.resolve("sub"), "--debug")));
+        assertTrue(err.toString().contains("\tat "), err.toString());
+        err = new StringWriter();
+        assertEquals(1, run(new ByteArrayOutputStream(), Map.of("JROCM_DEBUG", "1"), err, null, tiny(file.resolve("sub"))));
+        assertTrue(err.toString().contains("\tat "), err.toString());
+    }
+
+    @Test
+    void aRankTooLargeForTheLastLayerStopsBeforeTraining(@TempDir Path out) {
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
+        assertEquals(2, run(stdout, Map.of(), err, null, tiny(out, "--rank", "20")));
+        assertTrue(err.toString().contains("--rank 20 is too large for layer fc3"), err.toString());
+        assertFalse(stdout.toString().contains("loss:") || stdout.toString().contains("One epoch"), stdout.toString());
+        assertNoTrace(err.toString());
+    }
+
+    @Test
+    void theDeviceVariableAndPropertyAreHonouredAndDeviceWins(@TempDir Path out) {
+        org.junit.jupiter.api.Assumptions.assumeFalse(dev.jrocm.runtime.device.Devices.status(
+                dev.jrocm.runtime.device.DeviceKind.CUDA).available(), "needs a machine without CUDA");
+        List<String> noDevice = new java.util.ArrayList<>(List.of(tiny(out)));
+        int at = noDevice.indexOf("--device");
+        noDevice.remove(at);
+        noDevice.remove(at);
+        StringWriter err = new StringWriter();
+        assertEquals(1, run(new ByteArrayOutputStream(), Map.of("JROCM_DEVICE", "cuda"), err, null, noDevice.toArray(String[]::new)));
+        assertTrue(err.toString().contains("device cuda:0 was asked for but cannot be used here"), err.toString());
+        assertNoTrace(err.toString());
+        String before = System.getProperty("jrocm.device");
+        System.setProperty("jrocm.device", "cuda");
+        try {
+            err = new StringWriter();
+            assertEquals(1, run(new ByteArrayOutputStream(), Map.of(), err, null, noDevice.toArray(String[]::new)));
+            assertTrue(err.toString().contains("device cuda:0"), err.toString());
+        } finally {
+            if (before == null) {
+                System.clearProperty("jrocm.device");
+            } else {
+                System.setProperty("jrocm.device", before);
+            }
+        }
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        err = new StringWriter();
+        assertEquals(0, run(stdout, Map.of("JROCM_DEVICE", "cuda"), err, null, tiny(out)), err.toString());
+        assertTrue(stdout.toString().contains("device: cpu"), stdout.toString());
+    }
+
+    @Test
+    void aNamedDataDirIsTheOnlyOneReadAndTheDatasetLineNamesIt(@TempDir Path tmp) throws IOException {
+        Path broken = Files.createDirectories(tmp.resolve("broken/fashion-mnist"));
+        writeIdx(broken, "t10k", 40, 3); // no training files
+        String before = System.getProperty("jrocm.data");
+        System.setProperty("jrocm.data", data.toString()); // a good copy the old code fell back to
+        try {
+            StringWriter err = new StringWriter();
+            List<String> args = new java.util.ArrayList<>(List.of(tiny(tmp.resolve("out"))));
+            args.set(args.indexOf("--data-dir") + 1, tmp.resolve("broken").toString());
+            assertEquals(1, run(new ByteArrayOutputStream(), Map.of(), err, null, args.toArray(String[]::new)), err.toString());
+            assertTrue(err.toString().contains(broken.toString()), err.toString());
+            assertTrue(err.toString().contains("train-images-idx3-ubyte"), err.toString());
+        } finally {
+            if (before == null) {
+                System.clearProperty("jrocm.data");
+            } else {
+                System.setProperty("jrocm.data", before);
+            }
+        }
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
+        assertEquals(0, run(stdout, Map.of(), err, null, tiny(tmp.resolve("out"))), err.toString());
+        assertTrue(stdout.toString().contains("dataset: Fashion-MNIST from " + data.resolve("fashion-mnist")), stdout.toString());
+    }
+
+    @Test
+    void aNonFiniteLossStopsTheRunNamingTheStepAndWritesNothing(@TempDir Path out) throws IOException {
+        StringWriter err = new StringWriter();
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        assertEquals(1, run(stdout, Map.of(), err, null, tiny(out, "--lr", "1e30")));
+        assertTrue(err.toString().contains("training stopped: the loss became"), err.toString());
+        assertTrue(err.toString().contains("at epoch 0, batch"), err.toString());
+        assertTrue(err.toString().contains("lower --lr"), err.toString());
+        assertNoTrace(err.toString());
+        try (Stream<Path> files = Files.list(out)) {
+            assertEquals(List.of(), files.toList(), "a diverged run left files");
+        }
+    }
+
+    @Test
+    void aFailureMidSetChangesNothingInOutAndSaysSo(@TempDir Path out) throws IOException {
+        Path oldModel = Files.writeString(out.resolve("model.safetensors"), "previous model");
+        Path oldReport = Files.writeString(out.resolve("report.json"), "{\"previous\": true}");
+        StringWriter err = new StringWriter();
+        OutputSet.Fault diskFull = step -> {
+            if (step.equals("staged model.safetensors")) {
+                throw new IOException("No space left on device");
+            }
+        };
+        assertEquals(1, run(new ByteArrayOutputStream(), Map.of(), err, diskFull, tiny(out)));
+        assertTrue(err.toString().contains("No space left on device"), err.toString());
+        assertNoTrace(err.toString());
+        assertEquals("previous model", Files.readString(oldModel));
+        assertEquals("{\"previous\": true}", Files.readString(oldReport));
+        try (Stream<Path> files = Files.list(out)) {
+            assertEquals(2, files.count(), "files were added or a staging folder left in " + out);
+        }
+    }
+
+    @Test
+    void aFailureWhileLandingSaysWhatLandedAndKeepsTheRestWhole(@TempDir Path out) throws IOException {
+        StringWriter err = new StringWriter();
+        OutputSet.Fault crash = step -> {
+            if (step.equals("landed adapter/adapter_config.json")) {
+                throw new IOException("simulated failure");
+            }
+        };
+        assertEquals(1, run(new ByteArrayOutputStream(), Map.of(), err, crash, tiny(out)));
+        assertTrue(err.toString().contains("landed: adapter/adapter_config.json"), err.toString());
+        assertTrue(err.toString().contains("is kept, whole, in"), err.toString());
+        assertFalse(Files.exists(out.resolve("report.json")), "the report landed before the rest of its set");
+    }
+
+    @Test
+    void theReportNamesTheFilesOfItsSet(@TempDir Path out) throws Exception {
+        StringWriter err = new StringWriter();
+        assertEquals(0, run(err, tiny(out)), err.toString());
+        JsonNode files = new ObjectMapper().readTree(out.resolve("report.json").toFile()).get("outputs");
+        for (String name : List.of("model.safetensors", "adapter/adapter_model.safetensors", "adapter/adapter_config.json",
+                "samples.png", "loss.png")) {
+            assertEquals(Files.size(out.resolve(name)), files.get(name).get("bytes").asLong(), name);
+            String sha = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(Files.readAllBytes(out.resolve(name))));
+            assertEquals(sha, files.get(name).get("sha256").asText(), name);
+        }
     }
 
     /**
@@ -237,14 +436,14 @@ class LoraWorkflowTest {
     @Test
     void aMissingDatasetSaysWhereItLookedAndWhatToDo(@TempDir Path empty) {
         StringWriter err = new StringWriter();
-        CommandLine cli = new CommandLine(new LoraWorkflow()).setCaseInsensitiveEnumValuesAllowed(true);
-        cli.setErr(new PrintWriter(err));
-        ByteArrayOutputStream ignored = new ByteArrayOutputStream();
-        int code = cli.execute("--dataset", "cifar10", "--data-dir", empty.toString(), "--device", "cpu",
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        int code = run(stdout, Map.of(), err, null, "--dataset", "cifar10", "--data-dir", empty.toString(), "--device", "cpu",
                 "--out", empty.resolve("out").toString());
         assertEquals(1, code);
+        assertNoTrace(err.toString());
         assertTrue(err.toString().contains("CIFAR-10 not found"), err.toString());
         assertTrue(err.toString().contains(empty.resolve("cifar-10-batches-bin").toString()), err.toString());
-        assertEquals(0, ignored.size());
+        assertTrue(stdout.toString().contains("device: cpu"), "the run printed nothing before failing:\n" + stdout);
+        assertFalse(stdout.toString().contains("dataset:") || stdout.toString().contains("loss:"), stdout.toString());
     }
 }
