@@ -79,6 +79,13 @@ public final class Autograd {
             return;
         }
         List<Tensor> order = topologicalOrder(root);
+        for (Tensor t : order) {
+            if (t.node().isFreed()) {
+                throw new IllegalStateException("backward(): the graph of " + root.describe() + " (at op '" + t.node().op()
+                        + "') was freed by a previous backward(), which releases what each op saved for its gradient;"
+                        + " run the forward pass again to build a new graph");
+            }
+        }
         Tensor seed = Tensor.full(root.backend(), 1f, root.shape());
         SEED.set(seed);
         try {
@@ -95,6 +102,7 @@ public final class Autograd {
                             + root.describe() + "'s graph); compute it under Autograd.noGrad() or detach its inputs");
                 }
                 node.rule().backward(g);
+                node.free();
                 if (g != seed) {
                     t.zeroGrad(); // an intermediate gradient is spent once its node has run
                 } else {

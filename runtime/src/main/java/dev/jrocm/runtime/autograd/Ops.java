@@ -28,6 +28,36 @@ public final class Ops {
     /** The result of {@link #crossEntropyWithAccuracy}: the mean loss and the number of correct argmaxes. */
     public record LossAndCorrect(Tensor loss, Tensor correct) {}
 
+    // ---- shape ops (called by Tensor.view / Tensor.narrow inside a recorded graph) ------------
+
+    /** Records {@code view} (same buffer as {@code x}, another shape) as an op: dx (+)= dy in x's shape. */
+    public static void recordView(Tensor x, Tensor view) {
+        view.setNode(new Node("view", List.of(x), dy -> {
+            if (x.requiresGrad()) {
+                try (Autograd.NoGrad none = Autograd.noGrad(); Tensor asX = dy.view(x.shape())) {
+                    Grads.accumulate(x, asX, false);
+                }
+            }
+        }));
+    }
+
+    /** Records {@code slice} (rows [from, from + n) of {@code x}) as an op: those rows of dx (+)= dy, the rest 0. */
+    public static void recordNarrow(Tensor x, Tensor slice, int from) {
+        slice.setNode(new Node("narrow", List.of(x), dy -> {
+            if (!x.requiresGrad()) {
+                return;
+            }
+            Grads.Target dx = Grads.target(x);
+            Backend be = dx.grad().backend();
+            if (dx.fresh()) {
+                be.fill(dx.grad().buffer(), 0f);
+            }
+            try (Autograd.NoGrad none = Autograd.noGrad(); Tensor rows = dx.grad().narrow(from, slice.dim(0))) {
+                be.axpy(1f, dy.buffer(), rows.buffer());
+            }
+        }));
+    }
+
     // ---- linear algebra -----------------------------------------------------------------------
 
     /** {@code y = x·Wᵀ + b}: x (batch, in), W (out, in), b (out) or null → y (batch, out). */

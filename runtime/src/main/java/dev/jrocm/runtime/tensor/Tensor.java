@@ -1,6 +1,7 @@
 package dev.jrocm.runtime.tensor;
 
 import dev.jrocm.runtime.autograd.Autograd;
+import dev.jrocm.runtime.autograd.Ops;
 import dev.jrocm.runtime.autograd.Node;
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.Buffer;
@@ -52,7 +53,8 @@ public final class Tensor implements AutoCloseable {
     /** An uninitialised tensor of the given type. */
     public static Tensor empty(Backend backend, DType dtype, int... shape) {
         int[] s = checkShape(shape);
-        return new Tensor(backend, backend.allocate(count(s) * Float.BYTES), s, dtype, null);
+        long bytes = count(s) * Float.BYTES;
+        return new Tensor(backend, backend.allocate(bytes), s, dtype, null);
     }
 
     public static Tensor zeros(Backend backend, int... shape) {
@@ -101,6 +103,10 @@ public final class Tensor implements AutoCloseable {
     private static long count(int[] shape) {
         long n = 1;
         for (int d : shape) {
+            if (d != 0 && n > Long.MAX_VALUE / Float.BYTES / d) { // the byte count would overflow a long
+                throw new IllegalArgumentException("shape " + Arrays.toString(shape)
+                        + " has more elements than memory can address");
+            }
             n *= d;
         }
         return n;
@@ -108,25 +114,41 @@ public final class Tensor implements AutoCloseable {
 
     // ---- views --------------------------------------------------------------------------------
 
-    /** The same elements in another shape of the same size (no copy; lives as long as this). */
+    /**
+     * The same elements in another shape of the same size (no copy; lives as long as this). Inside
+     * a recorded graph the view is an autograd op: its gradient flows back into this tensor's.
+     */
     public Tensor view(int... newShape) {
         int[] s = checkShape(newShape);
         if (count(s) != size()) {
             throw new IllegalArgumentException("view: cannot view " + shapeString() + " (" + size() + " elements) as "
                     + shapeString(s) + " (" + count(s) + ")");
         }
-        return new Tensor(backend, buffer(), s, dtype, root());
+        Tensor view = new Tensor(backend, buffer(), s, dtype, root());
+        if (Autograd.records(this)) {
+            Ops.recordView(this, view);
+        }
+        return view;
     }
 
-    /** Rows [from, from + count) along the first dimension (no copy; lives as long as this). */
+    /**
+     * Rows [from, from + count) along the first dimension (no copy; lives as long as this). Inside
+     * a recorded graph the slice is an autograd op: its gradient lands in those rows of this
+     * tensor's gradient.
+     */
     public Tensor narrow(int from, int count) {
-        if (from < 0 || count < 0 || from + count > shape[0]) {
-            throw new IllegalArgumentException("narrow: rows [" + from + ", " + (from + count) + ") of " + shapeString());
+        if (from < 0 || count < 0 || from > shape[0] || count > shape[0] - from) {
+            throw new IllegalArgumentException("narrow: rows [" + from + ", " + ((long) from + count) + ") of " + shapeString()
+                    + " (from and count must be ≥ 0 and end within the " + shape[0] + " rows)");
         }
         long rowElements = size() / Math.max(1, shape[0]);
         int[] s = shape.clone();
         s[0] = count;
-        return new Tensor(backend, buffer().slice(from * rowElements, count * rowElements), s, dtype, root());
+        Tensor slice = new Tensor(backend, buffer().slice(from * rowElements, count * rowElements), s, dtype, root());
+        if (Autograd.records(this)) {
+            Ops.recordNarrow(this, slice, from);
+        }
+        return slice;
     }
 
     private Tensor root() { return base == null ? this : base; }

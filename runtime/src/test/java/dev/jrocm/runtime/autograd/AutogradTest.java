@@ -86,6 +86,20 @@ class AutogradTest {
     }
 
     @Test
+    void aSecondBackwardThroughTheSameGraphSaysTheGraphWasFreed() {
+        try (Tensor w = Tensor.of(backend, new float[] {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f}, 2, 3).requiresGrad(true);
+             Scope s = Scope.open()) {
+            Tensor loss = Ops.crossEntropy(Ops.linear(Tensor.full(backend, 1f, 2, 3), w, null), labels());
+            loss.backward();
+            float[] once = w.grad().toArray();
+            IllegalStateException e = assertThrows(IllegalStateException.class, loss::backward);
+            assertTrue(e.getMessage().contains("freed by a previous backward()"), e.getMessage());
+            assertTrue(e.getMessage().contains("run the forward pass again"), e.getMessage());
+            assertArrayEquals(once, w.grad().toArray(), "the refused backward changed the gradient");
+        }
+    }
+
+    @Test
     void backwardThroughAnOpWithoutARuleNamesTheOp() {
         try (Tensor table = Tensor.of(backend, new float[] {1, 2, 3, 4, 5, 6}, 3, 2).requiresGrad(true);
              Scope s = Scope.open()) {

@@ -176,6 +176,43 @@ class GradCheckTest {
     }
 
     @Test
+    void aViewThatIsOneOfTwoPathsToAParameterCarriesItsGradient() {
+        // y = x + view(view(x, 12), 4, 3): d loss / d x is the sum of both paths (issue 12: a view
+        // cut the graph and x's gradient came out exactly halved).
+        check(Map.of("x", random(40, 4, 3)),
+                t -> ce(Ops.add(t.get("x"), t.get("x").view(12).view(4, 3))),
+                v -> {
+                    double[] y = v.get("x").clone();
+                    for (int i = 0; i < y.length; i++) {
+                        y[i] *= 2;
+                    }
+                    return crossEntropyRef(y, 3);
+                });
+    }
+
+    @Test
+    void narrowedRowsGetTheirGradientAndTheOtherRowsZero() {
+        // logits = rows 1..4 of a (6, 3) leaf: rows 0 and 5 get zero gradient, the rest the loss's.
+        check(Map.of("x", random(41, 6, 3)),
+                t -> ce(t.get("x").narrow(1, 4)),
+                v -> crossEntropyRef(java.util.Arrays.copyOfRange(v.get("x"), 3, 15), 3));
+    }
+
+    @Test
+    void twoNarrowsOfOneParameterAddUp() {
+        // rows 0..3 and rows 1..4 of one (5, 3) leaf, added: the overlap gets both contributions.
+        check(Map.of("x", random(42, 5, 3)),
+                t -> ce(Ops.add(t.get("x").narrow(0, 4), t.get("x").narrow(1, 4))),
+                v -> {
+                    double[] x = v.get("x"), y = new double[12];
+                    for (int i = 0; i < 12; i++) {
+                        y[i] = x[i] + x[i + 3];
+                    }
+                    return crossEntropyRef(y, 3);
+                });
+    }
+
+    @Test
     void reluGradient() {
         check(Map.of("x", random(8, 4, 3)),
                 t -> ce(Ops.relu(t.get("x"))),

@@ -50,8 +50,11 @@ class TensorTest {
             assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6}, t.view(6).toArray());
             assertEquals("view: cannot view 3×2 (6 elements) as 4 (4)",
                     assertThrows(IllegalArgumentException.class, () -> t.view(4)).getMessage());
-            assertEquals("narrow: rows [2, 4) of 3×2",
+            assertEquals("narrow: rows [2, 4) of 3×2 (from and count must be ≥ 0 and end within the 3 rows)",
                     assertThrows(IllegalArgumentException.class, () -> t.narrow(2, 2)).getMessage());
+            // from + count overflows int: the check must not wrap around and pass.
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> t.narrow(1, Integer.MAX_VALUE)).getMessage()
+                    .startsWith("narrow: rows [1, 2147483648) of 3×2"));
             t.close();
             assertEquals("tensor 2×2 is closed", assertThrows(IllegalStateException.class, rows::toArray).getMessage());
         }
@@ -59,6 +62,16 @@ class TensorTest {
                 assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(backend, 1, 1, 1, 1, 1)).getMessage());
         assertEquals("5 floats do not fill a tensor of shape 2×3",
                 assertThrows(IllegalArgumentException.class, () -> Tensor.of(backend, new float[5], 2, 3)).getMessage());
+    }
+
+    @Test
+    void elementCountsThatOverflowAreRefusedNotWrapped() {
+        // 65536⁴ = 2⁶⁴ wrapped to 0 elements before (a tensor of size 0 that claimed that shape).
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Tensor.zeros(backend, 65536, 65536, 65536, 65536));
+        assertTrue(e.getMessage().contains("[65536, 65536, 65536, 65536]"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(backend, 1 << 30, 1 << 30, 1 << 30));
+        assertTrue(e.getMessage().contains("more elements than memory can address"), e.getMessage());
     }
 
     @Test
