@@ -193,7 +193,7 @@ class LoraWorkflowTest {
     }
 
     @Test
-    void theDeviceVariableAndPropertyAreHonouredAndDeviceWins(@TempDir Path out) {
+    void theDeviceVariableAndPropertyAreHonouredAndDeviceWins(@TempDir Path out) throws IOException {
         org.junit.jupiter.api.Assumptions.assumeFalse(dev.jrocm.runtime.device.Devices.status(
                 dev.jrocm.runtime.device.DeviceKind.CUDA).available(), "needs a machine without CUDA");
         List<String> noDevice = new java.util.ArrayList<>(List.of(tiny(out)));
@@ -204,45 +204,48 @@ class LoraWorkflowTest {
         assertEquals(1, run(new ByteArrayOutputStream(), Map.of("JROCM_DEVICE", "cuda"), err, null, noDevice.toArray(String[]::new)));
         assertTrue(err.toString().contains("device cuda:0 was asked for but cannot be used here"), err.toString());
         assertNoTrace(err.toString());
-        String before = System.getProperty("jrocm.device");
-        System.setProperty("jrocm.device", "cuda");
-        try {
-            err = new StringWriter();
-            assertEquals(1, run(new ByteArrayOutputStream(), Map.of(), err, null, noDevice.toArray(String[]::new)));
-            assertTrue(err.toString().contains("device cuda:0"), err.toString());
-        } finally {
-            if (before == null) {
-                System.clearProperty("jrocm.device");
-            } else {
-                System.setProperty("jrocm.device", before);
-            }
-        }
+        withProperty("jrocm.device", "cuda", () -> {
+            StringWriter e = new StringWriter();
+            assertEquals(1, run(new ByteArrayOutputStream(), Map.of(), e, null, noDevice.toArray(String[]::new)));
+            assertTrue(e.toString().contains("device cuda:0"), e.toString());
+        });
         ByteArrayOutputStream stdout = new ByteArrayOutputStream();
         err = new StringWriter();
         assertEquals(0, run(stdout, Map.of("JROCM_DEVICE", "cuda"), err, null, tiny(out)), err.toString());
         assertTrue(stdout.toString().contains("device: cpu"), stdout.toString());
     }
 
+    /** Runs {@code body} with a system property set, then puts back what was there. */
+    static void withProperty(String key, String value, org.junit.jupiter.api.function.Executable body) throws IOException {
+        String before = System.getProperty(key);
+        System.setProperty(key, value);
+        try {
+            body.execute();
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        } finally {
+            if (before == null) {
+                System.clearProperty(key);
+            } else {
+                System.setProperty(key, before);
+            }
+        }
+    }
+
     @Test
     void aNamedDataDirIsTheOnlyOneReadAndTheDatasetLineNamesIt(@TempDir Path tmp) throws IOException {
         Path broken = Files.createDirectories(tmp.resolve("broken/fashion-mnist"));
         writeIdx(broken, "t10k", 40, 3); // no training files
-        String before = System.getProperty("jrocm.data");
-        System.setProperty("jrocm.data", data.toString()); // a good copy the old code fell back to
-        try {
+        withProperty("jrocm.data", data.toString(), () -> { // a good copy the old code fell back to
             StringWriter err = new StringWriter();
             List<String> args = new java.util.ArrayList<>(List.of(tiny(tmp.resolve("out"))));
             args.set(args.indexOf("--data-dir") + 1, tmp.resolve("broken").toString());
             assertEquals(1, run(new ByteArrayOutputStream(), Map.of(), err, null, args.toArray(String[]::new)), err.toString());
             assertTrue(err.toString().contains(broken.toString()), err.toString());
             assertTrue(err.toString().contains("train-images-idx3-ubyte"), err.toString());
-        } finally {
-            if (before == null) {
-                System.clearProperty("jrocm.data");
-            } else {
-                System.setProperty("jrocm.data", before);
-            }
-        }
+        });
         ByteArrayOutputStream stdout = new ByteArrayOutputStream();
         StringWriter err = new StringWriter();
         assertEquals(0, run(stdout, Map.of(), err, null, tiny(tmp.resolve("out"))), err.toString());
