@@ -343,7 +343,25 @@ public final class Ops {
             throw new IllegalArgumentException("gatherRows: indices must be i32 of rank 1, not " + indices.describe());
         }
         int[] shape = source.shape();
-        int cols = (int) (source.size() / Math.max(1, shape[0]));
+        int rows = shape[0];
+        long rowSize = 1; // elements per row: the product of the other dimensions (also with no rows)
+        for (int d = 1; d < shape.length && rowSize <= Integer.MAX_VALUE; d++) {
+            rowSize *= shape[d];
+        }
+        if (rowSize > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("gatherRows: rows of " + source.shapeString()
+                    + " hold more than " + Integer.MAX_VALUE + " elements");
+        }
+        int cols = (int) rowSize;
+        if (cols == 0) { // no elements to move, so no kernel sees the indices: check them here
+            int[] picked = indices.toIntArray();
+            for (int i = 0; i < picked.length; i++) {
+                if (picked[i] < 0 || picked[i] >= rows) {
+                    throw new IllegalArgumentException("gatherRows: index " + picked[i] + " at position " + i
+                            + " is outside [0, " + rows + ")");
+                }
+            }
+        }
         shape[0] = indices.dim(0);
         Tensor out = Tensor.empty(source.backend(), source.dtype(), shape);
         source.backend().gatherRows(source.buffer(), cols, indices.buffer(), indices.dim(0), out.buffer());

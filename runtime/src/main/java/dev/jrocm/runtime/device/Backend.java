@@ -8,8 +8,20 @@ import java.lang.foreign.MemorySegment;
  * implement the same list and nothing above changes.
  *
  * <p>Conventions: buffers hold float32 (or int32 where said) in row-major order; counts are
- * elements; shapes are not checked here — {@code Tensor} and the autograd ops check them once.
- * Ops are asynchronous on GPUs: results are visible to {@link #copyToHost} (which waits).
+ * elements. Shapes are {@code Tensor}'s and the autograd ops' to check; every entry point here
+ * checks what keeps memory safe ({@link Operands}): each buffer is a live one of this backend and
+ * holds at least the elements the op reads or writes, and counts are not negative — otherwise
+ * {@link IllegalArgumentException} naming the op and the operand. Empty inputs are defined: an op
+ * over zero elements does nothing, the cross-entropy of zero rows is NaN (the mean of nothing,
+ * as PyTorch), and its correct count 0. Ops are asynchronous on GPUs: results are visible to
+ * {@link #copyToHost} (which waits).
+ *
+ * <p>Thread safety: a backend may be shared by threads — the CPU backend's ops keep no state
+ * and its pool is locked; a GPU backend serialises its ops. What is built on a backend is not:
+ * a model, its optimizer and the tensors of a step belong to one thread at a time (as a
+ * PyTorch module does), and the misuse that can be detected throws
+ * {@link IllegalStateException} ({@code Scope}s used from another thread, an optimizer
+ * stepped from two threads at once).
  */
 public interface Backend extends AutoCloseable {
 

@@ -73,7 +73,7 @@ public final class Adam extends Optimizer {
     }
 
     @Override
-    public void step() {
+    protected void update() {
         t++;
         AdamStep scalars = new AdamStep(lr, beta1, beta2, eps, weightDecay, decoupled, t);
         for (Tensor p : parameters) {

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SequencedMap;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Updates parameters from their gradients. Only parameters that require grad and have a
@@ -22,6 +23,7 @@ import java.util.Set;
 public abstract class Optimizer implements AutoCloseable {
     protected final List<Tensor> parameters;
     protected final Map<Tensor, Tensor[]> state = new IdentityHashMap<>();
+    private final AtomicReference<Thread> stepping = new AtomicReference<>();
 
     protected Optimizer(List<Tensor> parameters) {
         if (parameters.isEmpty()) {
@@ -30,8 +32,28 @@ public abstract class Optimizer implements AutoCloseable {
         this.parameters = List.copyOf(parameters);
     }
 
-    /** One update of every parameter that requires grad and has a gradient. */
-    public abstract void step();
+    /**
+     * One update of every parameter that requires grad and has a gradient. An optimizer (like
+     * its model) belongs to one thread at a time: a step begun while another thread's step is
+     * running throws {@link IllegalStateException} instead of mixing the two updates.
+     */
+    public final void step() {
+        Thread self = Thread.currentThread();
+        Thread other = stepping.compareAndExchange(null, self);
+        if (other != null) {
+            throw new IllegalStateException(getClass().getSimpleName() + ".step() called on thread '" + self.getName()
+                    + "' while thread '" + other.getName() + "' is stepping it: a model and its optimizer"
+                    + " are used by one thread at a time");
+        }
+        try {
+            update();
+        } finally {
+            stepping.set(null);
+        }
+    }
+
+    /** The update of {@link #step()}: each optimizer's rule. */
+    protected abstract void update();
 
     /** Drops every parameter's gradient. */
     public void zeroGrad() {

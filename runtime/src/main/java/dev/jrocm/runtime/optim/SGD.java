@@ -31,7 +31,7 @@ public final class SGD extends Optimizer {
     }
 
     @Override
-    public void step() {
+    protected void update() {
         for (Tensor p : parameters) {
             if (!p.requiresGrad() || !p.hasGrad()) {
                 continue;

@@ -56,6 +56,7 @@ public final class Scope implements AutoCloseable {
 
     /** Takes {@code tensor} out of this scope: it survives the scope's close (into the enclosing scope if any). */
     public Tensor keep(Tensor tensor) {
+        requireOwnThread("kept from");
         if (owned.remove(tensor)) {
             for (Scope outer : OPEN.get()) {
                 if (outer != this && !outer.closed) {
@@ -67,6 +68,13 @@ public final class Scope implements AutoCloseable {
         return tensor;
     }
 
+    private void requireOwnThread(String use) {
+        if (Thread.currentThread() != thread) {
+            throw new IllegalStateException("a scope opened on thread '" + thread.getName() + "' was " + use
+                    + " thread '" + Thread.currentThread().getName() + "': a scope belongs to the thread that opened it");
+        }
+    }
+
     /** Number of tensors this scope will close. */
     public int size() { return owned.size(); }
 
@@ -75,9 +83,7 @@ public final class Scope implements AutoCloseable {
         if (closed) {
             return;
         }
-        if (Thread.currentThread() != thread) {
-            throw new IllegalStateException("a scope must be closed on the thread that opened it");
-        }
+        requireOwnThread("closed on");
         Deque<Scope> stack = OPEN.get();
         if (stack.peek() != this) {
             // Left open, so closing the inner scopes first and then this one still frees everything.

@@ -194,12 +194,21 @@ public final class Tensor implements AutoCloseable {
         upload(MemorySegment.ofArray(data));
     }
 
-    /** Copies {@code source}'s elements into this tensor; shapes must be equal. */
+    /**
+     * Copies {@code source}'s elements into this tensor; shapes and dtypes must be equal. The
+     * source may live on another backend (the copy then goes through host memory).
+     */
     public void copyFrom(Tensor source) {
         if (!Arrays.equals(shape, source.shape) || dtype != source.dtype) {
             throw new IllegalArgumentException("copyFrom: source is " + source.describe() + " but this is " + describe());
         }
-        backend.copy(source.buffer(), buffer());
+        if (source.backend == backend) {
+            backend.copy(source.buffer(), buffer());
+            return;
+        }
+        try (Arena arena = Arena.ofConfined()) { // another device: through the host
+            backend.copyFromHost(source.download(arena), buffer());
+        }
     }
 
     private void upload(MemorySegment heap) {

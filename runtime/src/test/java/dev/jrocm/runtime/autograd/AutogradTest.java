@@ -150,4 +150,22 @@ class AutogradTest {
         kept.close();
         assertThrows(IllegalStateException.class, kept::toArray);
     }
+
+    /** Gathering from rows of no elements still checks the indices; gathering no rows is fine. */
+    @Test
+    void gatherRowsOfEmptyRowsChecksIndicesAndGivesTheRightShape() {
+        try (Scope scope = Scope.open()) {
+            Tensor noColumns = Tensor.zeros(backend, 3, 0);
+            Tensor got = Ops.gatherRows(noColumns, Tensor.ofInts(backend, new int[] {2, 0}, 2));
+            assertArrayEquals(new int[] {2, 0}, got.shape());
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Ops.gatherRows(noColumns, Tensor.ofInts(backend, new int[] {1, 3}, 2)));
+            assertEquals("gatherRows: index 3 at position 1 is outside [0, 3)", e.getMessage());
+            Tensor noRows = Tensor.zeros(backend, 0, 5);
+            assertArrayEquals(new int[] {0, 5}, Ops.gatherRows(noRows, Tensor.ofInts(backend, new int[0], 0)).shape());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> Ops.gatherRows(noRows, Tensor.ofInts(backend, new int[] {0}, 1)));
+            assertEquals("gatherRows: index 0 at position 0 is outside [0, 0)", e.getMessage());
+        }
+    }
 }

@@ -7,7 +7,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 import static dev.jrocm.runtime.device.TestBuffers.download;
@@ -392,6 +394,102 @@ class BackendContractTest {
                 () -> { be.gatherRows(sb, cols, bad, 2, db); be.synchronize(); }); // GPUs throw at the sync
         assertEquals("gatherRows: index 50 at position 1 is outside [0, 50)", e.getMessage());
         for (Buffer b : List.of(sb, ib, db, bad)) {
+            be.release(b);
+        }
+    }
+
+    /**
+     * Every entry point given an operand too small for the sizes it is told, a buffer of another
+     * backend, or a released buffer throws naming the op and the operand — it never reads or
+     * writes outside the buffer (on the CPU that is native memory; on a GPU, device memory).
+     */
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
+    void everyEntryPointChecksItsOperandsAgainstTheSizesItIsGiven(Backend be) {
+        Buffer b6 = be.allocate(6 * 4L), b8 = be.allocate(8 * 4L), b12 = be.allocate(12 * 4L), small = be.allocate(4 * 4L), two = be.allocate(2 * 4L);
+        Buffer labels = uploadInts(be, new int[] {0, 1});
+        AdamStep step = new AdamStep(1e-3f, 0.9f, 0.999f, 1e-8f, 0f, false, 1);
+        Map<String, org.junit.jupiter.api.function.Executable> calls = new LinkedHashMap<>();
+        calls.put("gemm: operand c holds 4 elements, the op needs 6",
+                () -> be.gemm(false, false, 2, 3, 4, 1f, b8, b12, 0f, small));
+        calls.put("gemm: operand b holds 8 elements, the op needs 12",
+                () -> be.gemm(false, false, 2, 3, 4, 1f, b8, b8, 0f, b6));
+        calls.put("gemm: counts (m, n, k) must not be negative", () -> be.gemm(false, false, -1, 3, 4, 1f, b8, b8, 0f, b6));
+        calls.put("addBias: operand y holds 6 elements, the op needs 8", () -> be.addBias(b6, b8, 2, 4));
+        calls.put("addBias: operand bias holds 2 elements, the op needs 3", () -> be.addBias(b6, two, 2, 3));
+        calls.put("columnSums: operand out holds 2 elements, the op needs 3", () -> be.columnSums(b6, 2, 3, two, false));
+        calls.put("columnSums: operand x holds 6 elements, the op needs 8", () -> be.columnSums(b6, 2, 4, b8, false));
+        calls.put("relu: operand y holds 6 elements, the op needs 8", () -> be.relu(b8, b6));
+        calls.put("reluBackward: operand dx holds 6 elements, the op needs 8", () -> be.reluBackward(b8, b8, b6, false));
+        calls.put("dropout: operand y holds 6 elements, the op needs 8", () -> be.dropout(b8, b6, 0.5f, 1));
+        calls.put("dropout: p must be in [0, 1], got 1.5", () -> be.dropout(b8, b8, 1.5f, 1));
+        calls.put("dropoutBackward: operand dx holds 6 elements, the op needs 8", () -> be.dropoutBackward(b8, b6, 0.5f, 1, false));
+        calls.put("axpy: operand y holds 6 elements, the op needs 8", () -> be.axpy(1f, b8, b6));
+        calls.put("crossEntropy: operand logits holds 6 elements, the op needs 8", () -> be.crossEntropy(b6, labels, 2, 4, two, null));
+        calls.put("crossEntropy: operand labels holds 2 elements, the op needs 3", () -> be.crossEntropy(b6, labels, 3, 2, two, null));
+        calls.put("crossEntropy: operand dLogits holds 4 elements, the op needs 6", () -> be.crossEntropy(b6, labels, 2, 3, two, small));
+        calls.put("crossEntropy: operand out holds 0 elements, the op needs 2", () -> be.crossEntropy(b6, labels, 2, 3, small.slice(0, 0), null));
+        calls.put("argmaxRows: operand out holds 2 elements, the op needs 3", () -> be.argmaxRows(b6, 3, 2, two));
+        calls.put("argmaxRows: 2 rows of 0 columns have no largest element", () -> be.argmaxRows(b6, 2, 0, two));
+        calls.put("adam: operand v holds 6 elements, the op needs 8", () -> be.adam(b8, b8, b8, b6, step));
+        calls.put("adamFactored: operand x holds 6 elements, the op needs 8", () -> be.adamFactored(b8, b8, b8, two, b6, 2, 1, 4, step));
+        calls.put("adamFactored: operand dy holds 2 elements, the op needs 4", () -> be.adamFactored(b8, b8, b8, two, b8, 2, 2, 4, step));
+        calls.put("gatherRows: operand dst holds 4 elements, the op needs 6", () -> be.gatherRows(b6, 3, labels, 2, small));
+        calls.put("gatherRows: operand indices holds 2 elements, the op needs 3", () -> be.gatherRows(b6, 2, labels, 3, b6));
+        calls.put("copy: target holds 24 bytes, needs 32", () -> be.copy(b8, b6));
+        for (Map.Entry<String, org.junit.jupiter.api.function.Executable> call : calls.entrySet()) {
+            Exception e = assertThrows(IllegalArgumentException.class, call.getValue(), call.getKey());
+            assertTrue(e.getMessage().startsWith(call.getKey()), "expected '" + call.getKey() + "', got '" + e.getMessage() + "'");
+        }
+        try (CpuBackend other = new CpuBackend(CpuGemm.java())) {
+            Buffer foreign = other.allocate(8 * 4L);
+            Exception e = assertThrows(IllegalArgumentException.class, () -> be.axpy(1f, foreign, b8));
+            assertTrue(e.getMessage().startsWith("axpy: operand x belongs to another backend"), e.getMessage());
+        }
+        Buffer released = be.allocate(8 * 4L);
+        be.release(released);
+        Exception e = assertThrows(IllegalStateException.class, () -> be.scale(released, 2f));
+        assertEquals("scale: operand x was released", e.getMessage());
+        for (Buffer b : List.of(b6, b8, b12, small, two, labels)) {
+            be.release(b);
+        }
+    }
+
+    /**
+     * Empty inputs mean the same everywhere (PyTorch's answers): an op over no elements writes
+     * nothing, a product with an empty inner dimension is zeros, the sums over no rows are zeros,
+     * the mean cross-entropy of no rows is NaN with 0 correct, and gathering no rows or rows of no
+     * columns is fine while a bad index is still an error.
+     */
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
+    void emptyInputsHaveTheSameAnswerOnEveryBackend(Backend be) {
+        Buffer empty = be.allocate(0);
+        Buffer c = upload(be, new float[] {5, 5, 5, 5, 5, 5});
+        be.gemm(false, false, 2, 3, 0, 1f, empty, empty, 0f, c); // (2×0)·(0×3): zeros
+        assertArrayEquals(new float[6], download(be, c));
+        Buffer k4 = be.allocate(12 * 4L);
+        be.gemm(false, false, 0, 3, 4, 1f, empty, k4, 0f, empty); // no rows: nothing to write
+        be.release(k4);
+        Buffer sums = upload(be, new float[] {7, 7, 7});
+        be.columnSums(empty, 0, 3, sums, false);
+        assertArrayEquals(new float[3], download(be, sums));
+        be.relu(empty, empty);
+        be.scale(empty, 2f);
+        be.axpy(1f, empty, empty);
+        be.fill(empty, 1f);
+        be.adam(empty, empty, empty, empty, new AdamStep(1e-3f, 0.9f, 0.999f, 1e-8f, 0f, false, 1));
+        be.argmaxRows(empty, 0, 0, empty);
+        Buffer out = upload(be, new float[] {3, 3});
+        be.crossEntropy(empty, empty, 0, 10, out, empty);
+        float[] ce = download(be, out);
+        assertTrue(Float.isNaN(ce[0]), "mean loss of no rows is NaN, got " + ce[0]);
+        assertEquals(0f, ce[1]);
+        Buffer src = upload(be, new float[] {1, 2, 3, 4}), idx = uploadInts(be, new int[] {1, 0});
+        be.gatherRows(src, 2, idx, 0, empty);
+        be.gatherRows(empty, 0, idx, 2, empty);
+        be.synchronize();
+        for (Buffer b : List.of(empty, c, sums, out, src, idx)) {
             be.release(b);
         }
     }

@@ -78,4 +78,34 @@ class OptimizerTest {
             assertEquals(ref[1], got[1], 1e-6);
         }
     }
+
+    /** A step begun while another thread's step runs is refused, not interleaved with it. */
+    @Test
+    void steppingFromTwoThreadsAtOnceThrows() throws Exception {
+        java.util.concurrent.CountDownLatch inside = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        try (Tensor p = Tensor.zeros(backend, 2).requiresGrad(true);
+             Optimizer blocking = new Optimizer(List.of(p)) {
+                 @Override
+                 protected void update() {
+                     inside.countDown();
+                     try {
+                         release.await();
+                     } catch (InterruptedException e) {
+                         Thread.currentThread().interrupt();
+                     }
+                 }
+             }) {
+            Thread first = new Thread(blocking::step, "first-stepper");
+            first.start();
+            inside.await();
+            IllegalStateException e = assertThrows(IllegalStateException.class, blocking::step);
+            assertEquals("step() called on thread '" + Thread.currentThread().getName()
+                    + "' while thread 'first-stepper' is stepping it: a model and its optimizer are used by one"
+                    + " thread at a time", e.getMessage().substring(e.getMessage().indexOf("step()")));
+            release.countDown();
+            first.join();
+            blocking.step(); // once the other step is over, this thread may step
+        }
+    }
 }

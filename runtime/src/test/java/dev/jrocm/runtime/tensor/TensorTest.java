@@ -83,7 +83,23 @@ class TensorTest {
         outer.close(); // the failed close above left it open; now it closes
         Scope mine = Scope.open();
         ExecutionException e = assertThrows(ExecutionException.class, () -> CompletableFuture.runAsync(mine::close).get());
-        assertTrue(e.getCause().getMessage().contains("closed on the thread that opened it"), e.getCause().getMessage());
+        assertTrue(e.getCause().getMessage().contains("belongs to the thread that opened it"), e.getCause().getMessage());
+        Tensor t = Tensor.zeros(backend, 2);
+        e = assertThrows(ExecutionException.class, () -> CompletableFuture.runAsync(() -> mine.keep(t)).get());
+        assertTrue(e.getCause().getMessage().contains("was kept from thread"), e.getCause().getMessage());
+        assertEquals(1, mine.size(), "the failed keep left the tensor in the scope");
         mine.close();
+        assertTrue(t.isClosed());
+    }
+
+    /** copyFrom takes a tensor of another backend (through the host), as PyTorch's copy_ does across devices. */
+    @Test
+    void copyFromATensorOfAnotherBackend() {
+        try (CpuBackend other = new CpuBackend();
+             Tensor there = Tensor.of(other, new float[] {1, 2, 3}, 3);
+             Tensor here = Tensor.zeros(backend, 3)) {
+            here.copyFrom(there);
+            assertArrayEquals(new float[] {1, 2, 3}, here.toArray());
+        }
     }
 }

@@ -5,6 +5,7 @@ import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.Buffer;
 import dev.jrocm.runtime.device.DeviceKind;
 import dev.jrocm.runtime.device.MemoryStats;
+import dev.jrocm.runtime.device.Operands;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -135,6 +136,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void copyFromHost(MemorySegment source, Buffer target) {
+        Operands.whole(this, "copyFromHost", "target", target);
         MemorySegment t = target.memory();
         requireAtLeast("copyFromHost: source", source.byteSize(), t.byteSize());
         MemorySegment.copy(source, 0, t, 0, t.byteSize());
@@ -142,6 +144,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void copyToHost(Buffer source, MemorySegment target) {
+        Operands.whole(this, "copyToHost", "source", source);
         MemorySegment s = source.memory();
         requireAtLeast("copyToHost: target", target.byteSize(), s.byteSize());
         MemorySegment.copy(s, 0, target, 0, s.byteSize());
@@ -149,6 +152,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void copy(Buffer source, Buffer target) {
+        Operands.whole(this, "copy", "source", source);
+        Operands.whole(this, "copy", "target", target);
         MemorySegment s = source.memory(), t = target.memory();
         requireAtLeast("copy: target", t.byteSize(), s.byteSize());
         MemorySegment.copy(s, 0, t, 0, s.byteSize());
@@ -164,6 +169,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void fill(Buffer x, float value) {
+        Operands.whole(this, "fill", "x", x);
         MemorySegment m = x.memory();
         Parallel.forRange(x.length(), GRAIN, (from, to) -> {
             for (long i = from; i < to; i++) {
@@ -174,6 +180,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void uniform(Buffer x, float lo, float hi, long seed) {
+        Operands.whole(this, "uniform", "x", x);
         MemorySegment m = x.memory();
         float width = hi - lo;
         Parallel.forRange(x.length(), GRAIN, (from, to) -> {
@@ -185,6 +192,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void normal(Buffer x, float mean, float std, long seed) {
+        Operands.whole(this, "normal", "x", x);
         MemorySegment m = x.memory();
         Parallel.forRange(x.length(), GRAIN, (from, to) -> {
             for (long i = from; i < to; i++) {
@@ -198,12 +206,19 @@ public final class CpuBackend implements Backend {
     @Override
     public void gemm(boolean transA, boolean transB, int m, int n, int k,
                      float alpha, Buffer a, Buffer b, float beta, Buffer c) {
+        Operands.counts("gemm", "m, n, k", m, n, k);
+        Operands.require(this, "gemm", "a", a, Operands.elements(m, k));
+        Operands.require(this, "gemm", "b", b, Operands.elements(k, n));
+        Operands.require(this, "gemm", "c", c, Operands.elements(m, n));
         gemm.sgemm(transA, transB, m, n, k, alpha, a.memory(), Math.max(1, transA ? m : k),
                 b.memory(), Math.max(1, transB ? k : n), beta, c.memory(), Math.max(1, n));
     }
 
     @Override
     public void addBias(Buffer y, Buffer bias, int rows, int cols) {
+        Operands.counts("addBias", "rows, cols", rows, cols);
+        Operands.require(this, "addBias", "y", y, Operands.elements(rows, cols));
+        Operands.require(this, "addBias", "bias", bias, cols);
         MemorySegment ym = y.memory(), bm = bias.memory();
         Parallel.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), (from, to) -> {
             for (long r = from; r < to; r++) {
@@ -217,6 +232,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void columnSums(Buffer x, int rows, int cols, Buffer out, boolean accumulate) {
+        Operands.counts("columnSums", "rows, cols", rows, cols);
+        Operands.require(this, "columnSums", "x", x, Operands.elements(rows, cols));
+        Operands.require(this, "columnSums", "out", out, cols);
         MemorySegment xm = x.memory(), om = out.memory();
         // Split over columns so each thread owns its sums; rows run inside, row-major friendly per chunk.
         Parallel.forRange(cols, Math.max(1, GRAIN / Math.max(1, rows)), (from, to) -> {
@@ -236,6 +254,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void relu(Buffer x, Buffer y) {
+        Operands.require(this, "relu", "y", y, Operands.whole(this, "relu", "x", x));
         MemorySegment xm = x.memory(), ym = y.memory();
         Parallel.forRange(x.length(), GRAIN, (from, to) -> {
             for (long i = from; i < to; i++) {
@@ -246,6 +265,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void reluBackward(Buffer y, Buffer dy, Buffer dx, boolean accumulate) {
+        long n = Operands.whole(this, "reluBackward", "y", y);
+        Operands.require(this, "reluBackward", "dy", dy, n);
+        Operands.require(this, "reluBackward", "dx", dx, n);
         MemorySegment ym = y.memory(), dym = dy.memory(), dxm = dx.memory();
         Parallel.forRange(y.length(), GRAIN, (from, to) -> {
             for (long i = from; i < to; i++) {
@@ -257,6 +279,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void dropout(Buffer x, Buffer y, float p, long seed) {
+        Operands.require(this, "dropout", "y", y, Operands.whole(this, "dropout", "x", x));
+        Operands.probability("dropout", p);
         MemorySegment xm = x.memory(), ym = y.memory();
         float keep = 1f / (1f - p);
         Parallel.forRange(x.length(), GRAIN, (from, to) -> {
@@ -268,6 +292,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void dropoutBackward(Buffer dy, Buffer dx, float p, long seed, boolean accumulate) {
+        Operands.require(this, "dropoutBackward", "dx", dx, Operands.whole(this, "dropoutBackward", "dy", dy));
+        Operands.probability("dropoutBackward", p);
         MemorySegment dym = dy.memory(), dxm = dx.memory();
         float keep = 1f / (1f - p);
         Parallel.forRange(dy.length(), GRAIN, (from, to) -> {
@@ -280,6 +306,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void scale(Buffer x, float alpha) {
+        Operands.whole(this, "scale", "x", x);
         MemorySegment m = x.memory();
         Parallel.forRange(x.length(), GRAIN, (from, to) -> {
             for (long i = from; i < to; i++) {
@@ -290,6 +317,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void axpy(float alpha, Buffer x, Buffer y) {
+        Operands.require(this, "axpy", "y", y, Operands.whole(this, "axpy", "x", x));
         MemorySegment xm = x.memory(), ym = y.memory();
         Parallel.forRange(x.length(), GRAIN, (from, to) -> {
             for (long i = from; i < to; i++) {
@@ -302,6 +330,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void crossEntropy(Buffer logits, Buffer labels, int rows, int classes, Buffer out, Buffer dLogits) {
+        Operands.crossEntropy(this, logits, labels, rows, classes, out, dLogits);
         MemorySegment x = logits.memory(), y = labels.memory(), o = out.memory();
         MemorySegment d = dLogits == null ? null : dLogits.memory();
         double loss = 0;
@@ -344,6 +373,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void argmaxRows(Buffer x, int rows, int cols, Buffer out) {
+        Operands.argmaxRows(this, x, rows, cols, out);
         MemorySegment xm = x.memory(), om = out.memory();
         for (int r = 0; r < rows; r++) {
             long row = (long) r * cols;
@@ -359,6 +389,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void adam(Buffer p, Buffer g, Buffer m, Buffer v, AdamStep step) {
+        Operands.adam(this, p, g, m, v);
         MemorySegment pm = p.memory(), gm = g.memory(), mm = m.memory(), vm = v.memory();
         float lr = step.lr(), b1 = step.beta1(), b2 = step.beta2(), eps = step.eps(), wd = step.weightDecay();
         boolean decoupled = step.decoupled();
@@ -391,6 +422,7 @@ public final class CpuBackend implements Backend {
      */
     @Override
     public void adamFactored(Buffer p, Buffer m, Buffer v, Buffer dy, Buffer x, int batch, int out, int in, AdamStep step) {
+        Operands.adamFactored(this, p, m, v, dy, x, batch, out, in);
         MemorySegment pm = p.memory(), mm = m.memory(), vm = v.memory(), dym = dy.memory(), xm = x.memory();
         float lr = step.lr(), b1 = step.beta1(), b2 = step.beta2(), eps = step.eps(), wd = step.weightDecay();
         float stepSize = (float) (lr / step.biasCorrection1());
@@ -475,6 +507,10 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void gatherRows(Buffer src, int cols, Buffer indices, int count, Buffer dst) {
+        Operands.gatherRows(this, src, cols, indices, count, dst);
+        if (cols == 0) {
+            return; // nothing to copy; the source's row count is not known here (Ops.gatherRows checks)
+        }
         MemorySegment s = src.memory(), idx = indices.memory(), d = dst.memory();
         long rowsInSource = s.byteSize() / ((long) cols * Float.BYTES);
         long rowBytes = (long) cols * Float.BYTES;

@@ -6,6 +6,7 @@ import dev.jrocm.runtime.device.Buffer;
 import dev.jrocm.runtime.device.DeviceKind;
 import dev.jrocm.runtime.device.GpuException;
 import dev.jrocm.runtime.device.MemoryStats;
+import dev.jrocm.runtime.device.Operands;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -35,7 +36,8 @@ import java.util.Map;
  * ({@link IllegalArgumentException}, the CPU backend's message) at the next of those calls, not by
  * the op that queued the kernel.
  *
- * <p>Not thread-safe beyond allocation: ops are queued from one thread at a time.
+ * <p>Thread-safe: every op holds this backend's lock while it queues its work (the kernel
+ * arguments are one shared block), so ops from several threads are serialised on the one stream.
  */
 public final class GpuBackend implements Backend {
     /** Allocation granularity of the pool, bytes. */
@@ -209,7 +211,8 @@ public final class GpuBackend implements Backend {
     }
 
     @Override
-    public void copyFromHost(MemorySegment source, Buffer target) {
+    public synchronized void copyFromHost(MemorySegment source, Buffer target) {
+        Operands.whole(this, "copyFromHost", "target", target);
         MemorySegment t = target.memory();
         requireAtLeast("copyFromHost: source", source.byteSize(), t.byteSize());
         if (t.byteSize() > 0) {
@@ -218,7 +221,8 @@ public final class GpuBackend implements Backend {
     }
 
     @Override
-    public void copyToHost(Buffer source, MemorySegment target) {
+    public synchronized void copyToHost(Buffer source, MemorySegment target) {
+        Operands.whole(this, "copyToHost", "source", source);
         MemorySegment s = source.memory();
         requireAtLeast("copyToHost: target", target.byteSize(), s.byteSize());
         if (s.byteSize() > 0) {
@@ -230,7 +234,9 @@ public final class GpuBackend implements Backend {
     }
 
     @Override
-    public void copy(Buffer source, Buffer target) {
+    public synchronized void copy(Buffer source, Buffer target) {
+        Operands.whole(this, "copy", "source", source);
+        Operands.whole(this, "copy", "target", target);
         MemorySegment s = source.memory(), t = target.memory();
         requireAtLeast("copy: target", t.byteSize(), s.byteSize());
         if (s.byteSize() > 0) {
@@ -247,19 +253,22 @@ public final class GpuBackend implements Backend {
     // ---- initialisation -----------------------------------------------------------------------
 
     @Override
-    public void fill(Buffer x, float value) {
+    public synchronized void fill(Buffer x, float value) {
+        Operands.whole(this, "fill", "x", x);
         long n = x.length();
         elementwise("jr_fill", n, args.reset().ptr(x).f32(value).i64(n));
     }
 
     @Override
-    public void uniform(Buffer x, float lo, float hi, long seed) {
+    public synchronized void uniform(Buffer x, float lo, float hi, long seed) {
+        Operands.whole(this, "uniform", "x", x);
         long n = x.length();
         elementwise("jr_uniform_init", n, args.reset().ptr(x).f32(lo).f32(hi - lo).i64(seed).i64(n));
     }
 
     @Override
-    public void normal(Buffer x, float mean, float std, long seed) {
+    public synchronized void normal(Buffer x, float mean, float std, long seed) {
+        Operands.whole(this, "normal", "x", x);
         long n = x.length();
         elementwise("jr_normal_init", n, args.reset().ptr(x).f32(mean).f32(std).i64(seed).i64(n));
     }
@@ -272,8 +281,12 @@ public final class GpuBackend implements Backend {
      * n and m swapped, and the row-major leading dimensions unchanged.
      */
     @Override
-    public void gemm(boolean transA, boolean transB, int m, int n, int k,
+    public synchronized void gemm(boolean transA, boolean transB, int m, int n, int k,
                      float alpha, Buffer a, Buffer b, float beta, Buffer c) {
+        Operands.counts("gemm", "m, n, k", m, n, k);
+        Operands.require(this, "gemm", "a", a, Operands.elements(m, k));
+        Operands.require(this, "gemm", "b", b, Operands.elements(k, n));
+        Operands.require(this, "gemm", "c", c, Operands.elements(m, n));
         if (m == 0 || n == 0) {
             return;
         }
@@ -283,13 +296,19 @@ public final class GpuBackend implements Backend {
     }
 
     @Override
-    public void addBias(Buffer y, Buffer bias, int rows, int cols) {
+    public synchronized void addBias(Buffer y, Buffer bias, int rows, int cols) {
+        Operands.counts("addBias", "rows, cols", rows, cols);
+        Operands.require(this, "addBias", "y", y, Operands.elements(rows, cols));
+        Operands.require(this, "addBias", "bias", bias, cols);
         long n = (long) rows * cols;
         elementwise("jr_add_bias", n, args.reset().ptr(y).ptr(bias).i32(cols).i64(n));
     }
 
     @Override
-    public void columnSums(Buffer x, int rows, int cols, Buffer out, boolean accumulate) {
+    public synchronized void columnSums(Buffer x, int rows, int cols, Buffer out, boolean accumulate) {
+        Operands.counts("columnSums", "rows, cols", rows, cols);
+        Operands.require(this, "columnSums", "x", x, Operands.elements(rows, cols));
+        Operands.require(this, "columnSums", "out", out, cols);
         if (cols == 0) {
             return;
         }
@@ -300,7 +319,8 @@ public final class GpuBackend implements Backend {
     // ---- element-wise -------------------------------------------------------------------------
 
     @Override
-    public void relu(Buffer x, Buffer y) {
+    public synchronized void relu(Buffer x, Buffer y) {
+        Operands.require(this, "relu", "y", y, Operands.whole(this, "relu", "x", x));
         long n = x.length();
         requireOpen();
         GpuDnn dnn = driver.dnn();
@@ -312,7 +332,9 @@ public final class GpuBackend implements Backend {
 
     /** MIOpen's activation backward only overwrites (beta = 0): accumulating is jrocm's kernel. */
     @Override
-    public void reluBackward(Buffer y, Buffer dy, Buffer dx, boolean accumulate) {
+    public synchronized void reluBackward(Buffer y, Buffer dy, Buffer dx, boolean accumulate) {
+        Operands.require(this, "reluBackward", "dy", dy, Operands.whole(this, "reluBackward", "y", y));
+        Operands.require(this, "reluBackward", "dx", dx, y.length());
         long n = y.length();
         requireOpen();
         GpuDnn dnn = driver.dnn();
@@ -324,26 +346,32 @@ public final class GpuBackend implements Backend {
     }
 
     @Override
-    public void dropout(Buffer x, Buffer y, float p, long seed) {
+    public synchronized void dropout(Buffer x, Buffer y, float p, long seed) {
+        Operands.require(this, "dropout", "y", y, Operands.whole(this, "dropout", "x", x));
+        Operands.probability("dropout", p);
         long n = x.length();
         elementwise("jr_dropout", n, args.reset().ptr(x).ptr(y).f32(p).f32(1f / (1f - p)).i64(seed).i64(n));
     }
 
     @Override
-    public void dropoutBackward(Buffer dy, Buffer dx, float p, long seed, boolean accumulate) {
+    public synchronized void dropoutBackward(Buffer dy, Buffer dx, float p, long seed, boolean accumulate) {
+        Operands.require(this, "dropoutBackward", "dx", dx, Operands.whole(this, "dropoutBackward", "dy", dy));
+        Operands.probability("dropoutBackward", p);
         long n = dy.length();
         elementwise("jr_dropout_backward", n, args.reset().ptr(dy).ptr(dx).f32(p).f32(1f / (1f - p)).i64(seed)
                 .i32(accumulate ? 1 : 0).i64(n));
     }
 
     @Override
-    public void scale(Buffer x, float alpha) {
+    public synchronized void scale(Buffer x, float alpha) {
+        Operands.whole(this, "scale", "x", x);
         long n = x.length();
         elementwise("jr_scale", n, args.reset().ptr(x).f32(alpha).i64(n));
     }
 
     @Override
-    public void axpy(float alpha, Buffer x, Buffer y) {
+    public synchronized void axpy(float alpha, Buffer x, Buffer y) {
+        Operands.require(this, "axpy", "y", y, Operands.whole(this, "axpy", "x", x));
         long n = x.length();
         elementwise("jr_axpy", n, args.reset().f32(alpha).ptr(x).ptr(y).i64(n));
     }
@@ -357,9 +385,11 @@ public final class GpuBackend implements Backend {
      * is thrown at the next read-back (class comment).
      */
     @Override
-    public void crossEntropy(Buffer logits, Buffer labels, int rows, int classes, Buffer out, Buffer dLogits) {
-        if (rows == 0) {
-            fill(out, 0f);
+    public synchronized void crossEntropy(Buffer logits, Buffer labels, int rows, int classes, Buffer out, Buffer dLogits) {
+        Operands.crossEntropy(this, logits, labels, rows, classes, out, dLogits);
+        if (rows == 0) { // the mean of no rows: NaN, as the CPU and PyTorch
+            fill(out.slice(0, 1), Float.NaN);
+            fill(out.slice(1, 1), 0f);
             return;
         }
         Buffer scratch = allocate((long) rows * 2 * Double.BYTES);
@@ -387,12 +417,14 @@ public final class GpuBackend implements Backend {
     }
 
     @Override
-    public void argmaxRows(Buffer x, int rows, int cols, Buffer out) {
+    public synchronized void argmaxRows(Buffer x, int rows, int cols, Buffer out) {
+        Operands.argmaxRows(this, x, rows, cols, out);
         elementwise("jr_argmax_rows", rows, args.reset().ptr(x).i32(rows).i32(cols).ptr(out));
     }
 
     @Override
-    public void adam(Buffer p, Buffer g, Buffer m, Buffer v, AdamStep step) {
+    public synchronized void adam(Buffer p, Buffer g, Buffer m, Buffer v, AdamStep step) {
+        Operands.adam(this, p, g, m, v);
         long n = p.length();
         elementwise("jr_adam", n, adamScalars(step, args.reset().ptr(p).ptr(g).ptr(m).ptr(v).i64(n)));
     }
@@ -411,7 +443,8 @@ public final class GpuBackend implements Backend {
      * GEMM into a temporary and {@link #adam} read less.
      */
     @Override
-    public void adamFactored(Buffer p, Buffer m, Buffer v, Buffer dy, Buffer x, int batch, int out, int in, AdamStep step) {
+    public synchronized void adamFactored(Buffer p, Buffer m, Buffer v, Buffer dy, Buffer x, int batch, int out, int in, AdamStep step) {
+        Operands.adamFactored(this, p, m, v, dy, x, batch, out, in);
         if (batch > FACTORED_MAX_BATCH) {
             Backend.super.adamFactored(p, m, v, dy, x, batch, out, in, step);
             return;
@@ -425,7 +458,8 @@ public final class GpuBackend implements Backend {
     }
 
     @Override
-    public void gatherRows(Buffer src, int cols, Buffer indices, int count, Buffer dst) {
+    public synchronized void gatherRows(Buffer src, int cols, Buffer indices, int count, Buffer dst) {
+        Operands.gatherRows(this, src, cols, indices, count, dst);
         long n = (long) count * cols;
         long sourceRows = cols == 0 ? 0 : src.byteSize() / ((long) cols * Float.BYTES);
         elementwise("jr_gather_rows", n, args.reset().ptr(src).i32(cols).ptr(indices).i32(count).i64(sourceRows)
@@ -434,7 +468,7 @@ public final class GpuBackend implements Backend {
     }
 
     @Override
-    public void synchronize() {
+    public synchronized void synchronize() {
         driver.synchronize();
         checkDeviceErrors();
     }

@@ -1,0 +1,115 @@
+package dev.jrocm.runtime.device;
+
+/**
+ * The checks every {@link Backend} entry point makes before it touches memory: each operand is a
+ * live buffer of this backend holding at least the elements the op reads or writes, and every
+ * count is non-negative. A kernel or a BLAS call given a buffer too small would read or write
+ * outside it; these checks turn that into an {@link IllegalArgumentException} naming the op and
+ * the operand. They cost a few comparisons per op.
+ */
+public final class Operands {
+    private Operands() {}
+
+    /**
+     * Throws unless {@code buffer} belongs to {@code backend}, is not released and holds at least
+     * {@code elements} 4-byte elements.
+     */
+    public static void require(Backend backend, String op, String name, Buffer buffer, long elements) {
+        if (buffer == null) {
+            throw new IllegalArgumentException(op + ": operand " + name + " is null");
+        }
+        if (buffer.backend() != backend) {
+            throw new IllegalArgumentException(op + ": operand " + name + " belongs to another backend ("
+                    + buffer.backend().describe() + "), not to " + backend.describe()
+                    + "; copy it over with Tensor.to(backend)");
+        }
+        if (buffer.isReleased()) {
+            throw new IllegalStateException(op + ": operand " + name + " was released");
+        }
+        if (buffer.length() < elements) {
+            throw new IllegalArgumentException(op + ": operand " + name + " holds " + buffer.length()
+                    + " elements, the op needs " + elements);
+        }
+    }
+
+    /** {@link #require} for an operand whose whole length the op uses, returning that length. */
+    public static long whole(Backend backend, String op, String name, Buffer buffer) {
+        require(backend, op, name, buffer, 0);
+        return buffer.length();
+    }
+
+    /** Throws unless each of {@code counts} (named, in order, by {@code names}) is ≥ 0. */
+    public static void counts(String op, String names, int... counts) {
+        for (int count : counts) {
+            if (count < 0) {
+                throw new IllegalArgumentException(op + ": counts (" + names + ") must not be negative, got "
+                        + java.util.Arrays.toString(counts));
+            }
+        }
+    }
+
+    /** {@code rows × cols} as a long (cannot overflow for two ints). */
+    public static long elements(int rows, int cols) {
+        return (long) rows * cols;
+    }
+
+    /** Throws unless {@code p} is a dropout probability in [0, 1]. */
+    public static void probability(String op, float p) {
+        if (!(p >= 0f && p <= 1f)) {
+            throw new IllegalArgumentException(op + ": p must be in [0, 1], got " + p);
+        }
+    }
+
+    /** The operands of {@link Backend#crossEntropy}; {@code dLogits} may be null. */
+    public static void crossEntropy(Backend backend, Buffer logits, Buffer labels, int rows, int classes,
+                                    Buffer out, Buffer dLogits) {
+        counts("crossEntropy", "rows, classes", rows, classes);
+        if (rows > 0 && classes == 0) {
+            throw new IllegalArgumentException("crossEntropy: " + rows + " rows of 0 classes");
+        }
+        require(backend, "crossEntropy", "logits", logits, elements(rows, classes));
+        require(backend, "crossEntropy", "labels", labels, rows);
+        require(backend, "crossEntropy", "out", out, 2);
+        if (dLogits != null) {
+            require(backend, "crossEntropy", "dLogits", dLogits, elements(rows, classes));
+        }
+    }
+
+    /** The operands of {@link Backend#argmaxRows}. */
+    public static void argmaxRows(Backend backend, Buffer x, int rows, int cols, Buffer out) {
+        counts("argmaxRows", "rows, cols", rows, cols);
+        if (rows > 0 && cols == 0) {
+            throw new IllegalArgumentException("argmaxRows: " + rows + " rows of 0 columns have no largest element");
+        }
+        require(backend, "argmaxRows", "x", x, elements(rows, cols));
+        require(backend, "argmaxRows", "out", out, rows);
+    }
+
+    /** The operands of {@link Backend#adam}: g, m and v at least as long as p. */
+    public static void adam(Backend backend, Buffer p, Buffer g, Buffer m, Buffer v) {
+        long n = whole(backend, "adam", "p", p);
+        require(backend, "adam", "g", g, n);
+        require(backend, "adam", "m", m, n);
+        require(backend, "adam", "v", v, n);
+    }
+
+    /** The operands of {@link Backend#adamFactored}. */
+    public static void adamFactored(Backend backend, Buffer p, Buffer m, Buffer v, Buffer dy, Buffer x,
+                                    int batch, int out, int in) {
+        counts("adamFactored", "batch, out, in", batch, out, in);
+        long n = elements(out, in);
+        require(backend, "adamFactored", "p", p, n);
+        require(backend, "adamFactored", "m", m, n);
+        require(backend, "adamFactored", "v", v, n);
+        require(backend, "adamFactored", "dy", dy, elements(batch, out));
+        require(backend, "adamFactored", "x", x, elements(batch, in));
+    }
+
+    /** The operands of {@link Backend#gatherRows}. */
+    public static void gatherRows(Backend backend, Buffer src, int cols, Buffer indices, int count, Buffer dst) {
+        counts("gatherRows", "cols, count", cols, count);
+        whole(backend, "gatherRows", "src", src);
+        require(backend, "gatherRows", "indices", indices, count);
+        require(backend, "gatherRows", "dst", dst, elements(count, cols));
+    }
+}
