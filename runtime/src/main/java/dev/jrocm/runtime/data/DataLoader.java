@@ -138,6 +138,7 @@ public final class DataLoader implements AutoCloseable {
                 if (last != null) {
                     release(last, "batch " + last.index() + " was closed when its epoch (" + epoch + ") ended;"
                             + " call Batch.copy() to keep it");
+                    last = null;
                 }
                 return false;
             }
