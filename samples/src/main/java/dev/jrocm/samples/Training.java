@@ -41,7 +41,8 @@ final class Training {
 
     /**
      * Trains one epoch: zero grad, forward, cross-entropy, backward, step for every batch, each
-     * in its own scope so activations and their gradients go back to the pool at once. Prints
+     * in its own scope so activations and their gradients go back to the pool at once (the loader
+     * closes each batch itself when the next is taken). Prints
      * {@code [epoch, batch] loss: x.xxx} every {@code logEvery} batches (the mean since the last
      * line), and a progress bar with samples/s and ETA when {@code bar} is set.
      *
@@ -106,8 +107,7 @@ final class Training {
     static double accuracy(Module model, Dataset dataset, int batchSize) {
         model.eval();
         long correct = 0;
-        DataLoader loader = new DataLoader(dataset, batchSize, false, false, 0);
-        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+        try (DataLoader loader = new DataLoader(dataset, batchSize, false, false, 0); Autograd.NoGrad ng = Autograd.noGrad()) {
             for (DataLoader.Batch batch : loader.epoch(0)) {
                 try (Scope s = Scope.open()) {
                     correct += (long) Ops.crossEntropyWithAccuracy(model.forward(batch.x()), batch.y()).correct().item();

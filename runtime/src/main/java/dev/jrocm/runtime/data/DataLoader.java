@@ -1,6 +1,7 @@
 package dev.jrocm.runtime.data;
 
 import dev.jrocm.runtime.autograd.Ops;
+import dev.jrocm.runtime.tensor.Scope;
 import dev.jrocm.runtime.tensor.Tensor;
 
 import java.util.Iterator;
@@ -10,34 +11,76 @@ import java.util.NoSuchElementException;
  * Yields a {@link Dataset} in batches by gathering rows on its backend. With shuffling, each
  * epoch's order is a permutation derived from (seed, epoch) alone, so the same seed gives the
  * same order, and a run resumed at epoch e sees the order it would have seen without replaying
- * earlier epochs. Batches are created in the caller's current scope: a training loop's step
- * scope frees them.
+ * earlier epochs.
+ *
+ * <p>The loader owns its batches: each is created outside any {@link Scope} and is valid until
+ * the loader hands out the next one (from any epoch), until its epoch's iterator says there are
+ * no more ({@code hasNext()} false), or until the loader is closed — whichever comes first. A
+ * training loop therefore needs no closing code of its own, and at most one batch is alive at a
+ * time. Using a batch after that throws an {@link IllegalStateException} saying why it was
+ * closed; {@link Batch#copy()} keeps one longer.
  *
  * <pre>{@code
- * DataLoader loader = new DataLoader(train, 64, true, false, seed);
- * for (int epoch = 0; epoch < epochs; epoch++) {
- *     for (DataLoader.Batch batch : loader.epoch(epoch)) {
- *         try (Scope step = Scope.open()) { ... batch.x() ... batch.y() ... }
+ * try (DataLoader loader = new DataLoader(train, 64, true, false, seed)) {
+ *     for (int epoch = 0; epoch < epochs; epoch++) {
+ *         for (DataLoader.Batch batch : loader.epoch(epoch)) {
+ *             try (Scope step = Scope.open()) { ... batch.x() ... batch.y() ... }
+ *         }
  *     }
  * }
  * }</pre>
- * (Open the step scope before taking the batch, or close the batch, so it is freed.)
  */
-public final class DataLoader {
+public final class DataLoader implements AutoCloseable {
     private final Dataset dataset;
     private final int batchSize;
     private final boolean shuffle, dropLast;
     private final long seed;
+    private Batch current; // the batch handed out last, until it is closed
+    private boolean closed;
 
-    /** One batch: images (n, features) f32 and labels (n) i32, n ≤ batch size; {@code index} counts from 0 in the epoch. */
+    /**
+     * One batch: images (n, features) f32 and labels (n) i32, n ≤ batch size; {@code index} counts
+     * from 0 in the epoch. A batch from a loader lives as long as the loader says; {@link #copy()}
+     * makes one that lives until its caller closes it.
+     */
     public record Batch(int index, Tensor x, Tensor y) implements AutoCloseable {
         /** Rows in this batch. */
         public int size() { return x.dim(0); }
+
+        /**
+         * A copy of this batch that the loader does not own: it belongs to the current scope if one
+         * is open, else the caller closes it.
+         */
+        public Batch copy() {
+            Tensor xCopy = copyOf(x);
+            try {
+                return new Batch(index, xCopy, copyOf(y));
+            } catch (RuntimeException e) {
+                xCopy.close();
+                throw e;
+            }
+        }
+
+        private static Tensor copyOf(Tensor t) {
+            Tensor copy = Tensor.empty(t.backend(), t.dtype(), t.shape());
+            try {
+                copy.copyFrom(t);
+            } catch (RuntimeException e) {
+                copy.close();
+                throw e;
+            }
+            return copy;
+        }
 
         @Override
         public void close() {
             x.close();
             y.close();
+        }
+
+        void close(String because) {
+            x.close(because);
+            y.close(because);
         }
     }
 
@@ -68,7 +111,7 @@ public final class DataLoader {
         return dropLast ? n / batchSize : (n + batchSize - 1) / batchSize;
     }
 
-    /** The batches of {@code epoch}. */
+    /** The batches of {@code epoch}; each is valid until the next is taken (see the class comment). */
     public Iterable<Batch> epoch(int epoch) {
         return epoch(epoch, 0);
     }
@@ -85,10 +128,19 @@ public final class DataLoader {
         return () -> new Iterator<>() {
             private final int[] order = order(epoch);
             private int next = firstBatch;
+            private Batch last; // the batch this iterator handed out last
 
             @Override
             public boolean hasNext() {
-                return next < size();
+                if (next < size()) {
+                    return true;
+                }
+                if (last != null) {
+                    release(last, "batch " + last.index() + " was closed when its epoch (" + epoch + ") ended;"
+                            + " call Batch.copy() to keep it");
+                    last = null;
+                }
+                return false;
             }
 
             @Override
@@ -96,22 +148,58 @@ public final class DataLoader {
                 if (!hasNext()) {
                     throw new NoSuchElementException("epoch " + epoch + " has " + size() + " batches");
                 }
-                int from = next * batchSize, count = Math.min(batchSize, order.length - from);
-                int[] rows = new int[count];
-                System.arraycopy(order, from, rows, 0, count);
-                Tensor x, y;
-                try (Tensor indices = Tensor.ofInts(dataset.images().backend(), rows, count)) {
-                    x = Ops.gatherRows(dataset.images(), indices);
-                    try {
-                        y = Ops.gatherRows(dataset.labels(), indices);
-                    } catch (RuntimeException e) {
-                        x.close();
-                        throw e;
-                    }
-                }
-                return new Batch(next++, x, y);
+                last = take(epoch, next++, order);
+                return last;
             }
         };
+    }
+
+    /** Closes the batch handed out before, then gathers batch {@code index} of {@code order}, owned by this loader. */
+    private Batch take(int epoch, int index, int[] order) {
+        if (closed) {
+            throw new IllegalStateException("the data loader is closed");
+        }
+        if (current != null) {
+            release(current, "batch " + current.index() + " was closed when the next batch (" + index + " of epoch "
+                    + epoch + ") was taken; call Batch.copy() to keep it");
+        }
+        int from = index * batchSize, count = Math.min(batchSize, order.length - from);
+        int[] rows = new int[count];
+        System.arraycopy(order, from, rows, 0, count);
+        // Detached: the loader, not the caller's scope, decides when the batch goes.
+        current = Scope.detached(() -> gather(rows, index));
+        return current;
+    }
+
+    private Batch gather(int[] rows, int index) {
+        Tensor x, y;
+        try (Tensor indices = Tensor.ofInts(dataset.images().backend(), rows, rows.length)) {
+            x = Ops.gatherRows(dataset.images(), indices);
+            try {
+                y = Ops.gatherRows(dataset.labels(), indices);
+            } catch (RuntimeException e) {
+                x.close();
+                throw e;
+            }
+        }
+        return new Batch(index, x, y);
+    }
+
+    private void release(Batch batch, String because) {
+        batch.close(because);
+        if (batch == current) {
+            current = null;
+        }
+    }
+
+    /** Closes the batch handed out last; taking another batch afterwards is an error. Idempotent. */
+    @Override
+    public void close() {
+        if (current != null) {
+            release(current, "batch " + current.index() + " was closed when its data loader was closed;"
+                    + " call Batch.copy() to keep it");
+        }
+        closed = true;
     }
 
     /**

@@ -33,6 +33,7 @@ public final class Tensor implements AutoCloseable {
     private List<Tensor[]> gradFactors; // pending (dy, x) pairs: grad += Σ dyᵀ·x, owned here
     private Node node;
     private boolean closed;
+    private String closedBecause; // why its owner closed it, for the error a later use throws; null when unsaid
 
     private Tensor(Backend backend, Buffer buffer, int[] shape, DType dtype, Tensor base) {
         this.backend = backend;
@@ -177,7 +178,8 @@ public final class Tensor implements AutoCloseable {
     /** The memory, for ops; {@link IllegalStateException} once this tensor (or its base) is closed. */
     public Buffer buffer() {
         if (closed || (base != null && base.closed)) {
-            throw new IllegalStateException("tensor " + shapeString() + " is closed");
+            String because = closed ? closedBecause : base.closedBecause;
+            throw new IllegalStateException("tensor " + shapeString() + " is closed" + (because == null ? "" : ": " + because));
         }
         return buffer;
     }
@@ -396,6 +398,17 @@ public final class Tensor implements AutoCloseable {
         zeroGrad();
         if (base == null) {
             backend.release(buffer);
+        }
+    }
+
+    /**
+     * {@link #close()}, and a later use of this tensor (or a view of it) throws an error ending
+     * in {@code because}. Does nothing to a tensor already closed.
+     */
+    public void close(String because) {
+        if (!closed) {
+            closedBecause = because;
+            close();
         }
     }
 

@@ -1,9 +1,16 @@
 package dev.jrocm.runtime.data;
 
 import dev.jrocm.runtime.device.Backend;
+import dev.jrocm.runtime.device.MemoryStats;
 import dev.jrocm.runtime.device.cpu.CpuBackend;
+import dev.jrocm.runtime.nn.CrossEntropyLoss;
+import dev.jrocm.runtime.nn.Linear;
+import dev.jrocm.runtime.nn.ReLU;
+import dev.jrocm.runtime.nn.Sequential;
+import dev.jrocm.runtime.optim.Adam;
 import dev.jrocm.runtime.tensor.DType;
 import dev.jrocm.runtime.tensor.Scope;
+import dev.jrocm.runtime.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -48,16 +55,14 @@ class DataLoaderTest {
 
     static List<Integer> rowsOf(DataLoader loader, int epoch) {
         List<Integer> rows = new ArrayList<>();
-        try (Scope ignored = Scope.open()) {
-            for (DataLoader.Batch b : loader.epoch(epoch)) {
-                float[] x = b.x().toArray();
-                int[] y = b.y().toIntArray();
-                for (int i = 0; i < b.size(); i++) {
-                    int row = (int) x[2 * i];
-                    assertEquals(row + 0.5f, x[2 * i + 1]);
-                    assertEquals(row % 3, y[i]);
-                    rows.add(row);
-                }
+        for (DataLoader.Batch b : loader.epoch(epoch)) {
+            float[] x = b.x().toArray();
+            int[] y = b.y().toIntArray();
+            for (int i = 0; i < b.size(); i++) {
+                int row = (int) x[2 * i];
+                assertEquals(row + 0.5f, x[2 * i + 1]);
+                assertEquals(row % 3, y[i]);
+                rows.add(row);
             }
         }
         return rows;
@@ -69,9 +74,7 @@ class DataLoaderTest {
         assertEquals(3, loader.size());
         assertEquals(IntStream.range(0, 10).boxed().toList(), rowsOf(loader, 0));
         List<Integer> sizes = new ArrayList<>();
-        try (Scope ignored = Scope.open()) {
-            loader.epoch(0).forEach(b -> sizes.add(b.size()));
-        }
+        loader.epoch(0).forEach(b -> sizes.add(b.size()));
         assertEquals(List.of(4, 4, 2), sizes);
     }
 
@@ -125,13 +128,11 @@ class DataLoaderTest {
         DataLoader loader = new DataLoader(data, 3, true, false, 9);
         List<Integer> all = rowsOf(loader, 2);
         List<Integer> tail = new ArrayList<>();
-        try (Scope ignored = Scope.open()) {
-            for (DataLoader.Batch b : loader.epoch(2, 2)) {
-                assertTrue(b.index() >= 2);
-                for (float v : b.x().toArray()) {
-                    if (v == Math.floor(v)) {
-                        tail.add((int) v);
-                    }
+        for (DataLoader.Batch b : loader.epoch(2, 2)) {
+            assertTrue(b.index() >= 2);
+            for (float v : b.x().toArray()) {
+                if (v == Math.floor(v)) {
+                    tail.add((int) v);
                 }
             }
         }
@@ -139,16 +140,107 @@ class DataLoaderTest {
     }
 
     @Test
-    void batchesBelongToTheCallersScope() {
-        DataLoader.Batch kept;
-        try (Scope ignored = Scope.open()) {
-            kept = new DataLoader(data, 4, false, false, 0).epoch(0).iterator().next();
-            assertEquals(DType.I32, kept.y().dtype());
-            assertFalse(kept.x().isClosed());
+    void aBatchUsedAfterTheNextWasTakenSaysWhyItIsClosed() {
+        DataLoader loader = new DataLoader(data, 4, false, false, 0);
+        Iterator<DataLoader.Batch> batches = loader.epoch(0).iterator();
+        DataLoader.Batch first = batches.next();
+        Tensor flat = first.x().view(8);
+        DataLoader.Batch second = batches.next();
+        String why = "batch 0 was closed when the next batch (1 of epoch 0) was taken; call Batch.copy() to keep it";
+        assertEquals("tensor 4×2 is closed: " + why, assertThrows(IllegalStateException.class, () -> first.x().toArray()).getMessage());
+        assertEquals("tensor 4 is closed: " + why, assertThrows(IllegalStateException.class, () -> first.y().toIntArray()).getMessage());
+        assertEquals("tensor 8 is closed: " + why, assertThrows(IllegalStateException.class, flat::toArray).getMessage()); // a view says it too
+        assertArrayEquals(new float[] {4, 4.5f, 5, 5.5f, 6, 6.5f, 7, 7.5f}, second.x().toArray());
+        loader.close();
+    }
+
+    @Test
+    void batchesOutliveTheCallersScopeUntilTheirEpochEnds() {
+        DataLoader loader = new DataLoader(data, 4, false, false, 0);
+        List<DataLoader.Batch> seen = new ArrayList<>();
+        for (DataLoader.Batch b : loader.epoch(0)) {
+            try (Scope step = Scope.open()) {
+                seen.add(b);
+            }
+            assertFalse(b.x().isClosed(), "the step's scope closed the loader's batch");
+            assertEquals(DType.I32, b.y().dtype());
         }
-        assertTrue(kept.x().isClosed());
-        assertTrue(kept.y().isClosed());
+        assertEquals(3, seen.size());
+        DataLoader.Batch last = seen.getLast();
+        assertTrue(last.x().isClosed() && last.y().isClosed(), "the last batch outlived its epoch");
+        assertEquals("tensor 2×2 is closed: batch 2 was closed when its epoch (0) ended; call Batch.copy() to keep it",
+                assertThrows(IllegalStateException.class, () -> last.x().toArray()).getMessage());
         assertFalse(data.images().isClosed());
+        assertFalse(data.labels().isClosed());
+    }
+
+    @Test
+    void closingTheLoaderClosesItsBatchAndRefusesMore() {
+        DataLoader loader = new DataLoader(data, 4, true, false, 5);
+        DataLoader.Batch taken = loader.epoch(3).iterator().next();
+        loader.close();
+        assertEquals("tensor 4×2 is closed: batch 0 was closed when its data loader was closed; call Batch.copy() to keep it",
+                assertThrows(IllegalStateException.class, () -> taken.x().toArray()).getMessage());
+        assertTrue(taken.y().isClosed());
+        Iterator<DataLoader.Batch> after = loader.epoch(0).iterator();
+        assertEquals("the data loader is closed", assertThrows(IllegalStateException.class, after::next).getMessage());
+        loader.close(); // idempotent
+    }
+
+    @Test
+    void aCopyOfABatchOutlivesTheNextBatchAndTheLoader() {
+        DataLoader.Batch copy;
+        try (DataLoader loader = new DataLoader(data, 4, false, false, 0)) {
+            Iterator<DataLoader.Batch> batches = loader.epoch(0).iterator();
+            DataLoader.Batch first = batches.next();
+            copy = first.copy();
+            batches.next();
+            assertTrue(first.x().isClosed());
+        }
+        assertEquals(0, copy.index());
+        assertArrayEquals(new float[] {0, 0.5f, 1, 1.5f, 2, 2.5f, 3, 3.5f}, copy.x().toArray());
+        assertArrayEquals(new int[] {0, 1, 2, 0}, copy.y().toIntArray());
+        copy.close();
+        assertTrue(copy.x().isClosed() && copy.y().isClosed());
+    }
+
+    @Test
+    void aCopyTakenInAScopeBelongsToIt() {
+        try (DataLoader loader = new DataLoader(data, 4, false, false, 0)) {
+            DataLoader.Batch copy;
+            try (Scope step = Scope.open()) {
+                copy = loader.epoch(0).iterator().next().copy();
+            }
+            assertTrue(copy.x().isClosed() && copy.y().isClosed());
+        }
+    }
+
+    @Test
+    void fiveEpochsOfTrainingLeaveMemoryAsTheFirstLeftIt() {
+        try (Sequential model = new Sequential("fc1", new Linear(backend, 2, 8, 1), "relu", new ReLU(), "fc2", new Linear(backend, 8, 3, 2));
+             Adam adam = new Adam(model.trainableParameters(), 1e-2f)) {
+            CrossEntropyLoss lossFn = new CrossEntropyLoss();
+            DataLoader loader = new DataLoader(data, 4, true, false, 11); // batches of 4, 4 and 2 rows
+            List<MemoryStats> afterEpoch = new ArrayList<>();
+            for (int epoch = 0; epoch < 5; epoch++) {
+                for (DataLoader.Batch batch : loader.epoch(epoch)) {
+                    try (Scope step = Scope.open()) {
+                        adam.zeroGrad();
+                        lossFn.forward(model.forward(batch.x()), batch.y()).backward();
+                        adam.step();
+                    }
+                }
+                afterEpoch.add(backend.memoryStats());
+            }
+            for (int epoch = 1; epoch < 5; epoch++) {
+                assertEquals(afterEpoch.getFirst().bytesInUse(), afterEpoch.get(epoch).bytesInUse(),
+                        "bytes in use after epoch " + epoch + " (all epochs: " + afterEpoch + ")");
+            }
+            // Epoch 1 is the first whose full batch follows a short one, so the pool is warm from then on.
+            for (int epoch = 2; epoch < 5; epoch++) {
+                assertEquals(afterEpoch.get(1), afterEpoch.get(epoch), "memory after epoch " + epoch + " (all epochs: " + afterEpoch + ")");
+            }
+        }
     }
 
     @Test
