@@ -205,7 +205,7 @@ class LoraTest {
                     () -> Lora.apply(model, LoraConfig.of(1, 1, "fc1", "fc9")));
             assertEquals("LoRA target [fc9] name no Linear layer of Sequential (its Linear layers: [fc1, fc2, fc3])", e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> Lora.apply(model, LoraConfig.of(5, 1, "fc3")));
-            assertEquals("LoRA rank 5 exceeds min(in, out) = 4 of Linear(12, 4)", e.getMessage());
+            assertEquals("LoRA rank 5 exceeds min(in, out) = 4 of layer fc3, Linear(12, 4)", e.getMessage());
         }
     }
 
