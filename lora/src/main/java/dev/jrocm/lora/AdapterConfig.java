@@ -23,6 +23,8 @@ final class AdapterConfig {
     private static final ObjectReader JSON = new ObjectMapper().reader()
             .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
+    /** Init methods that start only the adapter: B at zero, A by some rule, the base as it was. */
+    private static final List<String> KEEPS_BASE_INITS = List.of("gaussian", "eva", "orthogonal");
     /** Init methods that rewrite the base weights when PEFT makes the adapter: it then fits only that rewritten base. */
     private static final List<String> BASE_REWRITING_INITS = List.of("pissa", "olora", "corda", "loftq", "lora_ga");
 
@@ -144,10 +146,14 @@ final class AdapterConfig {
         return v.booleanValue();
     }
 
+    // Only the names PEFT knows: an unknown one PEFT itself refuses.
     private LoraConfig.Init init() throws IOException {
         JsonNode init = n.path("init_lora_weights");
-        if (!init.isMissingNode() && !init.isBoolean() && !init.isTextual()) {
-            throw wrong("init_lora_weights", "true, false or the name of an init method", init);
+        boolean known = init.isMissingNode() || init.isBoolean() || (init.isTextual() && (KEEPS_BASE_INITS.contains(init.textValue())
+                || BASE_REWRITING_INITS.stream().anyMatch(init.textValue().toLowerCase(Locale.ROOT)::startsWith)));
+        if (!known) {
+            throw wrong("init_lora_weights", "true, false or one of PEFT's init methods (" + String.join(", ", KEEPS_BASE_INITS)
+                    + ", " + String.join(", ", BASE_REWRITING_INITS) + ")", init);
         }
         return init.isTextual() && init.textValue().equals("gaussian") ? LoraConfig.Init.GAUSSIAN
                 : LoraConfig.Init.KAIMING_UNIFORM;
@@ -199,7 +205,7 @@ final class AdapterConfig {
     }
 
     private static String describe(JsonNode node) {
-        String text = node.isMissingNode() ? "nothing" : node.toString();
+        String text = node.isMissingNode() ? "missing" : node.toString();
         return text.length() > 80 ? text.substring(0, 77) + "..." : text;
     }
 }

@@ -253,7 +253,10 @@ class AdapterFilesTest {
         cases.put("\"target_modules\": null", "\"target_modules\" must be a layer name or a non-empty list of layer names, got null");
         cases.put("\"bias\": false", "\"bias\" must be \"none\", \"all\" or \"lora_only\", got false");
         cases.put("\"rank_pattern\": \"fc1\"", "\"rank_pattern\" must be an object of layer names, got \"fc1\"");
-        cases.put("\"init_lora_weights\": 1", "\"init_lora_weights\" must be true, false or the name of an init method, got 1");
+        String inits = "true, false or one of PEFT's init methods (gaussian, eva, orthogonal, pissa, olora, corda, loftq, lora_ga)";
+        cases.put("\"init_lora_weights\": 1", "\"init_lora_weights\" must be " + inits + ", got 1");
+        cases.put("\"init_lora_weights\": \"kaiming\"", "\"init_lora_weights\" must be " + inits + ", got \"kaiming\"");
+        cases.put("\"peft_type\": null", "peft_type is null, jrocm loads only LORA adapters");
         Path file = dir.resolve(PeftAdapter.CONFIG);
         for (Map.Entry<String, String> c : cases.entrySet()) {
             Files.writeString(file, "{" + CONFIG + ", " + c.getKey() + "}"); // the later duplicate key wins
