@@ -110,11 +110,7 @@ public final class PeftAdapter {
             }
         });
         Map<String, float[]> values = read(dir.resolve(WEIGHTS), wanted, Lora.validate(model, config));
-        try {
-            return Lora.apply(model, config, 0L, (path, layer) -> copyInto(values, path, layer));
-        } catch (IllegalArgumentException e) {
-            throw new IOException("adapter " + dir + " does not fit the model: " + e.getMessage(), e);
-        }
+        return Lora.apply(model, config, 0L, (path, layer) -> copyInto(values, path, layer));
     }
 
     /**

@@ -228,6 +228,19 @@ class AdapterFilesTest {
         }
     }
 
+    @Test
+    void loadWeightsRefusesAMergedLayer(@TempDir Path dir) throws IOException {
+        saveTrainedAdapter(dir);
+        try (Sequential model = mlp(1)) {
+            LoraModel lora = Lora.apply(model, LoraConfig.of(2, 4, "fc1", "fc3"), 5);
+            lora.merge();
+            ModelState before = ModelState.of(model);
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> PeftAdapter.loadWeights(lora, dir));
+            assertEquals("LoRA layer fc1 is merged: unmerge() before loading weights", e.getMessage());
+            before.assertUnchanged(model, "after loading into a merged adapter");
+        }
+    }
+
     static final String CONFIG = "\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 4, \"target_modules\": [\"fc1\", \"fc3\"], "
             + "\"lora_dropout\": 0.0, \"use_rslora\": false, \"bias\": \"none\", \"use_dora\": false";
 

@@ -216,8 +216,8 @@ class LoraTest {
             ModelState before = ModelState.of(model);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> Lora.apply(model, LoraConfig.of(5, 1, "fc1", "fc3")));
-            assertEquals("LoRA rank 5 exceeds min(in, out) = 4 of layer fc3, Linear(12, 4)", e.getMessage());
             before.assertUnchanged(model, "after a refused apply");
+            assertEquals("LoRA rank 5 exceeds min(in, out) = 4 of layer fc3, Linear(12, 4)", e.getMessage());
             assertEquals(3, Lora.apply(model, LoraConfig.of(4, 1)).layers().size(), "the model can still be adapted");
         }
     }
