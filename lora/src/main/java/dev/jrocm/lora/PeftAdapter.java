@@ -25,7 +25,8 @@ import java.util.TreeSet;
  * {@code adapter_model.safetensors} with keys {@code base_model.model.<layer>.lora_A.weight} /
  * {@code .lora_B.weight}, and {@code adapter_config.json} with PEFT's field names
  * ({@code peft_type}, {@code r}, {@code lora_alpha}, {@code target_modules}, {@code lora_dropout},
- * {@code use_rslora}, …). Only the adapter is saved, never the base model.
+ * {@code use_rslora}, …). Only the adapter is saved, never the base model. jrocm saves F32
+ * factors and loads F32, F16, BF16 or F64 ones; loading checks everything before it changes a model.
  */
 public final class PeftAdapter {
     public static final String WEIGHTS = "adapter_model.safetensors";
