@@ -2,11 +2,14 @@ package dev.jrocm.lora;
 
 import dev.jrocm.runtime.nn.Linear;
 import dev.jrocm.runtime.nn.Module;
+import dev.jrocm.runtime.tensor.Tensor;
 
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
 
 /** Applies LoRA to a model: every targeted {@link Linear} is replaced by a {@link LoraLinear}. */
 public final class Lora {
@@ -22,13 +25,24 @@ public final class Lora {
      * with LoRA layers whose A is initialised from {@code seed}, in the training or eval mode of the
      * layer they replace. Their base weights are frozen;
      * other parameters are left as they are ({@link LoraModel#freezeBase()} freezes them too).
-     * A target that names no Linear of the model is an {@link IllegalArgumentException} listing
-     * the layers there are.
+     *
+     * <p>All or nothing: every target is checked first ({@link #validate}); if any is wrong — a
+     * target that names no Linear of the model, a rank over a layer's min(in, out), a layer that
+     * already has an adapter — it is an {@link IllegalArgumentException} listing every problem,
+     * and the model is not changed at all.
      */
     public static LoraModel apply(Module model, LoraConfig config, long seed) {
-        Map<String, Linear> found = new LinkedHashMap<>();
-        Map<String, Module> parents = new LinkedHashMap<>();
-        collect(model, "", found, parents);
+        return apply(model, config, seed, (path, layer) -> {});
+    }
+
+    /**
+     * The problems that would make {@link #apply} refuse {@code config} on {@code model}, each
+     * naming the target or layer (empty when it would succeed). Changes nothing.
+     */
+    public static List<String> validate(Module model, LoraConfig config) {
+        Map<String, Target> found = new LinkedHashMap<>();
+        List<String> problems = new ArrayList<>();
+        collect(model, "", found, problems);
         List<String> missing = new ArrayList<>();
         for (String target : config.targets()) {
             if (found.keySet().stream().noneMatch(path -> leaf(path).equals(target))) {
@@ -36,42 +50,81 @@ public final class Lora {
             }
         }
         if (!missing.isEmpty()) {
-            throw new IllegalArgumentException("LoRA target" + (missing.size() > 1 ? "s " : " ") + missing
-                    + " name no Linear layer of " + model.getClass().getSimpleName() + " (its Linear layers: "
-                    + found.keySet() + ")");
+            problems.add("LoRA target" + (missing.size() > 1 ? "s " : " ") + missing + " name no Linear layer of "
+                    + model.getClass().getSimpleName() + " (its Linear layers: " + found.keySet() + ")");
         }
-        Map<String, LoraLinear> layers = new LinkedHashMap<>();
-        long layerSeed = seed;
-        for (Map.Entry<String, Linear> e : found.entrySet()) {
-            String path = e.getKey();
-            if (!config.targets(leaf(path))) {
-                continue;
+        found.forEach((path, t) -> {
+            int in = t.linear().inFeatures(), out = t.linear().outFeatures();
+            if (config.targets(leaf(path)) && config.rank() > Math.min(in, out)) {
+                problems.add("LoRA rank " + config.rank() + " exceeds min(in, out) = " + Math.min(in, out)
+                        + " of layer " + path + ", " + t.linear());
             }
-            LoraLinear layer = new LoraLinear(e.getValue(), config, layerSeed);
-            if (!e.getValue().isTraining()) {
-                layer.eval(); // a model already in eval mode stays there: no LoRA dropout at inference
-            }
-            layerSeed += 0x9E3779B9L;
-            parents.get(path).replaceModule(leaf(path), layer);
-            layers.put(path, layer);
+        });
+        if (problems.isEmpty() && found.keySet().stream().noneMatch(path -> config.targets(leaf(path)))) {
+            problems.add(model.getClass().getSimpleName() + " has no Linear layer to adapt");
         }
-        if (layers.isEmpty()) {
-            throw new IllegalArgumentException(model.getClass().getSimpleName() + " has no Linear layer to adapt");
+        return problems;
+    }
+
+    /**
+     * {@link #apply(Module, LoraConfig, long)}, calling {@code fill} on each new layer (by path)
+     * before any is put into the model: if {@code fill} throws, the model is left as it was.
+     */
+    static LoraModel apply(Module model, LoraConfig config, long seed, BiConsumer<String, LoraLinear> fill) {
+        List<String> problems = validate(model, config);
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(String.join("; ", problems));
         }
+        Map<String, Target> found = new LinkedHashMap<>();
+        collect(model, "", found, new ArrayList<>());
+        found.keySet().removeIf(path -> !config.targets(leaf(path)));
+        Map<String, LoraLinear> layers = build(found, config, seed, fill);
+        found.forEach((path, t) -> t.parent().replaceModule(leaf(path), layers.get(path)));
         return new LoraModel(model, config, layers);
     }
 
-    private static void collect(Module module, String prefix, Map<String, Linear> found, Map<String, Module> parents) {
+    /** A Linear layer of the model and the module that holds it. */
+    private record Target(Linear linear, Module parent) {}
+
+    // Makes every LoRA layer, or none: on a failure the new factors are freed and the base weights'
+    // requires-grad flags (which a LoraLinear clears) are put back.
+    private static Map<String, LoraLinear> build(Map<String, Target> targets, LoraConfig config, long seed,
+                                                 BiConsumer<String, LoraLinear> fill) {
+        Map<String, LoraLinear> layers = new LinkedHashMap<>();
+        Map<Tensor, Boolean> flags = new IdentityHashMap<>();
+        targets.values().forEach(t -> t.linear().parameters().forEach(p -> flags.put(p, p.requiresGrad())));
+        try {
+            long layerSeed = seed;
+            for (Map.Entry<String, Target> e : targets.entrySet()) {
+                Linear base = e.getValue().linear();
+                LoraLinear layer = new LoraLinear(base, config, layerSeed);
+                layers.put(e.getKey(), layer);
+                if (!base.isTraining()) {
+                    layer.eval(); // a model already in eval mode stays there: no LoRA dropout at inference
+                }
+                layerSeed += 0x9E3779B9L;
+            }
+            layers.forEach(fill);
+            return layers;
+        } catch (RuntimeException | Error e) {
+            layers.values().forEach(l -> {
+                l.loraA().close();
+                l.loraB().close();
+            });
+            flags.forEach(Tensor::requiresGrad);
+            throw e;
+        }
+    }
+
+    private static void collect(Module module, String prefix, Map<String, Target> found, List<String> problems) {
         for (Map.Entry<String, Module> child : module.children().entrySet()) {
             String path = prefix + child.getKey();
             if (child.getValue() instanceof LoraLinear) {
-                throw new IllegalStateException("layer " + path + " already has a LoRA adapter");
-            }
-            if (child.getValue() instanceof Linear linear) {
-                found.put(path, linear);
-                parents.put(path, module);
+                problems.add("layer " + path + " already has a LoRA adapter");
+            } else if (child.getValue() instanceof Linear linear) {
+                found.put(path, new Target(linear, module));
             } else {
-                collect(child.getValue(), path + ".", found, parents);
+                collect(child.getValue(), path + ".", found, problems);
             }
         }
     }

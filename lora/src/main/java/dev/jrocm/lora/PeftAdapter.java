@@ -1,27 +1,23 @@
 package dev.jrocm.lora;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jrocm.runtime.io.AtomicFile;
 import dev.jrocm.runtime.io.Safetensors;
 import dev.jrocm.runtime.io.SafetensorsFile;
+import dev.jrocm.runtime.nn.Linear;
 import dev.jrocm.runtime.nn.Module;
-import dev.jrocm.runtime.tensor.Scope;
 import dev.jrocm.runtime.tensor.Tensor;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeSet;
 
 /**
@@ -29,7 +25,8 @@ import java.util.TreeSet;
  * {@code adapter_model.safetensors} with keys {@code base_model.model.<layer>.lora_A.weight} /
  * {@code .lora_B.weight}, and {@code adapter_config.json} with PEFT's field names
  * ({@code peft_type}, {@code r}, {@code lora_alpha}, {@code target_modules}, {@code lora_dropout},
- * {@code use_rslora}, …). Only the adapter is saved, never the base model.
+ * {@code use_rslora}, …). Only the adapter is saved, never the base model. jrocm saves F32
+ * factors and loads F32, F16, BF16 or F64 ones; loading checks everything before it changes a model.
  */
 public final class PeftAdapter {
     public static final String WEIGHTS = "adapter_model.safetensors";
@@ -82,177 +79,103 @@ public final class PeftAdapter {
         return n;
     }
 
-    /** Reads {@code adapter_config.json} of {@code dir} into a {@link LoraConfig}. */
-    public static LoraConfig readConfig(Path dir) throws IOException {
-        Path file = dir.resolve(CONFIG);
-        JsonNode n;
-        try {
-            n = JSON.readTree(Files.readAllBytes(file));
-        } catch (NoSuchFileException e) {
-            throw new NoSuchFileException(file.toString(), null, "no LoRA adapter here: " + CONFIG + " is missing");
-        } catch (IOException e) {
-            throw new IOException(file + " is not valid JSON: " + e.getMessage(), e);
-        }
-        if (n == null || !n.isObject()) {
-            throw new IOException(file + " does not hold a JSON object");
-        }
-        String type = n.path("peft_type").asText("");
-        if (!type.equals("LORA")) {
-            throw new IOException(file + ": peft_type is '" + type + "', jrocm loads only LORA adapters");
-        }
-        for (String field : List.of("r", "lora_alpha", "target_modules")) {
-            if (!n.has(field)) {
-                throw new IOException(file + ": the field '" + field + "' is missing");
-            }
-        }
-        List<String> targets = new ArrayList<>();
-        JsonNode t = n.get("target_modules");
-        if (t.isTextual()) {
-            // PEFT reads a lone string as a regular expression over module names
-            if (!t.asText().matches("[A-Za-z0-9_.]+")) {
-                throw new IOException(file + ": target_modules is the regular expression '" + t.asText()
-                        + "'; jrocm loads adapters whose target_modules names the layers");
-            }
-            targets.add(t.asText());
-        } else {
-            t.forEach(x -> targets.add(x.asText()));
-        }
-        List<String> unsupported = unsupported(n);
-        if (!unsupported.isEmpty()) {
-            throw new IOException(file + ": jrocm cannot apply this adapter as PEFT would: " + String.join("; ", unsupported));
-        }
-        JsonNode init = n.path("init_lora_weights");
-        LoraConfig.Init how = init.isTextual() && init.asText().equals("gaussian")
-                ? LoraConfig.Init.GAUSSIAN : LoraConfig.Init.KAIMING_UNIFORM;
-        try {
-            return new LoraConfig(n.get("r").asInt(), (float) n.get("lora_alpha").asDouble(),
-                    (float) n.path("lora_dropout").asDouble(0), targets, how, n.path("use_rslora").asBoolean(false));
-        } catch (IllegalArgumentException e) {
-            throw new IOException(file + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** Init methods that rewrite the base weights when PEFT makes the adapter: it then fits only that rewritten base. */
-    private static final List<String> BASE_REWRITING_INITS = List.of("pissa", "olora", "corda", "loftq", "lora_ga");
-
     /**
-     * The PEFT options of a LoRA config that jrocm's plain LoRA (one rank and alpha, y += s·x·Aᵀ·Bᵀ
-     * on the named Linear layers) would silently apply differently, each named with its value.
+     * Reads {@code adapter_config.json} of {@code dir} into a {@link LoraConfig}, strictly: {@code r}
+     * must be a positive JSON integer, {@code lora_alpha} a positive number, {@code lora_dropout}
+     * (if given) a number in [0, 1), {@code use_rslora} and PEFT's other flags booleans,
+     * {@code target_modules} a layer name or a non-empty list of them, and a PEFT option that plain
+     * LoRA would apply differently (DoRA, trained biases, per-layer ranks, …) is refused by name.
+     * Anything else is an {@link IOException} naming the file, the key and the value, e.g.
+     * {@code …/adapter_config.json: "r" must be a positive integer, got "2"}.
      */
-    static List<String> unsupported(JsonNode n) {
-        List<String> found = new ArrayList<>();
-        for (String flag : List.of("use_dora", "lora_bias", "fan_in_fan_out", "use_qalora")) {
-            if (n.path(flag).asBoolean(false)) {
-                found.add(flag + " is true");
-            }
-        }
-        String bias = n.path("bias").asText("none");
-        if (!bias.equals("none")) {
-            found.add("bias is '" + bias + "' (the adapter trains biases)");
-        }
-        for (String pattern : List.of("rank_pattern", "alpha_pattern")) {
-            if (n.path(pattern).size() > 0) {
-                found.add(pattern + " is " + n.get(pattern) + " (a rank or alpha per layer)");
-            }
-        }
-        for (String field : List.of("layers_to_transform", "layers_pattern", "exclude_modules", "layer_replication",
-                "target_parameters", "modules_to_save", "trainable_token_indices")) {
-            JsonNode v = n.path(field);
-            if (!v.isMissingNode() && !v.isNull() && !(v.isContainerNode() && v.isEmpty())) {
-                found.add(field + " is " + v);
-            }
-        }
-        JsonNode init = n.path("init_lora_weights");
-        if (init.isTextual() && BASE_REWRITING_INITS.stream().anyMatch(init.asText().toLowerCase(Locale.ROOT)::startsWith)) {
-            found.add("init_lora_weights is '" + init.asText() + "', which rewrites the base weights");
-        }
-        return found;
+    public static LoraConfig readConfig(Path dir) throws IOException {
+        return AdapterConfig.read(dir.resolve(CONFIG));
     }
 
     /**
      * Applies the adapter saved in {@code dir} to {@code model}: LoRA layers as its config says,
-     * then its weights. A layer the model lacks, a shape that differs, or a missing or extra
-     * tensor is an {@link IOException} naming the layer; the model is not changed then.
+     * then its weights, converted to f32 if they were saved as F16, BF16 or F64 (as PEFT often
+     * saves them). All or nothing: the config and every tensor's name, dtype and shape are checked
+     * and every value read before the model changes. A bad config, a layer the model lacks, a rank
+     * too large for a layer, a missing or extra tensor, a shape that differs, a dtype that is not a
+     * float or a file that is not valid safetensors is an {@link IOException} naming the file and
+     * the layer or tensor; the model is then exactly as it was (same modules, same parameters).
      */
     public static LoraModel load(Module model, Path dir) throws IOException {
         LoraConfig config = readConfig(dir);
-        Path weights = dir.resolve(WEIGHTS);
-        try (SafetensorsFile file = SafetensorsFile.open(weights)) {
-            Map<String, long[]> shapes = new LinkedHashMap<>();
-            file.entries().forEach((name, e) -> shapes.put(name, e.shape()));
-            checkAgainst(model, config, shapes, weights);
-            LoraModel lora;
-            try {
-                lora = Lora.apply(model, config);
-            } catch (IllegalArgumentException e) {
-                throw new IOException("adapter " + dir + " does not fit the model: " + e.getMessage(), e);
+        Map<String, Factor> wanted = new LinkedHashMap<>();
+        collectLinears(model, "").forEach((path, shape) -> {
+            if (config.targets(path.substring(path.lastIndexOf('.') + 1))) {
+                wanted.put(key(path, "lora_A"), new Factor(path, new long[] {config.rank(), shape[1]}));
+                wanted.put(key(path, "lora_B"), new Factor(path, new long[] {shape[0], config.rank()}));
             }
-            for (Map.Entry<String, LoraLinear> e : lora.layers().entrySet()) {
-                copyInto(file, key(e.getKey(), "lora_A"), e.getValue().loraA());
-                copyInto(file, key(e.getKey(), "lora_B"), e.getValue().loraB());
-            }
-            return lora;
-        }
+        });
+        Map<String, float[]> values = read(dir.resolve(WEIGHTS), wanted, Lora.validate(model, config));
+        return Lora.apply(model, config, 0L, (path, layer) -> copyInto(values, path, layer));
     }
 
-    /** Loads the weights in {@code dir} into an existing adapter whose layers match. */
+    /**
+     * Loads the weights in {@code dir} into an existing adapter whose layers match, converted to
+     * f32 as {@link #load} does. Every tensor is checked and read before any factor changes: a
+     * problem is an {@link IOException} and the adapter keeps its weights. A merged layer is an
+     * {@link IllegalStateException} (its base weight holds the old s·B·A).
+     */
     public static void loadWeights(LoraModel lora, Path dir) throws IOException {
-        Path weights = dir.resolve(WEIGHTS);
+        Map<String, Factor> wanted = new LinkedHashMap<>();
+        lora.layers().forEach((path, layer) -> {
+            if (layer.isMerged()) {
+                throw new IllegalStateException("LoRA layer " + path + " is merged: unmerge() before loading weights");
+            }
+            wanted.put(key(path, "lora_A"), new Factor(path, longs(layer.loraA().shape())));
+            wanted.put(key(path, "lora_B"), new Factor(path, longs(layer.loraB().shape())));
+        });
+        Map<String, float[]> values = read(dir.resolve(WEIGHTS), wanted, List.of());
+        lora.layers().forEach((path, layer) -> copyInto(values, path, layer));
+    }
+
+    /** A LoRA factor the model needs: the layer it belongs to and its shape. */
+    private record Factor(String layer, long[] shape) {}
+
+    /**
+     * The values of every wanted factor, as f32, after checking that the file holds exactly the
+     * wanted tensors with their shapes and a float dtype; every problem, those {@code found}
+     * before included, is listed at once.
+     */
+    private static Map<String, float[]> read(Path weights, Map<String, Factor> wanted, List<String> found)
+            throws IOException {
         try (SafetensorsFile file = SafetensorsFile.open(weights)) {
-            List<String> problems = new ArrayList<>();
-            Set<String> expected = new TreeSet<>();
-            lora.layers().forEach((path, layer) -> {
-                check(file, key(path, "lora_A"), layer.loraA().shape(), path, problems);
-                check(file, key(path, "lora_B"), layer.loraB().shape(), path, problems);
-                expected.add(key(path, "lora_A"));
-                expected.add(key(path, "lora_B"));
+            List<String> problems = new ArrayList<>(found);
+            wanted.forEach((name, factor) -> {
+                SafetensorsFile.Entry entry = file.entries().get(name);
+                if (entry == null) {
+                    problems.add("layer " + factor.layer() + ": " + name + " is missing");
+                } else if (!Arrays.equals(entry.shape(), factor.shape())) {
+                    problems.add("layer " + factor.layer() + ": " + name + " is " + Arrays.toString(entry.shape())
+                            + " but the model needs " + Arrays.toString(factor.shape()));
+                } else if (AdapterTensors.unreadable(entry) != null) {
+                    problems.add("layer " + factor.layer() + ": " + AdapterTensors.unreadable(entry));
+                }
             });
             for (String name : file.names()) {
-                if (!expected.contains(name)) {
-                    problems.add("unexpected tensor " + name);
+                if (!wanted.containsKey(name)) {
+                    problems.add("tensor " + name + " names no targeted Linear layer of the model");
                 }
             }
             if (!problems.isEmpty()) {
-                throw new IOException(weights + " does not match the adapter: " + String.join("; ", problems));
+                throw new IOException(weights + " does not fit the model: " + String.join("; ", problems));
             }
-            for (Map.Entry<String, LoraLinear> e : lora.layers().entrySet()) {
-                copyInto(file, key(e.getKey(), "lora_A"), e.getValue().loraA());
-                copyInto(file, key(e.getKey(), "lora_B"), e.getValue().loraB());
+            Map<String, float[]> values = new LinkedHashMap<>();
+            for (String name : wanted.keySet()) {
+                values.put(name, AdapterTensors.floats(file, name));
             }
-        }
-    }
-
-    /** Checks, before anything changes, that every targeted layer exists with the saved shapes. */
-    private static void checkAgainst(Module model, LoraConfig config, Map<String, long[]> shapes, Path weights)
-            throws IOException {
-        List<String> problems = new ArrayList<>();
-        Set<String> expected = new TreeSet<>();
-        collectLinears(model, "").forEach((path, shape) -> {
-            String layer = path.substring(path.lastIndexOf('.') + 1);
-            if (!config.targets(layer)) {
-                return;
-            }
-            int out = shape[0], in = shape[1];
-            String a = key(path, "lora_A"), b = key(path, "lora_B");
-            expected.add(a);
-            expected.add(b);
-            checkShape(shapes.get(a), new long[] {config.rank(), in}, a, path, problems);
-            checkShape(shapes.get(b), new long[] {out, config.rank()}, b, path, problems);
-        });
-        for (String name : shapes.keySet()) {
-            if (!expected.contains(name)) {
-                problems.add("tensor " + name + " names no targeted Linear layer of the model");
-            }
-        }
-        if (!problems.isEmpty()) {
-            throw new IOException(weights + " does not fit the model: " + String.join("; ", problems));
+            return values;
         }
     }
 
     private static Map<String, int[]> collectLinears(Module module, String prefix) {
         Map<String, int[]> out = new LinkedHashMap<>();
         module.children().forEach((name, child) -> {
-            if (child instanceof dev.jrocm.runtime.nn.Linear linear) {
+            if (child instanceof Linear linear) {
                 out.put(prefix + name, new int[] {linear.outFeatures(), linear.inFeatures()});
             } else {
                 out.putAll(collectLinears(child, prefix + name + "."));
@@ -261,24 +184,12 @@ public final class PeftAdapter {
         return out;
     }
 
-    private static void check(SafetensorsFile file, String name, int[] shape, String layer, List<String> problems) {
-        long[] want = Arrays.stream(shape).asLongStream().toArray();
-        long[] got = file.entries().containsKey(name) ? file.entries().get(name).shape() : null;
-        checkShape(got, want, name, layer, problems);
+    private static long[] longs(int[] shape) {
+        return Arrays.stream(shape).asLongStream().toArray();
     }
 
-    private static void checkShape(long[] got, long[] want, String name, String layer, List<String> problems) {
-        if (got == null) {
-            problems.add("layer " + layer + ": " + name + " is missing");
-        } else if (!Arrays.equals(got, want)) {
-            problems.add("layer " + layer + ": " + name + " is " + Arrays.toString(got) + " but the model needs "
-                    + Arrays.toString(want));
-        }
-    }
-
-    private static void copyInto(SafetensorsFile file, String name, Tensor target) throws IOException {
-        try (Scope s = Scope.open()) {
-            target.copyFrom(file.tensor(name, target.backend()).view(target.shape()));
-        }
+    private static void copyInto(Map<String, float[]> values, String path, LoraLinear layer) {
+        layer.loraA().copyFrom(values.get(key(path, "lora_A")));
+        layer.loraB().copyFrom(values.get(key(path, "lora_B")));
     }
 }

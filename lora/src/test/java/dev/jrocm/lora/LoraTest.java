@@ -22,6 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -205,7 +206,49 @@ class LoraTest {
                     () -> Lora.apply(model, LoraConfig.of(1, 1, "fc1", "fc9")));
             assertEquals("LoRA target [fc9] name no Linear layer of Sequential (its Linear layers: [fc1, fc2, fc3])", e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> Lora.apply(model, LoraConfig.of(5, 1, "fc3")));
-            assertEquals("LoRA rank 5 exceeds min(in, out) = 4 of Linear(12, 4)", e.getMessage());
+            assertEquals("LoRA rank 5 exceeds min(in, out) = 4 of layer fc3, Linear(12, 4)", e.getMessage());
+        }
+    }
+
+    @Test
+    void aRankTooLargeForTheSecondTargetLeavesTheModelIdentical() {
+        try (Sequential model = mlp(20, 16, 12, 4)) {
+            ModelState before = ModelState.of(model);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Lora.apply(model, LoraConfig.of(5, 1, "fc1", "fc3")));
+            before.assertUnchanged(model, "after a refused apply");
+            assertEquals("LoRA rank 5 exceeds min(in, out) = 4 of layer fc3, Linear(12, 4)", e.getMessage());
+            assertEquals(3, Lora.apply(model, LoraConfig.of(4, 1)).layers().size(), "the model can still be adapted");
+        }
+    }
+
+    @Test
+    void validateListsEveryProblemAndChangesNothing() {
+        try (Sequential model = mlp(20, 16, 12, 4)) {
+            ModelState before = ModelState.of(model);
+            assertEquals(List.of(), Lora.validate(model, LoraConfig.of(4, 1, "fc1", "fc3")));
+            assertEquals(List.of("LoRA target [fc9] name no Linear layer of Sequential (its Linear layers: [fc1, fc2, fc3])",
+                            "LoRA rank 13 exceeds min(in, out) = 12 of layer fc2, Linear(16, 12)",
+                            "LoRA rank 13 exceeds min(in, out) = 4 of layer fc3, Linear(12, 4)"),
+                    Lora.validate(model, LoraConfig.of(13, 1, "fc2", "fc3", "fc9")));
+            before.assertUnchanged(model, "after validate");
+            Lora.apply(model, LoraConfig.of(2, 1, "fc2"));
+            assertEquals(List.of("layer fc2 already has a LoRA adapter"), Lora.validate(model, LoraConfig.of(2, 1, "fc1")));
+        }
+    }
+
+    @Test
+    void aFailureWhileMakingTheLayersLeavesTheModelIdentical() {
+        try (Sequential model = mlp(20, 16, 12, 4)) {
+            ModelState before = ModelState.of(model);
+            RuntimeException boom = new RuntimeException("filling fc3 failed");
+            assertSame(boom, assertThrows(RuntimeException.class, () -> Lora.apply(model, LoraConfig.of(2, 1), 0L,
+                    (path, layer) -> {
+                        if (path.equals("fc3")) {
+                            throw boom;
+                        }
+                    })));
+            before.assertUnchanged(model, "after a failed fill");
         }
     }
 

@@ -157,7 +157,7 @@ class PeftAdapterTest {
             assertTrue(ia3.getMessage().endsWith("peft_type is 'IA3', jrocm loads only LORA adapters"), ia3.getMessage());
             Files.writeString(dir.resolve("adapter_config.json"), "{\"peft_type\": \"LORA\", \"r\": 0, \"lora_alpha\": 1, \"target_modules\": [\"fc1\"]}");
             IOException rank = assertThrows(IOException.class, () -> PeftAdapter.load(model, dir));
-            assertTrue(rank.getMessage().endsWith("LoRA rank must be ≥ 1, got 0"), rank.getMessage());
+            assertTrue(rank.getMessage().endsWith("adapter_config.json: \"r\" must be a positive integer, got 0"), rank.getMessage());
         }
     }
 
