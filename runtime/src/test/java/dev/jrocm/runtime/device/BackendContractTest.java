@@ -346,6 +346,52 @@ class BackendContractTest {
         }
     }
 
+    /**
+     * Every {@value AdamStep#FLUSH_INTERVAL}th step sets subnormal moments to 0 (both the plain and
+     * the factored form, every backend alike); other steps keep them; normal values are exact.
+     */
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
+    void subnormalMomentsAreFlushedEverySixteenthStep(Backend be) {
+        float stuck = 3 * Float.MIN_VALUE; // the lerp leaves it unchanged when the gradient is 0
+        float[] m = {stuck, -stuck, 1e-39f, -1e-39f, 0.5f, -0.25f, 2e-36f, 0f};
+        float[] v = {stuck, 1e-39f, stuck, 1e-39f, 0.25f, 0.5f, 2e-36f, 0f};
+        float[] g = {0, 0, 0, 0, 0.1f, -0.2f, 0, 0};
+        for (int t : new int[] {AdamStep.FLUSH_INTERVAL - 1, AdamStep.FLUSH_INTERVAL, 2 * AdamStep.FLUSH_INTERVAL}) {
+            AdamStep step = new AdamStep(1e-3f, 0.9f, 0.999f, 1e-8f, 0f, false, t);
+            for (boolean factored : new boolean[] {false, true}) {
+                Buffer pb = upload(be, new float[8]), gb = upload(be, g), mb = upload(be, m), vb = upload(be, v);
+                if (factored) { // g = dyᵀ·x with dy = [1] (1×1) and x = g (1×8)
+                    Buffer dy = upload(be, new float[] {1f});
+                    be.adamFactored(pb, mb, vb, dy, gb, 1, 1, 8, step);
+                    be.release(dy);
+                } else {
+                    be.adam(pb, gb, mb, vb, step);
+                }
+                float[] m2 = download(be, mb), v2 = download(be, vb);
+                String what = (factored ? "adamFactored" : "adam") + " at step " + t;
+                if (step.flushesSubnormals()) {
+                    for (int i : new int[] {0, 1, 2, 3}) {
+                        assertEquals(0f, Math.abs(m2[i]), what + ": m[" + i + "] = " + m[i] + " flushed (to ±0)");
+                        assertEquals(0f, v2[i], what + ": v[" + i + "] = " + v[i] + " flushed");
+                    }
+                } else {
+                    assertEquals(stuck, m2[0], what + ": a stuck subnormal stays between flushes");
+                    assertTrue(m2[2] != 0f && Math.abs(m2[2]) < Float.MIN_NORMAL, what + ": m[2] = " + m2[2]);
+                }
+                for (int i : new int[] {4, 5, 6}) { // normal values step exactly as without the flush
+                    float mi = m[i] + (1f - 0.9f) * (g[i] - m[i]);
+                    float vi = v[i] * 0.999f + (1f - 0.999f) * g[i] * g[i];
+                    assertEquals(mi, m2[i], what + ": m[" + i + "]");
+                    assertEquals(vi, v2[i], what + ": v[" + i + "]");
+                }
+                for (Buffer b : List.of(pb, gb, mb, vb)) {
+                    be.release(b);
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
     @MethodSource("backends")
     void factoredAdamMatchesFormingTheGradientFirst(Backend be) {

@@ -392,7 +392,7 @@ public final class CpuBackend implements Backend {
         Operands.adam(this, p, g, m, v);
         MemorySegment pm = p.memory(), gm = g.memory(), mm = m.memory(), vm = v.memory();
         float lr = step.lr(), b1 = step.beta1(), b2 = step.beta2(), eps = step.eps(), wd = step.weightDecay();
-        boolean decoupled = step.decoupled();
+        boolean decoupled = step.decoupled(), flush = step.flushesSubnormals();
         float stepSize = (float) (lr / step.biasCorrection1());
         float bc2Sqrt = (float) Math.sqrt(step.biasCorrection2());
         float decay = decoupled ? 1f - lr * wd : 1f;
@@ -408,7 +408,7 @@ public final class CpuBackend implements Backend {
                 MemorySegment.copy(gm, F, offset, gc, 0, len);
                 MemorySegment.copy(mm, F, offset, mc, 0, len);
                 MemorySegment.copy(vm, F, offset, vc, 0, len);
-                adamChunk(pc, gc, mc, vc, len, b1, b2, eps, stepSize, bc2Sqrt, decay, l2);
+                adamChunk(pc, gc, mc, vc, len, b1, b2, eps, stepSize, bc2Sqrt, decay, l2, flush);
                 MemorySegment.copy(pc, 0, pm, F, offset, len);
                 MemorySegment.copy(mc, 0, mm, F, offset, len);
                 MemorySegment.copy(vc, 0, vm, F, offset, len);
@@ -429,6 +429,7 @@ public final class CpuBackend implements Backend {
         float bc2Sqrt = (float) Math.sqrt(step.biasCorrection2());
         float decay = step.decoupled() ? 1f - lr * wd : 1f;
         float l2 = step.decoupled() ? 0f : wd;
+        boolean flush = step.flushesSubnormals();
         int chunks = (in + CHUNK - 1) / CHUNK;
         // x on the heap, split in column chunks that start at index 0 (so the AXPYs below vectorise):
         float[][][] xs = new float[batch][chunks][]; // (batch, chunk, ≤ CHUNK)
@@ -462,7 +463,7 @@ public final class CpuBackend implements Backend {
                     MemorySegment.copy(pm, F, offset, pc, 0, len);
                     MemorySegment.copy(mm, F, offset, mc, 0, len);
                     MemorySegment.copy(vm, F, offset, vc, 0, len);
-                    adamChunk(pc, gc, mc, vc, len, b1, b2, eps, stepSize, bc2Sqrt, decay, l2);
+                    adamChunk(pc, gc, mc, vc, len, b1, b2, eps, stepSize, bc2Sqrt, decay, l2, flush);
                     MemorySegment.copy(pc, 0, pm, F, offset, len);
                     MemorySegment.copy(mc, 0, mm, F, offset, len);
                     MemorySegment.copy(vc, 0, vm, F, offset, len);
@@ -493,12 +494,33 @@ public final class CpuBackend implements Backend {
     private static final int CHUNK = 4096;
 
     private static void adamChunk(float[] p, float[] g, float[] m, float[] v, int len, float b1, float b2,
-                                  float eps, float stepSize, float bc2Sqrt, float decay, float l2) {
+                                  float eps, float stepSize, float bc2Sqrt, float decay, float l2, boolean flush) {
+        if (flush) {
+            adamChunkFlushing(p, g, m, v, len, b1, b2, eps, stepSize, bc2Sqrt, decay, l2);
+            return;
+        }
         for (int i = 0; i < len; i++) {
             float param = p[i] * decay;           // AdamW's decoupled decay (decay = 1 for Adam)
             float grad = g[i] + l2 * p[i];        // Adam's L2 term (l2 = 0 for AdamW)
             float mi = m[i] + (1f - b1) * (grad - m[i]); // PyTorch's lerp form
             float vi = v[i] * b2 + (1f - b2) * grad * grad;
+            m[i] = mi;
+            v[i] = vi;
+            p[i] = param - stepSize * (mi / ((float) Math.sqrt(vi) / bc2Sqrt + eps));
+        }
+    }
+
+    /** {@link #adamChunk} that also flushes subnormal m and v to 0 ({@link AdamStep}'s class comment), branch-free. */
+    private static void adamChunkFlushing(float[] p, float[] g, float[] m, float[] v, int len, float b1, float b2,
+                                          float eps, float stepSize, float bc2Sqrt, float decay, float l2) {
+        final float t = AdamStep.FLUSH_BELOW;
+        for (int i = 0; i < len; i++) {
+            float param = p[i] * decay;
+            float grad = g[i] + l2 * p[i];
+            float mi = m[i] + (1f - b1) * (grad - m[i]);
+            float vi = v[i] * b2 + (1f - b2) * grad * grad;
+            mi *= Math.min(1f, Math.max(0f, (Math.abs(mi) - t) * 0x1p127f * 0x1p22f)); // 0 or 1: see AdamStep
+            vi *= Math.min(1f, Math.max(0f, (vi - t) * 0x1p127f * 0x1p22f));
             m[i] = mi;
             v[i] = vi;
             p[i] = param - stepSize * (mi / ((float) Math.sqrt(vi) / bc2Sqrt + eps));

@@ -434,7 +434,8 @@ public final class GpuBackend implements Backend {
         float lr = step.lr(), wd = step.weightDecay();
         return a.f32(step.beta1()).f32(step.beta2()).f32(step.eps()).f32((float) (lr / step.biasCorrection1()))
                 .f32((float) Math.sqrt(step.biasCorrection2()))
-                .f32(step.decoupled() ? 1f - lr * wd : 1f).f32(step.decoupled() ? 0f : wd);
+                .f32(step.decoupled() ? 1f - lr * wd : 1f).f32(step.decoupled() ? 0f : wd)
+                .i32(step.flushesSubnormals() ? 1 : 0);
     }
 
     /**

@@ -297,20 +297,26 @@ extern "C" __global__ void jr_argmax_rows(const float* x, int rows, int cols, in
 
 // ---- optimizer ---------------------------------------------------------------------------------------
 // One pass over p, g, m, v: the CPU backend's adamChunk, operation for operation.
+// flush: every 16th step m and v at most 2^-126 become 0, as the CPU does it (AdamStep's comment).
 __device__ void jr_adam_at(float* p, float* m, float* v, i64 i, float grad0, float beta1, float beta2,
-                           float eps, float stepSize, float bc2Sqrt, float decay, float l2) {
+                           float eps, float stepSize, float bc2Sqrt, float decay, float l2, int flush) {
     float param = p[i] * decay;
     float grad = grad0 + l2 * p[i];
     float mi = m[i] + (1.0f - beta1) * (grad - m[i]);
     float vi = v[i] * beta2 + (1.0f - beta2) * grad * grad;
+    if (flush) {
+        const float t = 1.17549435e-38f; // FLT_MIN, 2^-126
+        mi *= fminf(1.0f, fmaxf(0.0f, (fabsf(mi) - t) * 1.70141183e38f * 4194304.0f)); // 2^127 * 2^22: a factor of 0 or 1, see AdamStep
+        vi *= fminf(1.0f, fmaxf(0.0f, (vi - t) * 1.70141183e38f * 4194304.0f));
+    }
     m[i] = mi;
     v[i] = vi;
     p[i] = param - stepSize * (mi / (sqrtf(vi) / bc2Sqrt + eps));
 }
 
 extern "C" __global__ void jr_adam(float* p, const float* g, float* m, float* v, i64 n, float beta1, float beta2,
-                                   float eps, float stepSize, float bc2Sqrt, float decay, float l2) {
-    JR_FOR(i, n) { jr_adam_at(p, m, v, i, g[i], beta1, beta2, eps, stepSize, bc2Sqrt, decay, l2); }
+                                   float eps, float stepSize, float bc2Sqrt, float decay, float l2, int flush) {
+    JR_FOR(i, n) { jr_adam_at(p, m, v, i, g[i], beta1, beta2, eps, stepSize, bc2Sqrt, decay, l2, flush); }
 }
 
 // Adam on W (out, in) whose gradient is the product dyᵀ·x of the batch (dy: batch × out, x: batch × in),
@@ -320,7 +326,7 @@ extern "C" __global__ void jr_adam(float* p, const float* g, float* m, float* v,
 // (coalesced), y over out; dy[b, o] is the same for a whole block row and comes from cache.
 extern "C" __global__ void jr_adam_factored(float* p, float* m, float* v, const float* dy, const float* x,
                                             int batch, int out, int in, float beta1, float beta2, float eps,
-                                            float stepSize, float bc2Sqrt, float decay, float l2) {
+                                            float stepSize, float bc2Sqrt, float decay, float l2, int flush) {
     for (i64 o = blockIdx.y; o < out; o += gridDim.y) {
         for (i64 i = (i64) blockIdx.x * blockDim.x + threadIdx.x; i < in; i += (i64) blockDim.x * gridDim.x) {
             float g = 0.0f;
@@ -333,7 +339,7 @@ extern "C" __global__ void jr_adam_factored(float* p, float* m, float* v, const 
             for (; b < batch; b++) {
                 g = g + dy[b * (i64) out + o] * x[b * (i64) in + i];
             }
-            jr_adam_at(p, m, v, o * in + i, g, beta1, beta2, eps, stepSize, bc2Sqrt, decay, l2);
+            jr_adam_at(p, m, v, o * in + i, g, beta1, beta2, eps, stepSize, bc2Sqrt, decay, l2, flush);
         }
     }
 }
