@@ -282,6 +282,76 @@ class CheckpointTest {
         }
     }
 
+    static List<String> namesIn(Path dir) throws IOException {
+        try (var files = Files.list(dir)) {
+            return files.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void aSaveRefusesToReplaceWhatIsNotACheckpointAndDeletesNothing() throws IOException {
+        Path notes = Files.createDirectories(dir.resolve("notes"));
+        Files.writeString(notes.resolve("todo.txt"), "keep me");
+        Files.writeString(notes.resolve("model.safetensors"), "someone else's");
+        Path file = Files.writeString(dir.resolve("file"), "a file");
+        Path stale = Files.createDirectories(dir.resolve("stale"));
+        Files.writeString(stale.resolve("model.safetensors"), "no checkpoint.json beside it");
+        try (Sequential m = model(1); Adam o = new Adam(m.trainableParameters(), 0.01f)) {
+            assertEquals(notes + " is not a checkpoint: it holds todo.txt; refusing to save over it (save to a new or empty"
+                    + " directory)", assertThrows(CheckpointException.class, () -> Checkpoint.save(notes, m, o, 0, 0, 1)).getMessage());
+            assertEquals(file + " exists and is not a directory: refusing to replace it with a checkpoint",
+                    assertThrows(CheckpointException.class, () -> Checkpoint.save(file, m, o, 0, 0, 1)).getMessage());
+            assertEquals(stale + " is not a checkpoint: it has no checkpoint.json; refusing to save over it (save to a new or"
+                    + " empty directory)", assertThrows(CheckpointException.class, () -> Checkpoint.save(stale, m, o, 0, 0, 1))
+                    .getMessage());
+        }
+        assertEquals(List.of("model.safetensors", "todo.txt"), namesIn(notes));
+        assertEquals("keep me", Files.readString(notes.resolve("todo.txt")));
+        assertEquals("a file", Files.readString(file));
+        assertEquals(List.of("model.safetensors"), namesIn(stale));
+        assertEquals(List.of("file", "notes", "stale"), namesIn(dir)); // no staging directory left behind
+    }
+
+    @Test
+    void aSaveThatFailsLeavesThePreviousCheckpointAndNothingElse() throws IOException {
+        Path ckpt = dir.resolve("ckpt");
+        try (Sequential m = model(1); Adam o = new Adam(m.trainableParameters(), 0.01f);
+             Sequential other = model(2); Adam foreign = new Adam(other.trainableParameters(), 0.01f)) {
+            trainEpoch(m, o, 0);
+            Checkpoint.save(ckpt, m, o, 1, 9, 1);
+            Map<String, float[]> saved = weights(m);
+            trainEpoch(m, o, 1);
+            // The optimizer's parameters are not the model's: its state cannot be named, after model.safetensors is written.
+            assertThrows(IllegalArgumentException.class, () -> Checkpoint.save(ckpt, m, foreign, 2, 18, 1));
+            assertEquals(List.of("ckpt"), namesIn(dir));
+            try (Sequential back = model(3); Adam o2 = new Adam(back.trainableParameters(), 0.01f)) {
+                assertEquals(9, Checkpoint.load(ckpt, back, o2).step());
+                assertSameWeights(saved, weights(back));
+            }
+        }
+    }
+
+    @Test
+    void aSaveKilledBetweenItsRenamesIsCompletedByTheNextLoad() throws IOException {
+        Path ckpt = dir.resolve("ckpt");
+        try (Sequential m = model(1); Adam o = new Adam(m.trainableParameters(), 0.01f)) {
+            Checkpoint.save(ckpt, m, o, 1, 9, 1);
+            Checkpoint.save(dir.resolve("next"), m, o, 2, 18, 1);
+        }
+        // As the save of "next" over "ckpt" leaves it when killed after its first rename.
+        Files.move(ckpt, dir.resolve(".ckpt.77-1.old"));
+        Files.move(dir.resolve("next"), dir.resolve(".ckpt.77-1.partial"));
+        assertEquals(18, Checkpoint.read(ckpt).step());
+        assertEquals(List.of(".ckpt.77-1.old", "ckpt"), namesIn(dir)); // the old one is kept: the load did not make it
+        Files.move(ckpt, dir.resolve(".ckpt.78-2.partial"));
+        Files.createDirectory(dir.resolve(".ckpt.78-2.old"));
+        Files.move(dir.resolve(".ckpt.77-1.old"), dir.resolve(".ckpt.77-1.partial"));
+        Files.createDirectory(dir.resolve(".ckpt.77-1.old"));
+        assertEquals(ckpt + " is missing and several interrupted saves could replace it: [" + dir.resolve(".ckpt.77-1.partial")
+                + ", " + dir.resolve(".ckpt.78-2.partial") + "]; rename the one to resume from to " + ckpt,
+                assertThrows(CheckpointException.class, () -> Checkpoint.read(ckpt)).getMessage());
+    }
+
     @Test
     void negativePositionsAreRefused() {
         try (Sequential m = model(1); Adam o = new Adam(m.trainableParameters(), 0.01f)) {
