@@ -1,8 +1,11 @@
 package dev.jrocm.runtime.io;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.nn.Module;
 import dev.jrocm.runtime.optim.Optimizer;
 import dev.jrocm.runtime.tensor.Scope;
@@ -17,6 +20,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,6 +49,10 @@ public final class Checkpoint {
     private static final Set<String> CHECKPOINT_FILES = Set.of(MODEL_FILE, OPTIMIZER_FILE, INFO_FILE);
     private static final String PARTIAL = "partial";
     private static final String OLD = "old";
+    private static final List<String> INFO_KEYS =
+            List.of("format", "jrocm", "epoch", "step", "seed", "model", "optimizer", "optimizer_type");
+    private static final long MAX_INFO_BYTES = 1 << 20;
+    private static final ObjectMapper STRICT = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
 
     /**
      * What checkpoint.json records.
@@ -263,18 +271,16 @@ public final class Checkpoint {
 
     private static Contents readInfo(Path dir, Path target) throws IOException {
         Path infoFile = dir.resolve(INFO_FILE);
-        if (!Files.isRegularFile(target.resolve(INFO_FILE))) {
-            throw new CheckpointException(dir + " is not a complete checkpoint: " + INFO_FILE + " is missing"
-                    + (Files.exists(target.resolve(MODEL_FILE)) ? " (a save was interrupted before it finished?)" : ""));
-        }
-        JsonNode json;
-        try {
-            json = Safetensors.JSON.readTree(Files.readAllBytes(target.resolve(INFO_FILE)));
-        } catch (JsonProcessingException e) {
-            throw new CheckpointException(infoFile + " is not valid JSON: " + e.getOriginalMessage(), e);
-        }
-        if (json == null || !json.isObject() || !FORMAT.equals(json.path("format").asText(null))) {
+        JsonNode json = parseInfo(dir, target.resolve(INFO_FILE), infoFile);
+        if (!json.isObject() || !FORMAT.equals(json.path("format").textValue())) {
             throw new CheckpointException(infoFile + " is not a jrocm checkpoint (\"format\" should be \"" + FORMAT + "\")");
+        }
+        for (Iterator<String> it = json.fieldNames(); it.hasNext(); ) {
+            String key = it.next();
+            if (!INFO_KEYS.contains(key)) {
+                throw new CheckpointException(infoFile + ": unknown key \"" + key + "\" (a " + FORMAT + " checkpoint.json has "
+                        + String.join(", ", INFO_KEYS) + ")");
+            }
         }
         Path[] files = new Path[2];
         String[] keys = {"model", "optimizer"};
@@ -286,50 +292,78 @@ public final class Checkpoint {
             }
             files[i] = file;
         }
-        Info info = new Info(number(infoFile, json, "epoch", Integer.MAX_VALUE).intValue(),
-                number(infoFile, json, "step", Long.MAX_VALUE), json.path("seed").asLong(),
-                text(infoFile, json, "optimizer_type"), json.path("jrocm").asText("unknown"));
+        Info info = new Info((int) integer(infoFile, json, "epoch", 0, Integer.MAX_VALUE),
+                integer(infoFile, json, "step", 0, Long.MAX_VALUE), integer(infoFile, json, "seed", Long.MIN_VALUE, Long.MAX_VALUE),
+                text(infoFile, json, "optimizer_type"), text(infoFile, json, "jrocm"));
         return new Contents(info, files[0], files[1]);
+    }
+
+    // checkpoint.json as JSON (any JSON: its form is checked by the caller); `shown` names it in messages.
+    private static JsonNode parseInfo(Path dir, Path file, Path shown) throws IOException {
+        if (!Files.exists(file)) {
+            throw new CheckpointException(dir + " is not a complete checkpoint: " + INFO_FILE + " is missing"
+                    + (Files.exists(file.resolveSibling(MODEL_FILE)) ? " (a save was interrupted before it finished?)" : ""));
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new CheckpointException(shown + " is not a regular file");
+        }
+        long size = Files.size(file);
+        if (size > MAX_INFO_BYTES) {
+            throw new CheckpointException(shown + " is " + size + " bytes, over the " + MAX_INFO_BYTES
+                    + "-byte limit of a checkpoint.json");
+        }
+        try {
+            JsonNode json = STRICT.readTree(Files.readAllBytes(file));
+            if (json == null || json.isMissingNode()) {
+                throw new CheckpointException(shown + " is empty");
+            }
+            return json;
+        } catch (JsonProcessingException e) {
+            throw new CheckpointException(shown + " is not valid JSON: " + e.getOriginalMessage(), e);
+        }
     }
 
     /**
      * Restores {@code model}'s parameters and {@code optimizer}'s state from {@code dir} and
      * returns where training stood. The model and optimizer must be built as the saved ones
-     * were (same parameter names and shapes, same optimizer type); nothing is changed when the
-     * checkpoint does not fit. Recovers an interrupted save first, as {@link #read} does.
+     * were (same parameter names and shapes, same optimizer type). All or nothing: both files
+     * are read and everything is checked before the first value is copied, so a load that throws
+     * leaves the model and the optimizer as they were. Recovers an interrupted save first, as
+     * {@link #read} does.
      */
     public static Info load(Path dir, Module model, Optimizer optimizer) throws IOException {
         Path target = location(dir);
         recover(dir, target);
         Contents contents = readInfo(dir, target);
-        Info info = contents.info();
-        Path modelFile = contents.model();
-        Path optimizerFile = contents.optimizer();
         String type = optimizer.getClass().getSimpleName();
-        if (!info.optimizer().equals(type)) {
-            throw new CheckpointException(dir + " was saved with " + info.optimizer() + ", not " + type);
+        if (!contents.info().optimizer().equals(type)) {
+            throw new CheckpointException(dir + " was saved with " + contents.info().optimizer() + ", not " + type);
         }
+        if (model.parameters().isEmpty()) {
+            throw new CheckpointException("cannot load " + dir + " into " + model.getClass().getSimpleName() + ": it has no parameters");
+        }
+        Backend backend = model.parameters().getFirst().backend();
         // The scope frees the tensors read from the files once they are copied in.
-        Scope scope = Scope.open();
-        try (SafetensorsFile optimizerState = SafetensorsFile.open(optimizerFile)) {
-            Map<String, Tensor> weights = Safetensors.read(modelFile, model.parameters().getFirst().backend());
-            Map<String, Tensor> state = Safetensors.read(optimizerFile, model.parameters().getFirst().backend());
+        try (Scope ignored = Scope.open(); SafetensorsFile optimizerState = SafetensorsFile.open(contents.optimizer())) {
+            Map<String, Tensor> weights = Safetensors.read(contents.model(), backend);
+            Map<String, Tensor> state = Safetensors.read(contents.optimizer(), backend);
             Map<String, String> scalars = new LinkedHashMap<>(optimizerState.metadata());
             String savedType = scalars.remove(OPTIMIZER_KEY);
             if (!type.equals(savedType)) {
-                throw new CheckpointException(optimizerFile + " holds " + savedType + " state, not " + type);
+                throw new CheckpointException(contents.optimizer() + (savedType == null
+                        ? " has no \"" + OPTIMIZER_KEY + "\" in its " + Safetensors.METADATA_KEY
+                        : " holds " + savedType + " state, not " + type));
             }
             try {
                 check(model, weights);
+                // Checks all of the optimizer's state before it changes any; the model's copy below cannot fail after check.
                 optimizer.loadStateDict(model.namedParameters(), state, scalars);
             } catch (IllegalArgumentException e) {
                 throw new CheckpointException(dir + " does not fit this model and optimizer: " + e.getMessage(), e);
             }
             model.loadStateDict(weights);
-        } finally {
-            scope.close();
         }
-        return info;
+        return contents.info();
     }
 
     // Module.loadStateDict's checks without its copy, so nothing changes when the model does not fit.
@@ -352,17 +386,26 @@ public final class Checkpoint {
     private static String text(Path file, JsonNode json, String key) throws CheckpointException {
         JsonNode v = json.get(key);
         if (v == null || !v.isTextual()) {
-            throw new CheckpointException(file + ": \"" + key + "\" must be a string, not " + (v == null ? "missing" : v));
+            throw new CheckpointException(file + ": \"" + key + "\" must be a string, not " + describe(v));
         }
         return v.textValue();
     }
 
-    private static Long number(Path file, JsonNode json, String key, long max) throws CheckpointException {
+    // Exactly a JSON integer: not a string of digits, not 3.0, not true.
+    private static long integer(Path file, JsonNode json, String key, long min, long max) throws CheckpointException {
         JsonNode v = json.get(key);
-        if (v == null || !v.isIntegralNumber() || !v.canConvertToLong() || v.longValue() < 0 || v.longValue() > max) {
-            throw new CheckpointException(file + ": \"" + key + "\" must be an integer in [0, " + max + "], not "
-                    + (v == null ? "missing" : v));
+        if (v == null || !v.isIntegralNumber() || !v.canConvertToLong() || v.longValue() < min || v.longValue() > max) {
+            throw new CheckpointException(file + ": \"" + key + "\" must be an integer in [" + min + ", " + max + "], not "
+                    + describe(v));
         }
         return v.longValue();
+    }
+
+    private static String describe(JsonNode v) {
+        if (v == null) {
+            return "missing";
+        }
+        String text = v.toString();
+        return text.length() > 80 ? text.substring(0, 77) + "..." : text;
     }
 }
