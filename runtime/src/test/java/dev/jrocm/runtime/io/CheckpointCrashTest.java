@@ -54,8 +54,14 @@ class CheckpointCrashTest {
 
     /** Takes {@code version} Adam steps on a fixed batch and saves at epoch {@code version}, step {@code 10 × version}. */
     static void save(Path dir, Sequential m, Adam o, int version) throws IOException {
+        train(m, o, version);
+        Checkpoint.save(dir, m, o, version, 10L * version, 100 + version);
+    }
+
+    /** Takes {@code steps} Adam steps on a fixed batch. */
+    static void train(Sequential m, Adam o, int steps) {
         Backend backend = m.parameters().getFirst().backend();
-        for (int i = 0; i < version; i++) {
+        for (int i = 0; i < steps; i++) {
             try (Scope ignored = Scope.open()) {
                 Tensor x = Tensor.of(backend, new float[] {1, -2, 3, 0.5f, -1, 0, 2, 1}, 2, 4);
                 o.zeroGrad();
@@ -63,7 +69,6 @@ class CheckpointCrashTest {
                 o.step();
             }
         }
-        Checkpoint.save(dir, m, o, version, 10L * version, 100 + version);
     }
 
     /** Everything a load restores, as text that is equal exactly when the values are equal bit for bit. */
