@@ -115,7 +115,7 @@ public final class Checkpoint {
         try {
             writeFiles(staging, model, optimizer, epoch, step, seed);
         } catch (IOException | RuntimeException e) {
-            deleteCheckpoint(staging);
+            undo(e, () -> deleteCheckpoint(staging));
             throw e;
         }
         swap(target, staging, parent.resolve(prefix + OLD), replacing);
@@ -148,7 +148,7 @@ public final class Checkpoint {
             try {
                 Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
             } catch (IOException | RuntimeException e) {
-                deleteCheckpoint(staging);
+                undo(e, () -> deleteCheckpoint(staging));
                 throw e;
             }
         }
@@ -156,16 +156,36 @@ public final class Checkpoint {
         try {
             Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException | RuntimeException e) {
-            if (replacing) {
-                Files.move(old, target, StandardCopyOption.ATOMIC_MOVE);
-            }
-            deleteCheckpoint(staging);
+            undo(e, () -> {
+                if (replacing) {
+                    Files.move(old, target, StandardCopyOption.ATOMIC_MOVE);
+                }
+                deleteCheckpoint(staging);
+            });
             throw e;
         }
         AtomicFile.beforeStep.accept("fsync " + parent);
         AtomicFile.syncDirectory(parent);
         if (replacing) {
-            deleteCheckpoint(old);
+            try {
+                deleteCheckpoint(old);
+            } catch (IOException e) {
+                throw new IOException(target + " was saved, but the previous checkpoint, moved aside to " + old
+                        + ", could not be deleted: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private interface Step {
+        void run() throws IOException;
+    }
+
+    // Runs the clean-up after a failed save; its own failure is added to the save's exception, which is what is thrown.
+    private static void undo(Exception failure, Step cleanUp) {
+        try {
+            cleanUp.run();
+        } catch (IOException | RuntimeException e) {
+            failure.addSuppressed(e);
         }
     }
 

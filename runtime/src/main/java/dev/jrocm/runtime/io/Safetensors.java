@@ -136,6 +136,13 @@ public final class Safetensors {
      * Writes {@code sources} (in order) and {@code metadata} (may be empty) to {@code file},
      * atomically: if anything fails — a source throws or writes the wrong number of bytes, the
      * disk fills, the process dies — {@code file} keeps its previous contents.
+     *
+     * @throws IllegalArgumentException before anything is written, for what {@link SafetensorsFile}
+     *                                  would refuse to read back: a name or metadata text that is
+     *                                  not valid Unicode (a lone surrogate) or over the header
+     *                                  parser's length limits, a repeated name, a negative
+     *                                  dimension, sizes that overflow a long, a header over
+     *                                  {@link #MAX_HEADER_BYTES}
      */
     public static void write(Path file, List<? extends Source> sources, Map<String, String> metadata) throws IOException {
         byte[] header = header(sources, metadata);
@@ -216,13 +223,13 @@ public final class Safetensors {
             offset = end;
         }
         byte[] json = root.toString().getBytes(StandardCharsets.UTF_8);
-        if (json.length > MAX_HEADER_BYTES - 8) {
-            throw new IllegalArgumentException("the header would be " + json.length + " bytes, over the " + MAX_HEADER_BYTES
-                    + "-byte limit");
+        long padded = (json.length + 7L) & ~7L;
+        if (padded > MAX_HEADER_BYTES) {
+            throw new IllegalArgumentException("the header would be " + padded + " bytes, over the " + MAX_HEADER_BYTES
+                    + "-byte limit of its readers");
         }
-        int padded = (json.length + 7) & ~7;
-        byte[] header = Arrays.copyOf(json, padded);
-        Arrays.fill(header, json.length, padded, (byte) ' ');
+        byte[] header = Arrays.copyOf(json, (int) padded);
+        Arrays.fill(header, json.length, header.length, (byte) ' ');
         return header;
     }
 
@@ -243,7 +250,7 @@ public final class Safetensors {
         }
     }
 
-    // For messages: at most 20 characters, surrogates written as \\uXXXX.
+    // For messages: at most 20 characters, a surrogate written as its hex escape.
     private static String printable(String text) {
         StringBuilder b = new StringBuilder();
         text.substring(0, Math.min(text.length(), 20)).chars().forEach(c ->

@@ -399,6 +399,12 @@ class SafetensorsTest {
         assertEquals("metadata value of 'k' is 20000001 characters, over the 20000000 a safetensors string may have",
                 assertThrows(IllegalArgumentException.class, () -> Safetensors.write(file, List.of(),
                         Map.of("k", "v".repeat(20_000_001)))).getMessage());
+        Map<String, String> big = new LinkedHashMap<>();
+        for (int i = 0; i < 5; i++) {
+            big.put("k" + i, "v".repeat(20_000_000));
+        }
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Safetensors.write(file, List.of(), big)).getMessage()
+                .matches("the header would be 1000000[0-9][0-9] bytes, over the 100000000-byte limit of its readers"));
         assertTrue(Files.notExists(file));
 
         // The control: odd names that are valid, up to the limit, are written and read back.
