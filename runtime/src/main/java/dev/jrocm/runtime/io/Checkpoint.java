@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
@@ -270,7 +271,13 @@ public final class Checkpoint {
         }
         if (finished.size() == 1) {
             AtomicFile.beforeStep.accept("rename " + finished.getFirst() + " to " + target);
-            Files.move(finished.getFirst(), target, StandardCopyOption.ATOMIC_MOVE);
+            try {
+                Files.move(finished.getFirst(), target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (NoSuchFileException e) {
+                if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                    throw e;
+                } // another process recovered it first
+            }
             AtomicFile.syncDirectory(parent);
         }
     }
@@ -320,6 +327,10 @@ public final class Checkpoint {
 
     // checkpoint.json as JSON (any JSON: its form is checked by the caller); `shown` names it in messages.
     private static JsonNode parseInfo(Path dir, Path file, Path shown) throws IOException {
+        if (!Files.isDirectory(file.getParent())) {
+            throw new CheckpointException(dir + " is not a checkpoint: " + (Files.exists(file.getParent())
+                    ? "it is not a directory" : "it does not exist"));
+        }
         if (!Files.exists(file)) {
             throw new CheckpointException(dir + " is not a complete checkpoint: " + INFO_FILE + " is missing"
                     + (Files.exists(file.resolveSibling(MODEL_FILE)) ? " (a save was interrupted before it finished?)" : ""));

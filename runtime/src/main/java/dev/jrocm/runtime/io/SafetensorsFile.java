@@ -42,8 +42,10 @@ import java.util.Set;
  * An open safetensors file whose header has been read and checked: every offset is inside the
  * file, the tensors tile the data section exactly (no overlap, no gap, nothing after), every
  * shape agrees with its byte length, every dtype is known, no name repeats, and the header is
- * UTF-8 JSON of the right form. Anything else is a {@link SafetensorsFormatException} naming the
- * file, the tensor and the byte offset; nothing in the file decides how much memory is allocated
+ * UTF-8 JSON of the right form, within the JSON parser's limits ({@code Safetensors.HEADER_LIMITS}:
+ * nesting depth, name, number and string lengths). Anything else is a
+ * {@link SafetensorsFormatException} naming the file, the tensor and the byte offset, as is a path
+ * that is not a regular file; nothing in the file decides how much memory is allocated
  * beyond the file's own size. Tensor data is read on request. Closing closes the file.
  */
 public final class SafetensorsFile implements AutoCloseable {

@@ -181,6 +181,8 @@ class CheckpointTest {
             assertEquals(dir + " is not a complete checkpoint: checkpoint.json is missing (a save was interrupted before it"
                     + " finished?)", e.getMessage());
         }
+        assertEquals(dir.resolve("absent") + " is not a checkpoint: it does not exist",
+                assertThrows(CheckpointException.class, () -> Checkpoint.read(dir.resolve("absent"))).getMessage());
         Path empty = Files.createDirectories(dir.resolve("empty"));
         assertEquals(empty + " is not a complete checkpoint: checkpoint.json is missing",
                 assertThrows(CheckpointException.class, () -> Checkpoint.read(empty)).getMessage());
