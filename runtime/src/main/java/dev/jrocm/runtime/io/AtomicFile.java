@@ -32,9 +32,15 @@ public final class AtomicFile {
 
     private AtomicFile() {}
 
-    /** Replaces {@code target} with what {@code body} writes, atomically. */
+    /**
+     * Replaces {@code target} with what {@code body} writes, atomically. A {@code target} that
+     * exists but is not a regular file (a directory, a FIFO, a device) is refused, untouched.
+     */
     public static void write(Path target, Body body) throws IOException {
         Path absolute = target.toAbsolutePath();
+        if (Files.exists(absolute) && !Files.isRegularFile(absolute)) {
+            throw new IOException("cannot write " + target + ": it exists and is not a regular file");
+        }
         Path dir = absolute.getParent();
         Files.createDirectories(dir);
         Path temp = dir.resolve("." + absolute.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");

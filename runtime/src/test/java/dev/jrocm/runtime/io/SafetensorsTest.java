@@ -380,6 +380,13 @@ class SafetensorsTest {
         String message = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30),
                 () -> failure(fifo));
         assertEquals(fifo + ": not a regular file (a directory, a pipe or a device?)", message);
+        // Nor does the writer replace one.
+        IOException e = assertThrows(IOException.class, () -> Safetensors.write(fifo, List.of(), Map.of()));
+        assertEquals("cannot write " + fifo + ": it exists and is not a regular file", e.getMessage());
+        assertTrue(Files.exists(fifo) && !Files.isRegularFile(fifo));
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of(fifo), files.toList());
+        }
     }
 
     @Test
