@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
 
 /**
  * Writes a file so that readers see either the previous version or the new one, whole, even if
@@ -25,27 +26,41 @@ public final class AtomicFile {
         void write(FileChannel out) throws IOException;
     }
 
+    // Called before each step that changes the file system, with what it is about to do; a crash
+    // test replaces it to halt the JVM at a chosen step (CheckpointCrashTest).
+    static volatile Consumer<String> beforeStep = step -> {};
+
     private AtomicFile() {}
 
-    /** Replaces {@code target} with what {@code body} writes, atomically. */
+    /**
+     * Replaces {@code target} with what {@code body} writes, atomically. A {@code target} that
+     * exists but is not a regular file (a directory, a FIFO, a device) is refused, untouched.
+     */
     public static void write(Path target, Body body) throws IOException {
         Path absolute = target.toAbsolutePath();
+        if (Files.exists(absolute) && !Files.isRegularFile(absolute)) {
+            throw new IOException("cannot write " + target + ": it exists and is not a regular file");
+        }
         Path dir = absolute.getParent();
         Files.createDirectories(dir);
         Path temp = dir.resolve("." + absolute.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
         boolean moved = false;
         try {
+            beforeStep.accept("create " + temp);
             try (FileChannel out = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 body.write(out);
+                beforeStep.accept("fsync " + temp);
                 out.force(true);
             }
             try {
+                beforeStep.accept("rename " + temp + " to " + absolute);
                 Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
                 throw new IOException("cannot replace " + absolute + " atomically: the file system of " + dir
                         + " does not support an atomic rename", e);
             }
             moved = true;
+            beforeStep.accept("fsync " + dir);
             syncDirectory(dir);
         } finally {
             if (!moved) {
@@ -66,6 +81,7 @@ public final class AtomicFile {
 
     /** Deletes {@code file} if it is there and makes the deletion durable. */
     public static void delete(Path file) throws IOException {
+        beforeStep.accept("delete " + file);
         if (Files.deleteIfExists(file)) {
             syncDirectory(file.toAbsolutePath().getParent());
         }

@@ -1,5 +1,7 @@
 package dev.jrocm.runtime.io;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
@@ -22,6 +24,7 @@ import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -39,8 +42,10 @@ import java.util.Set;
  * An open safetensors file whose header has been read and checked: every offset is inside the
  * file, the tensors tile the data section exactly (no overlap, no gap, nothing after), every
  * shape agrees with its byte length, every dtype is known, no name repeats, and the header is
- * UTF-8 JSON of the right form. Anything else is a {@link SafetensorsFormatException} naming the
- * file, the tensor and the byte offset; nothing in the file decides how much memory is allocated
+ * UTF-8 JSON of the right form, within the JSON parser's limits ({@code Safetensors.HEADER_LIMITS}:
+ * nesting depth, name, number and string lengths). Anything else is a
+ * {@link SafetensorsFormatException} naming the file, the tensor and the byte offset, as is a path
+ * that is not a regular file; nothing in the file decides how much memory is allocated
  * beyond the file's own size. Tensor data is read on request. Closing closes the file.
  */
 public final class SafetensorsFile implements AutoCloseable {
@@ -59,7 +64,8 @@ public final class SafetensorsFile implements AutoCloseable {
         public long elements() { return byteSize() / dtype.bytes(); }
     }
 
-    private static final ObjectMapper STRICT = new ObjectMapper()
+    private static final ObjectMapper STRICT = new ObjectMapper(JsonFactory.builder()
+            .streamReadConstraints(Safetensors.HEADER_LIMITS).build())
             .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
     private static final Set<String> ENTRY_FIELDS = Set.of("dtype", "shape", "data_offsets");
 
@@ -78,8 +84,15 @@ public final class SafetensorsFile implements AutoCloseable {
         this.metadata = metadata;
     }
 
-    /** Opens {@code file} and validates its header. */
+    /**
+     * Opens {@code file} and validates its header. A path that exists but is not a regular file
+     * (a directory, a FIFO, a device) is refused before it is opened, since opening a FIFO would
+     * block until something writes to it.
+     */
     public static SafetensorsFile open(Path file) throws IOException {
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+            throw new SafetensorsFormatException(file, "not a regular file (a directory, a pipe or a device?)");
+        }
         FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
         try {
             return read(file, channel);
@@ -136,8 +149,11 @@ public final class SafetensorsFile implements AutoCloseable {
                 throw new SafetensorsFormatException(file, "header has content after its JSON object");
             }
         } catch (JsonProcessingException e) {
-            throw new SafetensorsFormatException(file, "header is not valid JSON at character "
-                    + e.getLocation().getCharOffset() + ": " + e.getOriginalMessage(), e);
+            // A parser limit (nesting, name or number length) is reported without a location.
+            JsonLocation at = e.getLocation();
+            throw new SafetensorsFormatException(file, "header is not valid JSON"
+                    + (at != null && at.getCharOffset() >= 0 ? " at character " + at.getCharOffset() : "") + ": "
+                    + e.getOriginalMessage(), e);
         }
         checkLayout(file, entries, dataLength, 8 + n);
         return new SafetensorsFile(file, channel, 8 + n, entries, metadata);

@@ -181,6 +181,8 @@ class CheckpointTest {
             assertEquals(dir + " is not a complete checkpoint: checkpoint.json is missing (a save was interrupted before it"
                     + " finished?)", e.getMessage());
         }
+        assertEquals(dir.resolve("absent") + " is not a checkpoint: it does not exist",
+                assertThrows(CheckpointException.class, () -> Checkpoint.read(dir.resolve("absent"))).getMessage());
         Path empty = Files.createDirectories(dir.resolve("empty"));
         assertEquals(empty + " is not a complete checkpoint: checkpoint.json is missing",
                 assertThrows(CheckpointException.class, () -> Checkpoint.read(empty)).getMessage());
@@ -279,6 +281,172 @@ class CheckpointTest {
             Map<String, Tensor> unnamed = Map.of("fc1.weight", m.namedParameters().get("fc1.weight"));
             assertEquals("Adam parameter 1 (f32 16 on cpu) has no name among the named parameters given",
                     assertThrows(IllegalArgumentException.class, () -> o.stateDict(unnamed)).getMessage());
+        }
+    }
+
+    static List<String> namesIn(Path dir) throws IOException {
+        try (var files = Files.list(dir)) {
+            return files.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void aSaveRefusesToReplaceWhatIsNotACheckpointAndDeletesNothing() throws IOException {
+        Path notes = Files.createDirectories(dir.resolve("notes"));
+        Files.writeString(notes.resolve("todo.txt"), "keep me");
+        Files.writeString(notes.resolve("model.safetensors"), "someone else's");
+        Path file = Files.writeString(dir.resolve("file"), "a file");
+        Path stale = Files.createDirectories(dir.resolve("stale"));
+        Files.writeString(stale.resolve("model.safetensors"), "no checkpoint.json beside it");
+        try (Sequential m = model(1); Adam o = new Adam(m.trainableParameters(), 0.01f)) {
+            assertEquals(notes + " is not a checkpoint: it holds todo.txt; refusing to save over it (save to a new or empty"
+                    + " directory)", assertThrows(CheckpointException.class, () -> Checkpoint.save(notes, m, o, 0, 0, 1)).getMessage());
+            assertEquals(file + " exists and is not a directory: refusing to replace it with a checkpoint",
+                    assertThrows(CheckpointException.class, () -> Checkpoint.save(file, m, o, 0, 0, 1)).getMessage());
+            assertEquals(stale + " is not a checkpoint: it has no checkpoint.json; refusing to save over it (save to a new or"
+                    + " empty directory)", assertThrows(CheckpointException.class, () -> Checkpoint.save(stale, m, o, 0, 0, 1))
+                    .getMessage());
+        }
+        assertEquals(List.of("model.safetensors", "todo.txt"), namesIn(notes));
+        assertEquals("keep me", Files.readString(notes.resolve("todo.txt")));
+        assertEquals("a file", Files.readString(file));
+        assertEquals(List.of("model.safetensors"), namesIn(stale));
+        assertEquals(List.of("file", "notes", "stale"), namesIn(dir)); // no staging directory left behind
+    }
+
+    @Test
+    void aSaveThatFailsLeavesThePreviousCheckpointAndNothingElse() throws IOException {
+        Path ckpt = dir.resolve("ckpt");
+        try (Sequential m = model(1); Adam o = new Adam(m.trainableParameters(), 0.01f);
+             Sequential other = model(2); Adam foreign = new Adam(other.trainableParameters(), 0.01f)) {
+            trainEpoch(m, o, 0);
+            Checkpoint.save(ckpt, m, o, 1, 9, 1);
+            Map<String, float[]> saved = weights(m);
+            trainEpoch(m, o, 1);
+            // The optimizer's parameters are not the model's: its state cannot be named, after model.safetensors is written.
+            assertThrows(IllegalArgumentException.class, () -> Checkpoint.save(ckpt, m, foreign, 2, 18, 1));
+            assertEquals(List.of("ckpt"), namesIn(dir));
+            try (Sequential back = model(3); Adam o2 = new Adam(back.trainableParameters(), 0.01f)) {
+                assertEquals(9, Checkpoint.load(ckpt, back, o2).step());
+                assertSameWeights(saved, weights(back));
+            }
+        }
+    }
+
+    @Test
+    void aSaveKilledBetweenItsRenamesIsCompletedByTheNextLoad() throws IOException {
+        Path ckpt = dir.resolve("ckpt");
+        try (Sequential m = model(1); Adam o = new Adam(m.trainableParameters(), 0.01f)) {
+            Checkpoint.save(ckpt, m, o, 1, 9, 1);
+            Checkpoint.save(dir.resolve("next"), m, o, 2, 18, 1);
+        }
+        // As the save of "next" over "ckpt" leaves it when killed after its first rename.
+        Files.move(ckpt, dir.resolve(".ckpt.77-1.old"));
+        Files.move(dir.resolve("next"), dir.resolve(".ckpt.77-1.partial"));
+        assertEquals(18, Checkpoint.read(ckpt).step());
+        assertEquals(List.of(".ckpt.77-1.old", "ckpt"), namesIn(dir)); // the old one is kept: the load did not make it
+        Files.move(ckpt, dir.resolve(".ckpt.78-2.partial"));
+        Files.createDirectory(dir.resolve(".ckpt.78-2.old"));
+        Files.move(dir.resolve(".ckpt.77-1.old"), dir.resolve(".ckpt.77-1.partial"));
+        Files.createDirectory(dir.resolve(".ckpt.77-1.old"));
+        assertEquals(ckpt + " is missing and several interrupted saves could replace it: [" + dir.resolve(".ckpt.77-1.partial")
+                + ", " + dir.resolve(".ckpt.78-2.partial") + "]; rename the one to resume from to " + ckpt,
+                assertThrows(CheckpointException.class, () -> Checkpoint.read(ckpt)).getMessage());
+    }
+
+    @Test
+    void checkpointJsonIsReadStrictlyAndAFailedLoadChangesNothing() throws IOException {
+        Path info = dir.resolve("checkpoint.json");
+        try (Sequential m = model(1); Adam o = new Adam(m.trainableParameters(), 0.01f)) {
+            trainEpoch(m, o, 0);
+            Checkpoint.save(dir, m, o, 1, 9, 77);
+        }
+        String valid = Files.readString(info);
+        String longMax = "9223372036854775807", longMin = "-9223372036854775808";
+        String[][] cases = { // key, the value it gets (null: dropped), the message after the file name
+                {"step", "\"3\"", ": \"step\" must be an integer in [0, " + longMax + "], not \"3\""},
+                {"step", "2.9", ": \"step\" must be an integer in [0, " + longMax + "], not 2.9"},
+                {"step", "1e2", ": \"step\" must be an integer in [0, " + longMax + "], not 100.0"},
+                {"step", "18446744073709551616", ": \"step\" must be an integer in [0, " + longMax + "], not 18446744073709551616"},
+                {"epoch", "true", ": \"epoch\" must be an integer in [0, 2147483647], not true"},
+                {"epoch", "3.0", ": \"epoch\" must be an integer in [0, 2147483647], not 3.0"},
+                {"epoch", "2147483648", ": \"epoch\" must be an integer in [0, 2147483647], not 2147483648"},
+                {"seed", "\"abc\"", ": \"seed\" must be an integer in [" + longMin + ", " + longMax + "], not \"abc\""},
+                {"seed", null, ": \"seed\" must be an integer in [" + longMin + ", " + longMax + "], not missing"},
+                {"seed", "null", ": \"seed\" must be an integer in [" + longMin + ", " + longMax + "], not null"},
+                {"jrocm", "1", ": \"jrocm\" must be a string, not 1"},
+                {"optimizer_type", "[\"Adam\"]", ": \"optimizer_type\" must be a string, not [\"Adam\"]"},
+                {"optimizer", null, ": \"optimizer\" must be a string, not missing"},
+                {"extra", "1", ": unknown key \"extra\" (a jrocm-checkpoint-1 checkpoint.json has format, jrocm, epoch, step,"
+                        + " seed, model, optimizer, optimizer_type)"},
+        };
+        try (Sequential m = model(3); Adam o = new Adam(m.trainableParameters(), 0.01f)) {
+            Map<String, float[]> before = weights(m);
+            for (String[] c : cases) {
+                var json = (com.fasterxml.jackson.databind.node.ObjectNode) Safetensors.JSON.readTree(valid);
+                if (c[1] == null) {
+                    json.remove(c[0]);
+                } else {
+                    json.set(c[0], Safetensors.JSON.readTree(c[1]));
+                }
+                Files.writeString(info, json.toString());
+                String message = assertThrows(CheckpointException.class, () -> Checkpoint.load(dir, m, o), c[0]).getMessage();
+                assertEquals(info + c[2], message, c[0] + " = " + c[1]);
+                assertSameWeights(before, weights(m));
+                assertEquals(0, o.steps());
+                assertEquals(0, o.stateCount());
+            }
+            String[][] texts = {
+                    {valid.replace("\"step\" : 9,", "\"step\" : 9, \"step\" : 10,"), " is not valid JSON: Duplicate field 'step'"},
+                    {"", " is empty"},
+                    {"null", " is not a jrocm checkpoint (\"format\" should be \"jrocm-checkpoint-1\")"},
+                    {"[".repeat(5000), " is not valid JSON: Document nesting depth (1001) exceeds the maximum allowed (1000,"
+                            + " from `StreamReadConstraints.getMaxNestingDepth()`)"},
+            };
+            for (String[] c : texts) {
+                Files.writeString(info, c[0]);
+                String message = assertThrows(CheckpointException.class, () -> Checkpoint.load(dir, m, o)).getMessage();
+                assertTrue(message.startsWith(info + c[1]), message);
+                assertSameWeights(before, weights(m));
+            }
+            Files.delete(info);
+            Files.createDirectory(info);
+            assertEquals(info + " is not a regular file",
+                    assertThrows(CheckpointException.class, () -> Checkpoint.load(dir, m, o)).getMessage());
+        }
+    }
+
+    @Test
+    void aLoadWhoseOptimizerStateDoesNotFitChangesNeitherModelNorOptimizer() throws IOException {
+        try (Sequential m = model(1); Adam o = new Adam(m.trainableParameters(), 0.01f)) {
+            trainEpoch(m, o, 0);
+            Checkpoint.save(dir, m, o, 1, 9, 77);
+        }
+        Path state = dir.resolve("optimizer.safetensors");
+        try (SafetensorsFile st = SafetensorsFile.open(state)) {
+            List<Safetensors.Source> sources = new java.util.ArrayList<>();
+            for (String name : st.names()) {
+                sources.add(Safetensors.Source.ofFloats(name, st.floats(name), st.entry(name).shape()));
+            }
+            Safetensors.write(dir.resolve("o2"), sources, Map.of("optimizer", "Adam", "step", "-4"));
+        }
+        Files.move(dir.resolve("o2"), state, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        try (Sequential m = model(3); Adam o = new Adam(m.trainableParameters(), 0.01f)) {
+            trainEpoch(m, o, 0);
+            Map<String, float[]> before = weights(m);
+            float[] moment = o.stateOf(m.namedParameters().get("fc1.weight"))[0].toArray();
+            assertEquals(dir + " does not fit this model and optimizer: Adam step must be a non-negative integer, got '-4'",
+                    assertThrows(CheckpointException.class, () -> Checkpoint.load(dir, m, o)).getMessage());
+            assertSameWeights(before, weights(m));
+            assertEquals(9, o.steps());
+            assertArrayEquals(moment, o.stateOf(m.namedParameters().get("fc1.weight"))[0].toArray());
+        }
+        try (Sequential empty = new Sequential("relu", new ReLU()); Sequential other = model(4);
+             SGD sgd = new SGD(other.trainableParameters(), 0.1f)) {
+            Files.writeString(dir.resolve("checkpoint.json"), Files.readString(dir.resolve("checkpoint.json"))
+                    .replace("\"Adam\"", "\"SGD\""));
+            assertEquals("cannot load " + dir + " into Sequential: it has no parameters",
+                    assertThrows(CheckpointException.class, () -> Checkpoint.load(dir, empty, sgd)).getMessage());
         }
     }
 

@@ -20,12 +20,19 @@ public final class KilledWriter {
     private KilledWriter() {}
 
     static Process start(Path file) throws IOException {
+        return new ProcessBuilder(javaCommand(KilledWriter.class, file.toString()))
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    }
+
+    /** The command line that runs {@code main}'s main method with {@code args} in a JVM with this one's classes. */
+    static List<String> javaCommand(Class<?> main, String... args) {
         String classPath = String.join(File.pathSeparator, List.of(System.getProperty("java.class.path", ""),
                 System.getProperty("jdk.module.path", "")).stream().filter(s -> !s.isEmpty()).toList());
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", classPath, KilledWriter.class.getName(), file.toString()));
-        return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                "-cp", classPath, main.getName()));
+        command.addAll(List.of(args));
+        return command;
     }
 
     public static void main(String[] args) throws IOException {

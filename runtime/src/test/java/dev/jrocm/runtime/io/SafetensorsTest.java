@@ -351,6 +351,124 @@ class SafetensorsTest {
     }
 
     @Test
+    void headersBeyondTheJsonParsersLimitsAreFormatErrors() throws IOException {
+        Path file = dir.resolve("limits.safetensors");
+        String entry = "{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}";
+        String[][] cases = {
+                {"{\"a\":" + "[".repeat(2000) + "]".repeat(2000) + "}", "Document nesting depth (1001) exceeds the maximum allowed"},
+                {"{\"" + "n".repeat(60_000) + "\":" + entry + "}", "Name length (60000) exceeds the maximum allowed (50000"},
+                {"{\"a\":{\"dtype\":\"F32\",\"shape\":[" + "1".repeat(1500) + "],\"data_offsets\":[0,4]}}",
+                        "Number value length (1500) exceeds the maximum allowed (1000"},
+                {"{\"__metadata__\":{\"k\":\"" + "v".repeat(20_000_001) + "\"}}",
+                        "String value length (20000001) exceeds the maximum allowed (20000000"},
+        };
+        for (String[] c : cases) {
+            raw(file, c[0], new byte[4]);
+            String message = failure(file);
+            assertTrue(message.startsWith(file + ": header is not valid JSON"), message);
+            assertTrue(message.contains(c[1]), message);
+        }
+    }
+
+    @Test
+    void aPathThatIsNotARegularFileIsRefusedWithoutOpeningIt() throws Exception {
+        assertEquals(dir + ": not a regular file (a directory, a pipe or a device?)", failure(dir));
+        Path fifo = dir.resolve("fifo.safetensors");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+        org.junit.jupiter.api.Assumptions.assumeTrue(mkfifo.waitFor() == 0, "mkfifo is not available here");
+        // Opening a FIFO for reading blocks until a writer comes: the guard keeps the old behaviour from hanging the build.
+        String message = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30),
+                () -> failure(fifo));
+        assertEquals(fifo + ": not a regular file (a directory, a pipe or a device?)", message);
+        // Nor does the writer replace one.
+        IOException e = assertThrows(IOException.class, () -> Safetensors.write(fifo, List.of(), Map.of()));
+        assertEquals("cannot write " + fifo + ": it exists and is not a regular file", e.getMessage());
+        assertTrue(Files.exists(fifo) && !Files.isRegularFile(fifo));
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of(fifo), files.toList());
+        }
+    }
+
+    @Test
+    void theWriterRefusesNamesAndMetadataItsReaderWouldNot() throws IOException {
+        Path file = dir.resolve("names.safetensors");
+        Safetensors.Source lone = Safetensors.Source.ofFloats("x\uD800y", new float[1], 1);
+        assertEquals("tensor name 'x\\uD800y' is not valid Unicode (a lone surrogate at index 1)", assertThrows(
+                IllegalArgumentException.class, () -> Safetensors.write(file, List.of(lone), Map.of())).getMessage());
+        assertEquals("metadata key 'k\\uDC00' is not valid Unicode (a lone surrogate at index 1)", assertThrows(
+                IllegalArgumentException.class, () -> Safetensors.write(file, List.of(), Map.of("k\uDC00", "v"))).getMessage());
+        assertEquals("metadata value of 'k' is not valid Unicode (a lone surrogate at index 0)", assertThrows(
+                IllegalArgumentException.class, () -> Safetensors.write(file, List.of(), Map.of("k", "\uDBFF"))).getMessage());
+        String longName = "n".repeat(50_001);
+        assertEquals("tensor name 'nnnnnnnnnnnnnnnnnnnn...' is 50001 characters, over the 50000 a safetensors name may have",
+                assertThrows(IllegalArgumentException.class, () -> Safetensors.write(file,
+                        List.of(Safetensors.Source.ofFloats(longName, new float[1], 1)), Map.of())).getMessage());
+        assertEquals("metadata value of 'k' is 20000001 characters, over the 20000000 a safetensors string may have",
+                assertThrows(IllegalArgumentException.class, () -> Safetensors.write(file, List.of(),
+                        Map.of("k", "v".repeat(20_000_001)))).getMessage());
+        Map<String, String> big = new LinkedHashMap<>();
+        for (int i = 0; i < 5; i++) {
+            big.put("k" + i, "v".repeat(20_000_000));
+        }
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Safetensors.write(file, List.of(), big)).getMessage()
+                .matches("the header would be 1000000[0-9][0-9] bytes, over the 100000000-byte limit of its readers"));
+        assertTrue(Files.notExists(file));
+
+        // The control: odd names that are valid, up to the limit, are written and read back.
+        List<String> names = List.of("", "\"quoted\"", "back\\slash", "tab\tnew\nline\u0000nul", "emoji \uD83D\uDE00", "n".repeat(50_000));
+        List<Safetensors.Source> sources = new java.util.ArrayList<>();
+        for (String name : names) {
+            sources.add(Safetensors.Source.ofFloats(name, new float[] {names.indexOf(name)}, 1));
+        }
+        Safetensors.write(file, sources, Map.of("\uD83D\uDE00", "\u0001"));
+        try (SafetensorsFile st = SafetensorsFile.open(file)) {
+            assertEquals(names, st.names());
+            assertEquals(Map.of("\uD83D\uDE00", "\u0001"), st.metadata());
+            for (String name : names) {
+                assertArrayEquals(new float[] {names.indexOf(name)}, st.floats(name));
+            }
+        }
+    }
+
+    @Test
+    void sizesThatOverflowALongAreRefusedNotWrapped() {
+        Path file = dir.resolve("huge.safetensors");
+        // 2^62 elements of 8 bytes: the byte count wraps to 0 in unchecked arithmetic.
+        Safetensors.Source huge = new Safetensors.Source() {
+            public String name() { return "huge"; }
+            public SafetensorsDType dtype() { return SafetensorsDType.F64; }
+            public long[] shape() { return new long[] {1L << 31, 1L << 31}; }
+            public void writeTo(WritableByteChannel out) { throw new AssertionError("never written"); }
+        };
+        assertEquals("tensor 'huge': shape [2147483648, 2147483648] of F64 has more than 9223372036854775807 bytes",
+                assertThrows(IllegalArgumentException.class, huge::byteSize).getMessage());
+        assertEquals("tensor 'huge': shape [2147483648, 2147483648] of F64 has more than 9223372036854775807 bytes",
+                assertThrows(IllegalArgumentException.class, () -> Safetensors.write(file, List.of(huge), Map.of())).getMessage());
+        assertEquals("tensor 'b': shape [4611686018427387904, 4] of U8 has more than 9223372036854775807 bytes",
+                assertThrows(IllegalArgumentException.class, () -> Safetensors.Source.ofBytes("b", SafetensorsDType.U8,
+                        new byte[0], 1L << 62, 4)).getMessage());
+        assertEquals("tensor 'f': shape [4611686018427387904, 2] of F32 has more than 9223372036854775807 bytes",
+                assertThrows(IllegalArgumentException.class, () -> Safetensors.Source.ofFloats("f", new float[0], 1L << 62, 2))
+                        .getMessage());
+        Safetensors.Source half = new Safetensors.Source() {
+            public String name() { return "half"; }
+            public SafetensorsDType dtype() { return SafetensorsDType.U8; }
+            public long[] shape() { return new long[] {Long.MAX_VALUE / 2 + 1}; }
+            public void writeTo(WritableByteChannel out) { throw new AssertionError("never written"); }
+        };
+        assertEquals("tensors up to 'half2' have more than 9223372036854775807 bytes together",
+                assertThrows(IllegalArgumentException.class, () -> Safetensors.write(file, List.of(half, new Safetensors.Source() {
+                    public String name() { return "half2"; }
+                    public SafetensorsDType dtype() { return SafetensorsDType.U8; }
+                    public long[] shape() { return half.shape(); }
+                    public void writeTo(WritableByteChannel out) { throw new AssertionError("never written"); }
+                }), Map.of())).getMessage());
+        assertEquals("tensor 'neg': shape [-2, -3] has a negative dimension", assertThrows(IllegalArgumentException.class,
+                () -> Safetensors.Source.ofFloats("neg", new float[6], -2, -3)).getMessage());
+        assertTrue(Files.notExists(file));
+    }
+
+    @Test
     void aMissingFileIsAnIOExceptionNamingIt() {
         Path file = dir.resolve("absent.safetensors");
         IOException e = assertThrows(IOException.class, () -> SafetensorsFile.open(file));
