@@ -64,7 +64,7 @@ public final class LoraFineTune {
 
             // 1. The base model: every parameter trains. Its weights are saved before LoRA touches it.
             out.println("training the base model");
-            try (Adam adam = new Adam(model.trainableParameters(), 1e-2f)) {
+            try (Adam adam = new Adam(model.trainableParameters(), 2e-3f)) {
                 Clusters.train(model, adam, train, epochs, 3, out);
             }
             double base = Clusters.accuracy(model, test);
@@ -80,7 +80,7 @@ public final class LoraFineTune {
             lora.freezeBase();
             out.println(lora.report().peftLine());
             out.println("fine-tuning the adapter on the shifted task");
-            try (Adam adam = new Adam(lora.adapterParameters(), 1e-2f)) {
+            try (Adam adam = new Adam(lora.adapterParameters(), 5e-3f)) {
                 Clusters.train(model, adam, shiftedTrain, epochs, 4, out);
             }
             double adapted = Clusters.accuracy(model, shiftedTest);

@@ -36,7 +36,7 @@ public final class MlpClassifier {
              Dataset train = Clusters.trainingSet(backend, 0);
              Dataset test = Clusters.testSet(backend, 0);
              Sequential model = Clusters.mlp(backend, 10);
-             Adam adam = new Adam(model.trainableParameters(), 1e-2f)) {
+             Adam adam = new Adam(model.trainableParameters(), 2e-3f)) {
             out.println(Devices.explain(Devices.requested()));
             out.println(model);
             out.println("accuracy before training: " + Clusters.percent(Clusters.accuracy(model, test)));
