@@ -22,8 +22,9 @@ import java.util.Random;
 /**
  * What the three examples share: synthetic data (points of the plane around a few centres,
  * labelled by their centre), the model (a small MLP), and the training and evaluation loops.
- * Replace {@link #dataset} by a real {@link Dataset} ({@code FashionMnist.load}, {@code Cifar10.load},
- * or {@code Dataset.of} over your own arrays) and the rest stays as it is.
+ * For real data, replace {@link #dataset} by another {@link Dataset} ({@code FashionMnist.load},
+ * {@code Cifar10.load}, or {@code Dataset.of} over your own arrays) and give {@link #mlp} its
+ * numbers of features and classes; the loops stay as they are.
  */
 @SuppressWarnings("try") // the Scope and NoGrad resources are opened for their effect, never named
 final class Clusters {

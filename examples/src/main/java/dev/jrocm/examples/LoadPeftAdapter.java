@@ -19,7 +19,8 @@ import java.nio.file.Path;
  * PEFT's {@code save_pretrained} writes it) and evaluates the model on the shifted task, without
  * and with the adapter. The adapter must target layers of this model ({@code fc1}, {@code fc2},
  * {@code fc3}); anything else is an error naming the file and the layer or tensor, and leaves the
- * model as it was.
+ * model as it was. The base weights may come from PyTorch as well: {@code safetensors.torch.save_file}
+ * of the state dict of an {@code nn.Sequential} with the same layer names and sizes.
  *
  * <pre>{@code java … -m dev.jrocm.examples/dev.jrocm.examples.LoadPeftAdapter <base.safetensors> <adapter-dir>}</pre>
  */
