@@ -17,6 +17,9 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -40,6 +43,15 @@ public class TrainStepBenchmark {
     @Param({"auto"})
     public String gemm;
 
+    /**
+     * Real training steps taken before the trial (on 16 random batches, cycled): 0 measures a
+     * fresh model; 1000 one whose Adam state has aged as in a long run (past step ~800 the
+     * moments of dead units reach float's subnormal range, which made late steps slow). The
+     * subnormal share of the moments is printed after the aging.
+     */
+    @Param({"0"})
+    public int agedSteps;
+
     private Backend backend;
     private Sequential model;
     private Adam adam;
@@ -51,6 +63,19 @@ public class TrainStepBenchmark {
         model = BlogMlp.model(backend);
         adam = new Adam(model.trainableParameters(), 1e-3f);
         data = BlogMlp.batch(backend, batch, 42);
+        if (agedSteps > 0) {
+            List<BlogMlp.Batch> batches = new ArrayList<>();
+            for (int i = 0; i < 16; i++) {
+                batches.add(BlogMlp.batch(backend, batch, 100 + i));
+            }
+            for (int step = 0; step < agedSteps; step++) {
+                BlogMlp.step(model, adam, batches.get(step % batches.size()));
+            }
+            batches.forEach(BlogMlp.Batch::close);
+            double[] sub = StepWindows.subnormalShares(model, adam);
+            System.out.printf(Locale.ROOT, "%nafter %d steps: %.2f %% of m and %.2f %% of v are subnormal%n",
+                    agedSteps, 100 * sub[0], 100 * sub[1]);
+        }
     }
 
     @TearDown
