@@ -11,6 +11,15 @@
 #
 #   scripts/bench.sh [--quick]     --quick: shorter runs, and the GEMMs in the installed
 #                                  environment only (5 minutes on 2 cores instead of 13, measured)
+#   scripts/bench.sh --long [N]    the long run instead: N steps (default 1500) of the blog MLP at
+#                                  batch 8 timed in windows of 250 (StepWindows), beside every
+#                                  PyTorch found with flush-denormal off and on
+#                                  (benchmarks/pytorch/step_windows.py), and the main job's own
+#                                  per-epoch samples/s over 5 epochs of 250 steps; writes
+#                                  target/bench/long.md
+#
+# PyTorch peers: every interpreter in JROCM_TORCH_PYTHONS (default: python3 on PATH and
+# /usr/bin/python3) that imports torch, each version once; those without torch are named and skipped.
 #
 # Run it on a quiet machine: anything else using the cores skews both sides.
 set -euo pipefail
@@ -19,8 +28,21 @@ cd "$JROCM_ROOT"
 
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
+long=0
+[ "${1:-}" = "--long" ] && long=1
 out="$JROCM_ROOT/target/bench"
 mkdir -p "$out"
+
+# PyTorch interpreters: one per torch version (Debian's 1.13 in /usr/bin/python3, a 2.x in a venv).
+torch_pythons=()
+declare -A seen_torch=()
+for py in ${JROCM_TORCH_PYTHONS:-python3 /usr/bin/python3}; do
+  v=$("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null) || { echo "PyTorch peer skipped: $py has no torch"; continue; }
+  [ -n "${seen_torch[$v]:-}" ] && continue
+  seen_torch[$v]=1
+  torch_pythons+=("$py")
+  echo "PyTorch peer: torch $v ($py)"
+done
 
 echo "building benchmarks.jar ..."
 mvn -B -ntp -q -DskipTests package
@@ -32,6 +54,50 @@ java=(java)
 java+=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
 quiet_java() { "${java[@]}" "$@" 2> >(grep -v 'Using incubator modules' >&2); }
 
+python=/usr/bin/python3
+have_torch=1
+"$python" -c 'import torch' 2>/dev/null || have_torch=0
+[ $have_torch = 1 ] || echo "PyTorch is not installed for $python (Debian: apt-get install python3-torch): jrocm only"
+tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+[ -f "$tcmalloc" ] || { echo "no tcmalloc ($tcmalloc; Debian: libtcmalloc-minimal4): PyTorch's best run goes without it"; tcmalloc=; }
+
+if [ $long = 1 ]; then
+  steps=${2:-1500}
+  report="$out/long.md"
+  {
+    echo "# Long run: the blog MLP, batch 8, random CIFAR-shaped batches, $steps steps"
+    echo
+    echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo
+    echo "## jrocm (StepWindows)"
+    echo '```'
+    quiet_java -cp "$jar" dev.jrocm.benchmarks.StepWindows 8 "$steps" 250 2>/dev/null
+    echo '```'
+    for py in ${torch_pythons[@]+"${torch_pythons[@]}"}; do
+      for flush in "" --flush-denormal; do
+        echo "## PyTorch ($py) ${flush:-flush-denormal off}"
+        echo '```'
+        env OMP_WAIT_POLICY=PASSIVE ${tcmalloc:+LD_PRELOAD=$tcmalloc} "$py" benchmarks/pytorch/step_windows.py --steps "$steps" $flush
+        echo '```'
+      done
+    done
+    echo "## The main job: 5 epochs of 250 steps (--limit-train 2000 --batch-size 8)"
+    echo '```'
+    run_out=$(mktemp -d)
+    bash scripts/demo.sh --batch-size 8 --epochs 5 --lora-epochs 1 --limit-train 2000 --limit-test 1000 --out "$run_out" >/dev/null
+    "$python" - "$run_out"/*/report.json <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+for i, e in enumerate(r["full"]["epochs"]):
+    print(f"epoch {i}: {e['seconds']:.2f} s, {e['samplesPerSecond']:.1f} samples/s")
+PY
+    rm -rf "$run_out"
+    echo '```'
+  } | tee "$report"
+  echo "wrote $report"
+  exit 0
+fi
+
 jmh_opts=(-rf json)
 pt_quick=()
 if [ $quick = 1 ]; then
@@ -39,12 +105,6 @@ if [ $quick = 1 ]; then
   pt_quick=(--target-seconds 3)
 fi
 
-python=/usr/bin/python3
-have_torch=1
-"$python" -c 'import torch' 2>/dev/null || have_torch=0
-[ $have_torch = 1 ] || echo "PyTorch is not installed for $python (Debian: apt-get install python3-torch): jrocm only"
-tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
-[ -f "$tcmalloc" ] || { echo "no tcmalloc ($tcmalloc; Debian: libtcmalloc-minimal4): PyTorch's best run goes without it"; tcmalloc=; }
 
 gpu=$(quiet_java -Djava.awt.headless=true -cp "$jar" dev.jrocm.benchmarks.BenchInfo "$out/info.json")
 rm -f "$out"/jrocm-gemm-*.json "$out"/jrocm-gpu-gemm.json "$out"/numpy-gemm-*.json
