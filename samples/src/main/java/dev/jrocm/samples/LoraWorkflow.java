@@ -432,8 +432,8 @@ public final class LoraWorkflow implements Callable<Integer> {
         }
 
         String line() {
-            return String.format(Locale.ROOT, "LoRA epoch / full epoch time: %.2f after warm-up (%,.0f vs %,.0f samples/s after the first "
-                    + "%,d batches; the blog measured 0.53)%n  whole epochs: %.2f (%.3f s / %.3f s%s)", steadyRatio(),
+            return String.format(Locale.ROOT, "LoRA epoch / full epoch time: %.2f after warm-up (%,.0f vs %,.0f samples/s past batch %,d; "
+                    + "the blog measured 0.53)%n  whole epochs: %.2f (%.3f s / %.3f s%s)", steadyRatio(),
                     lora.steadySamplesPerSecond(), full.steadySamplesPerSecond(), lora.warmUpBatches(), ratio(), lora.seconds(),
                     full.seconds(), fullIsFirst ? "; the full epoch includes the JIT warm-up" : "");
         }
