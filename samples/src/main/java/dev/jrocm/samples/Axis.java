@@ -71,7 +71,7 @@ record Axis(double min, double max, double step) {
         return 10 * power;
     }
 
-    /** The largest number of the form 1, 2 or 5 times a power of ten that is at most {@code x} (≥ 1), as a count. */
+    /** The largest count of the form 1, 2 or 5 times a power of ten that is at most {@code x}; 1 when {@code x} is below 1. */
     static int floor125(double x) {
         if (x < 1) {
             return 1;

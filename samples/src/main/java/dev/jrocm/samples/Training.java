@@ -2,9 +2,9 @@ package dev.jrocm.samples;
 
 import dev.jrocm.runtime.autograd.Autograd;
 import dev.jrocm.runtime.autograd.Ops;
-import dev.jrocm.runtime.io.Progress;
 import dev.jrocm.runtime.data.DataLoader;
 import dev.jrocm.runtime.data.Dataset;
+import dev.jrocm.runtime.io.Progress;
 import dev.jrocm.runtime.nn.Module;
 import dev.jrocm.runtime.optim.Optimizer;
 import dev.jrocm.runtime.tensor.Scope;

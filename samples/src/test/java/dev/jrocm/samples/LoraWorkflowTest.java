@@ -246,6 +246,17 @@ class LoraWorkflowTest {
     }
 
     @Test
+    void debugListsEveryBackendWithItsWholeReason(@TempDir Path out) {
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
+        assertEquals(0, run(stdout, Map.of(), err, null, tiny(out, "--debug")), err.toString());
+        String printed = stdout.toString(java.nio.charset.StandardCharsets.UTF_8);
+        for (dev.jrocm.runtime.device.BackendStatus status : dev.jrocm.runtime.device.Devices.describe()) {
+            assertTrue(printed.contains("  " + status.summary() + "\n"), status.summary() + " is missing from:\n" + printed);
+        }
+    }
+
+    @Test
     void theEpochLinesCarryTheMeanLossAndTheTimeLineSaysWhatItCompares(@TempDir Path out) {
         ByteArrayOutputStream stdout = new ByteArrayOutputStream();
         StringWriter err = new StringWriter();
