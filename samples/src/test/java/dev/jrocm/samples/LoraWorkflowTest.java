@@ -246,6 +246,13 @@ class LoraWorkflowTest {
     }
 
     @Test
+    void aLongLineIsCutAtAWordAndSaysSo() {
+        assertEquals("device: cpu — 2 cores", LoraWorkflow.fit("device: cpu — 2 cores", 21));
+        assertEquals("device: cpu — 2 …", LoraWorkflow.fit("device: cpu — 2 cores", 20));
+        assertEquals("abcdefgh …", LoraWorkflow.fit("abcdefghijklmnop", 10));
+    }
+
+    @Test
     void debugListsEveryBackendWithItsWholeReason(@TempDir Path out) {
         ByteArrayOutputStream stdout = new ByteArrayOutputStream();
         StringWriter err = new StringWriter();
