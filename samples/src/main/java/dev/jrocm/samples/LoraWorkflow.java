@@ -108,7 +108,7 @@ public final class LoraWorkflow implements Callable<Integer> {
     Integer limitTest;
 
     @Option(names = "--log-every", paramLabel = "N", description = "print the mean loss every N batches (default: the blog's 2000 "
-            + "at batch 8, scaled to the batch size)")
+            + "at batch 8, scaled to the batch size; in an epoch too short for three of those, a round number giving at least three)")
     Integer logEvery;
 
     @Option(names = "--out", paramLabel = "DIR", description = "output folder; its files are replaced as one set when the run "
@@ -183,7 +183,10 @@ public final class LoraWorkflow implements Callable<Integer> {
                 .toAbsolutePath().normalize();
         try (OutputSet outputs = OutputSet.open(outDir, fault)) {
             BackendStatus chosen = chooseDevice(spec);
-            log.println(Devices.explain(spec));
+            log.println(deviceLine(spec));
+            if (debug || Cli.debugVariable(environment)) {
+                Devices.describe().forEach(s -> log.println("  " + s.summary()));
+            }
             try (Backend backend = Devices.open(spec)) {
                 Recipe recipe = recipe(chosen.kind());
                 log.println(recipe.describe());
@@ -231,6 +234,23 @@ public final class LoraWorkflow implements Callable<Integer> {
         return status;
     }
 
+    /** The widest device line printed: the rest is in report.json, and scripts/jrocm-info.sh says everything. */
+    static final int DEVICE_LINE_WIDTH = 100;
+
+    /** {@link Devices#explain}, cut at a word to {@link #DEVICE_LINE_WIDTH} characters. */
+    static String deviceLine(DeviceSpec spec) {
+        return fit(Devices.explain(spec), DEVICE_LINE_WIDTH);
+    }
+
+    /** {@code text} if it has at most {@code width} characters, else cut at the last space that leaves room for " …". */
+    static String fit(String text, int width) {
+        if (text.length() <= width) {
+            return text;
+        }
+        int cut = text.lastIndexOf(' ', width - 2);
+        return text.substring(0, cut > 0 ? cut : width - 2) + " …";
+    }
+
     /**
      * The rank must fit every targeted layer of the MLP (LoRA's A is rank × in, B out × rank, and a
      * rank above min(in, out) adds nothing a full update would not): checked before any training.
@@ -275,13 +295,12 @@ public final class LoraWorkflow implements Callable<Integer> {
         report.put("batchSize", recipe.batchSize());
         report.put("trainSamples", train.size());
         report.put("testSamples", test.size());
-        // The blog prints every 2000 batches of 8: the same number of samples at other batch sizes.
-        int logEveryBatches = logEvery != null ? logEvery : Math.max(1, 2000 * 8 / recipe.batchSize());
         try (Sequential model = mlp(backend, features, train.classes(), seed)) {
             ObjectNode modelNode = report.putObject("model");
             modelNode.putArray("layers").add(features).add(4096).add(2048).add(train.classes());
             modelNode.put("parameters", model.parameterCount());
             DataLoader loader = new DataLoader(train, recipe.batchSize(), true, false, seed);
+            int logEveryBatches = logEvery != null ? logEvery : Training.logEvery(loader.size(), recipe.batchSize());
             List<Training.Epoch> fullEpochs = phase("full training", model, model.trainableParameters(), loader, 0, recipe.epochs(),
                     logEveryBatches);
 
@@ -319,9 +338,8 @@ public final class LoraWorkflow implements Callable<Integer> {
             lora.freezeBase();
             List<Training.Epoch> loraEpochList = phase("LoRA fine-tuning", model, lora.adapterParameters(), loader, recipe.epochs(),
                     recipe.loraEpochs(), logEveryBatches);
-            double ratio = loraEpochList.getLast().seconds() / fullEpochs.getLast().seconds();
-            log.printf(Locale.ROOT, "LoRA epoch / full epoch time: %.2f (%.3f s / %.3f s; the blog measured 0.53)%n",
-                    ratio, loraEpochList.getLast().seconds(), fullEpochs.getLast().seconds());
+            EpochTimes times = new EpochTimes(fullEpochs.getLast(), loraEpochList.getLast(), fullEpochs.size() == 1);
+            log.println(times.line());
 
             // 7. compare
             double enabledAfter = Training.accuracy(model, test, evalBatch(recipe));
@@ -348,7 +366,8 @@ public final class LoraWorkflow implements Callable<Integer> {
             loraNode.set("epochs", epochsJson(loraEpochList));
             loraNode.put("testAccuracyEnabled", enabledAfter);
             loraNode.put("testAccuracyDisabled", disabledAfter);
-            report.put("loraToFullEpochTimeRatio", ratio);
+            report.put("loraToFullEpochTimeRatio", times.ratio());
+            report.put("loraToFullSteadyTimeRatio", times.steadyRatio());
 
             // 8. pictures and the report
             Pictures.writePng(Pictures.samples(shownPixels, test.channels(), test.height(), test.width(),
@@ -382,13 +401,42 @@ public final class LoraWorkflow implements Callable<Integer> {
                 int label = firstLabel + e;
                 Training.Epoch epoch = Training.epoch(model, adam, loader, label, label, logEveryBatches, log, progressBar());
                 done.add(epoch);
-                log.printf(Locale.ROOT, "One epoch takes %.3f seconds (%,.0f samples/s)%n", epoch.seconds(), epoch.samplesPerSecond());
+                log.printf(Locale.ROOT, "One epoch takes %.3f seconds (%,.0f samples/s), mean loss %.3f%n", epoch.seconds(),
+                        epoch.samplesPerSecond(), epoch.meanLoss());
             }
         } catch (Training.Diverged d) {
             throw new IllegalStateException("training stopped: " + d.getMessage() + " (" + name + ", --lr " + lr
                     + "); no outputs were written.\nTry a lower --lr (the default is 0.001).", d);
         }
         return done;
+    }
+
+    /**
+     * The time of the last LoRA epoch against the last full epoch. A first epoch also compiles
+     * the code (JIT) and allocates the pools, which the LoRA epoch after it no longer does: the
+     * ratio of whole epochs then flatters LoRA, so the headline compares the steady rates, after
+     * each epoch's warm-up batches ({@link Training#warmUpBatches}), and the whole-epoch ratio
+     * follows with that said.
+     *
+     * @param fullIsFirst the full epoch is the run's first (it holds the warm-up)
+     */
+    record EpochTimes(Training.Epoch full, Training.Epoch lora, boolean fullIsFirst) {
+        /** The whole LoRA epoch's seconds over the whole full epoch's (as the blog measures). */
+        double ratio() {
+            return lora.seconds() / full.seconds();
+        }
+
+        /** The same ratio from the steady rates: the time per sample after the warm-up batches. */
+        double steadyRatio() {
+            return full.steadySamplesPerSecond() / lora.steadySamplesPerSecond();
+        }
+
+        String line() {
+            return String.format(Locale.ROOT, "LoRA epoch / full epoch time: %.2f after warm-up (%,.0f vs %,.0f samples/s past batch %,d; "
+                    + "the blog measured 0.53)%n  whole epochs: %.2f (%.3f s / %.3f s%s)", steadyRatio(),
+                    lora.steadySamplesPerSecond(), full.steadySamplesPerSecond(), lora.warmUpBatches(), ratio(), lora.seconds(),
+                    full.seconds(), fullIsFirst ? "; the full epoch includes the JIT warm-up" : "");
+        }
     }
 
     /** The recipe: the blog's on a GPU or when asked, a quicker one on the CPU; options override. */
@@ -556,6 +604,8 @@ public final class LoraWorkflow implements Callable<Integer> {
             n.put("seconds", e.seconds());
             n.put("meanLoss", e.meanLoss());
             n.put("samplesPerSecond", e.samplesPerSecond());
+            n.put("warmUpBatches", e.warmUpBatches());
+            n.put("steadySamplesPerSecond", e.steadySamplesPerSecond());
         }
         return a;
     }

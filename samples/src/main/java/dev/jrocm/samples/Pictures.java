@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.nio.channels.Channels;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * The workflow's pictures, drawn with Java2D and written with ImageIO: a grid of test images with
@@ -77,14 +76,14 @@ final class Pictures {
     }
 
     /**
-     * Loss curves: the logged mean losses of full training and then of LoRA fine-tuning, against
-     * the number of batches trained so far.
+     * Loss curves: the mean losses of full training and then of LoRA fine-tuning, against the
+     * number of batches trained so far, on axes ticked at round numbers ({@link Axis}).
      *
      * @param full  (batch, loss) points of full training, batches counted from the start
      * @param lora  (batch, loss) points of LoRA training, counted on from where full training ended
      */
     static BufferedImage lossCurves(List<double[]> full, List<double[]> lora, String title) {
-        int w = 900, h = 480, left = 70, right = 20, top = 40, bottom = 60;
+        int w = 900, h = 480, left = 80, right = 20, top = 40, bottom = 60;
         BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = canvas(img);
         double maxX = 1, minY = Double.MAX_VALUE, maxY = -Double.MAX_VALUE;
@@ -99,50 +98,59 @@ final class Pictures {
             minY = 0;
             maxY = 1;
         }
-        double spanY = Math.max(1e-6, maxY - minY);
-        minY -= spanY * 0.05;
-        maxY += spanY * 0.05;
+        Axis xAxis = Axis.of(0, maxX, 6, true), yAxis = Axis.of(minY, maxY, 5, false);
         int plotW = w - left - right, plotH = h - top - bottom;
         g.setColor(new Color(0xDDDDDD));
-        for (int i = 0; i <= 5; i++) {
-            int y = top + plotH * i / 5;
+        for (double v : yAxis.ticks()) {
+            int y = top + (int) Math.round(plotH * (1 - yAxis.fraction(v)));
             g.drawLine(left, y, left + plotW, y);
         }
         g.setColor(INK);
         g.drawRect(left, top, plotW, plotH);
         boolean text = text(g, title, left, 25, INK, 15f);
         if (text) {
-            for (int i = 0; i <= 5; i++) {
-                double v = maxY - (maxY - minY) * i / 5;
-                text(g, String.format(Locale.ROOT, "%.3f", v), 8, top + plotH * i / 5 + 5, INK, 11f);
+            for (double v : yAxis.ticks()) {
+                String label = yAxis.label(v);
+                int y = top + (int) Math.round(plotH * (1 - yAxis.fraction(v)));
+                aligned(g, label, left - 8, y + 4, 11f, 1);
             }
-            for (int i = 0; i <= 5; i++) {
-                long v = Math.round(maxX * i / 5);
-                text(g, Long.toString(v), left + plotW * i / 5 - 10, top + plotH + 18, INK, 11f);
+            for (double v : xAxis.ticks()) {
+                String label = xAxis.label(v);
+                int x = left + (int) Math.round(plotW * xAxis.fraction(v));
+                g.drawLine(x, top + plotH, x, top + plotH + 4);
+                aligned(g, label, x, top + plotH + 18, 11f, 0.5);
             }
-            text(g, "batches trained (each point: the mean loss of the batches since the previous one)",
-                    left + plotW / 2 - 250, h - 12, INK, 12f);
+            aligned(g, "batches trained (each point: the mean loss of the batches since the previous one)", left + plotW / 2, h - 14,
+                    12f, 0.5);
+            Graphics2D turned = (Graphics2D) g.create();
+            turned.rotate(-Math.PI / 2);
+            aligned(turned, "training loss (cross-entropy)", -(top + plotH / 2), 18, 12f, 0.5);
+            turned.dispose();
         }
-        double fmaxX = maxX, fminY = minY, fmaxY = maxY;
-        int[] legendY = {top + 20};
-        plot(g, full, FULL, left, top, plotW, plotH, fmaxX, fminY, fmaxY);
-        plot(g, lora, LORA, left, top, plotW, plotH, fmaxX, fminY, fmaxY);
+        plot(g, full, FULL, left, top, plotW, plotH, xAxis, yAxis);
+        plot(g, lora, LORA, left, top, plotW, plotH, xAxis, yAxis);
         if (text) {
-            legend(g, "full training", FULL, left + plotW - 170, legendY[0]);
-            legend(g, "LoRA fine-tuning", LORA, left + plotW - 170, legendY[0] + 18);
+            legend(g, "full training", FULL, left + plotW - 170, top + 20);
+            legend(g, "LoRA fine-tuning", LORA, left + plotW - 170, top + 38);
         }
         g.dispose();
         return img;
     }
 
+    /** Text placed by {@code anchor}: {@code where} 0 starts it there, 0.5 centres it, 1 ends it there. */
+    private static void aligned(Graphics2D g, String s, int anchor, int y, float size, double where) {
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 1).deriveFont(size));
+        text(g, s, anchor - (int) Math.round(where * g.getFontMetrics().stringWidth(s)), y, INK, size);
+    }
+
     private static void plot(Graphics2D g, List<double[]> points, Color color, int left, int top, int plotW, int plotH,
-                             double maxX, double minY, double maxY) {
+                             Axis xAxis, Axis yAxis) {
         g.setColor(color);
         g.setStroke(new BasicStroke(2f));
         int px = -1, py = -1;
         for (double[] p : points) {
-            int x = left + (int) Math.round(plotW * p[0] / maxX);
-            int y = top + (int) Math.round(plotH * (maxY - p[1]) / (maxY - minY));
+            int x = left + (int) Math.round(plotW * xAxis.fraction(p[0]));
+            int y = top + (int) Math.round(plotH * (1 - yAxis.fraction(p[1])));
             if (px >= 0) {
                 g.drawLine(px, py, x, y);
             }

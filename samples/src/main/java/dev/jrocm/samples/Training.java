@@ -4,6 +4,7 @@ import dev.jrocm.runtime.autograd.Autograd;
 import dev.jrocm.runtime.autograd.Ops;
 import dev.jrocm.runtime.data.DataLoader;
 import dev.jrocm.runtime.data.Dataset;
+import dev.jrocm.runtime.io.Progress;
 import dev.jrocm.runtime.nn.Module;
 import dev.jrocm.runtime.optim.Optimizer;
 import dev.jrocm.runtime.tensor.Scope;
@@ -22,12 +23,22 @@ final class Training {
     /** Points of the loss curve per epoch (the printed lines are fewer). */
     static final int CURVE_POINTS = 50;
 
+    /** The blog prints the mean loss every 2000 batches of 8: as many samples per line at other batch sizes. */
+    static final int BLOG_LOG_SAMPLES = 2000 * 8;
+
+    private static final Progress.Unit SAMPLES = new Progress.Unit("samples");
+
     /**
      * One epoch's numbers.
      *
-     * @param curve (batches done within the epoch, mean loss of the batches since the previous point)
+     * @param meanLoss               the mean of the batches' losses
+     * @param warmUpBatches          the first batches, left out of {@code steadySamplesPerSecond}
+     * @param steadySamplesPerSecond samples per second after the warm-up batches (JIT compilation,
+     *                               first allocations), so a first epoch compares with later ones
+     * @param curve                  (batches done within the epoch, mean loss of the batches since the previous point)
      */
-    record Epoch(int label, double seconds, double meanLoss, double samplesPerSecond, List<double[]> curve) {}
+    record Epoch(int label, double seconds, double meanLoss, double samplesPerSecond, int warmUpBatches,
+                 double steadySamplesPerSecond, List<double[]> curve) {}
 
     /** The loss became NaN or infinite: the weights are garbage from here on, so training stops at once. */
     static final class Diverged extends ArithmeticException {
@@ -40,11 +51,29 @@ final class Training {
     }
 
     /**
+     * How many batches between two printed loss lines by default: the blog's interval (2000
+     * batches of 8, the same number of samples at other batch sizes) when an epoch holds at least
+     * three of them, as the blog's recipe and the quick one do on full datasets; otherwise (a short
+     * run) the largest round number (1, 2 or 5 times a power of ten) that still gives three lines
+     * per epoch, and 1 for an epoch of fewer than six batches.
+     */
+    static int logEvery(int batchesPerEpoch, int batchSize) {
+        int blog = Math.max(1, BLOG_LOG_SAMPLES / batchSize);
+        return batchesPerEpoch >= 3 * blog ? blog : Axis.floor125(batchesPerEpoch / 3.0);
+    }
+
+    /** The first batches of an epoch of {@code batches} counted as warm-up: a tenth, none when there is one batch. */
+    static int warmUpBatches(int batches) {
+        return batches < 2 ? 0 : Math.max(1, batches / 10);
+    }
+
+    /**
      * Trains one epoch: zero grad, forward, cross-entropy, backward, step for every batch, each
      * in its own scope so activations and their gradients go back to the pool at once (the loader
      * closes each batch itself when the next is taken). Prints
      * {@code [epoch, batch] loss: x.xxx} every {@code logEvery} batches (the mean since the last
-     * line), and a progress bar with samples/s and ETA when {@code bar} is set.
+     * line), and a progress bar with samples/s, ETA and the epoch's running loss when {@code bar}
+     * is set.
      *
      * @throws Diverged at the first batch whose loss is not finite
      */
@@ -52,13 +81,14 @@ final class Training {
                        int logEvery, PrintStream out, boolean bar) {
         model.train();
         int batches = loader.size();
-        long samples = 0;
-        double sum = 0, windowSum = 0, curveSum = 0;
-        int window = 0, curveCount = 0;
-        int curveEvery = Math.max(1, batches / CURVE_POINTS);
-        List<double[]> curve = new ArrayList<>();
-        ProgressLine progress = bar ? new ProgressLine(out, "epoch " + label, batches) : null;
-        long start = System.nanoTime();
+        int warmUp = warmUpBatches(batches);
+        long samples = 0, warmUpSamples = 0;
+        double sum = 0, windowSum = 0;
+        int window = 0;
+        Curve curve = new Curve(batches);
+        long totalSamples = Math.min(loader.dataset().size(), (long) batches * loader.batchSize());
+        Progress progress = bar ? new Progress("epoch " + label, totalSamples, SAMPLES, out, true, System::nanoTime) : null;
+        long start = System.nanoTime(), warmUpEnd = start;
         for (DataLoader.Batch batch : loader.epoch(loaderEpoch)) {
             float loss;
             try (Scope step = Scope.open()) {
@@ -72,35 +102,82 @@ final class Training {
             if (!Float.isFinite(loss)) {
                 throw new Diverged(label, batch.index() + 1, batches, loss);
             }
+            int done = batch.index() + 1;
+            if (done == warmUp) {
+                warmUpEnd = System.nanoTime();
+                warmUpSamples = samples;
+            }
             sum += loss;
             windowSum += loss;
             window++;
-            curveSum += loss;
-            curveCount++;
-            int done = batch.index() + 1;
+            curve.add(loss);
             if (done % logEvery == 0) {
+                String line = String.format(Locale.ROOT, "[%d, %5d] loss: %.3f", label, done, windowSum / window);
                 if (progress != null) {
-                    progress.clear();
+                    progress.println(line);
+                } else {
+                    out.println(line);
                 }
-                out.printf(Locale.ROOT, "[%d, %5d] loss: %.3f%n", label, done, windowSum / window);
                 windowSum = 0;
                 window = 0;
             }
-            if (done % curveEvery == 0 || done == batches) {
-                curve.add(new double[] {done, curveSum / curveCount});
-                curveSum = 0;
-                curveCount = 0;
-            }
             if (progress != null) {
-                progress.update(done, samples, System.nanoTime() - start);
+                progress.note(String.format(Locale.ROOT, "loss %.3f", sum / done));
+                progress.advance(batch.size());
             }
         }
         optimizer.zeroGrad();
-        double seconds = (System.nanoTime() - start) / 1e9;
+        long end = System.nanoTime();
+        double seconds = (end - start) / 1e9;
         if (progress != null) {
-            progress.clear();
+            progress.erase();
         }
-        return new Epoch(label, seconds, sum / Math.max(1, batches), samples / seconds, curve);
+        double steady = warmUp == 0 ? samples / seconds : (samples - warmUpSamples) / ((end - warmUpEnd) / 1e9);
+        return new Epoch(label, seconds, sum / Math.max(1, batches), samples / seconds, warmUp, steady, curve.points());
+    }
+
+    /**
+     * The loss curve of one epoch: a point every {@code batches / }{@link #CURVE_POINTS} batches,
+     * the mean loss of the batches since the point before. A last window shorter than half the
+     * others joins the point before it (which then moves to the epoch's end), so no point rests on
+     * a batch or two and the curve shows no spike of noise at the end of an epoch.
+     */
+    static final class Curve {
+        private final int every;
+        private final List<double[]> points = new ArrayList<>(); // (batches done, sum of losses, batches in the window)
+        private int done;
+        private double windowSum;
+        private int window;
+
+        Curve(int batches) {
+            every = Math.max(1, batches / CURVE_POINTS);
+        }
+
+        /** Records the loss of the next batch. */
+        void add(double loss) {
+            done++;
+            windowSum += loss;
+            window++;
+            if (window == every) {
+                points.add(new double[] {done, windowSum, window});
+                windowSum = 0;
+                window = 0;
+            }
+        }
+
+        /** (batches done, mean loss of the window ending there) for every window so far, the last partial one included. */
+        List<double[]> points() {
+            List<double[]> all = new ArrayList<>(points);
+            if (window > 0) {
+                if (2 * window < every && !all.isEmpty()) {
+                    double[] before = all.removeLast();
+                    all.add(new double[] {done, before[1] + windowSum, before[2] + window});
+                } else {
+                    all.add(new double[] {done, windowSum, window});
+                }
+            }
+            return all.stream().map(p -> new double[] {p[0], p[1] / p[2]}).toList();
+        }
     }
 
     /** Fraction of {@code dataset} the model classifies correctly (evaluation mode, no graph). */
@@ -131,39 +208,5 @@ final class Training {
     /** {@code 32 %} as the blog prints it (floor), with two decimals after it. */
     static String percent(double fraction) {
         return String.format(Locale.ROOT, "%d %% (%.2f %%)", (long) Math.floor(100 * fraction + 1e-9), 100 * fraction);
-    }
-
-    /** A one-line bar redrawn with {@code \r}: batches done, samples/s, ETA. */
-    static final class ProgressLine {
-        private static final int WIDTH = 24;
-        private final PrintStream out;
-        private final String label;
-        private final int total;
-        private long lastDraw;
-
-        ProgressLine(PrintStream out, String label, int total) {
-            this.out = out;
-            this.label = label;
-            this.total = total;
-        }
-
-        void update(int done, long samples, long elapsedNanos) {
-            if (elapsedNanos - lastDraw < 100_000_000L && done < total) {
-                return; // ten redraws a second are plenty
-            }
-            lastDraw = elapsedNanos;
-            double seconds = elapsedNanos / 1e9;
-            double rate = samples / Math.max(seconds, 1e-9);
-            long eta = done == 0 ? 0 : Math.round(seconds * (total - done) / done);
-            int filled = (int) ((long) WIDTH * done / Math.max(1, total));
-            out.printf(Locale.ROOT, "\r%s [%s%s] %3d%%  %,.0f samples/s  ETA %d:%02d ", label, "#".repeat(filled),
-                    " ".repeat(WIDTH - filled), 100L * done / Math.max(1, total), rate, eta / 60, eta % 60);
-            out.flush();
-        }
-
-        void clear() {
-            out.print("\r" + " ".repeat(label.length() + WIDTH + 50) + "\r");
-            out.flush();
-        }
     }
 }

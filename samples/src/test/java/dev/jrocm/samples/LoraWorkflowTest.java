@@ -109,6 +109,10 @@ class LoraWorkflowTest {
         assertEquals((784 + 4096) + (4096 + 2048) + (2048 + 10), lora.get("loraParameters").asInt());
         assertEquals(1, lora.get("epochs").size());
         assertTrue(report.get("loraToFullEpochTimeRatio").asDouble() > 0);
+        assertTrue(report.get("loraToFullSteadyTimeRatio").asDouble() > 0);
+        JsonNode first = full.get("epochs").get(0);
+        assertEquals(1, first.get("warmUpBatches").asInt()); // 320 images in batches of 32: 10 batches
+        assertTrue(first.get("steadySamplesPerSecond").asDouble() > 0);
 
         BufferedImage samples = ImageIO.read(out.resolve("samples.png").toFile());
         assertEquals(8 * (120 + 10) + 10, samples.getWidth());
@@ -213,6 +217,69 @@ class LoraWorkflowTest {
         err = new StringWriter();
         assertEquals(0, run(stdout, Map.of("JROCM_DEVICE", "cuda"), err, null, tiny(out)), err.toString());
         assertTrue(stdout.toString().contains("device: cpu"), stdout.toString());
+    }
+
+    @Test
+    void anAutoRunWithoutAnAmdGpuNeverLoadsTheHipRuntimeAndPrintsAShortDeviceLine(@TempDir Path out) throws Exception {
+        String modulePath = System.getProperty("jdk.module.path");
+        org.junit.jupiter.api.Assumptions.assumeTrue(modulePath != null, "needs the module path of the test JVM");
+        org.junit.jupiter.api.Assumptions.assumeFalse(Files.exists(Path.of("/dev/kfd")) || Files.exists(Path.of("/dev/dxg")),
+                "this machine has an AMD GPU driver");
+        // The HIP runtime is on this machine (the test JVM can load it), so the run would load it if it probed.
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.jrocm.runtime.device.NativeLibrary.HIP.probe().isLoaded(),
+                "needs a HIP runtime on this machine");
+        List<String> args = new java.util.ArrayList<>(List.of(tiny(out)));
+        int at = args.indexOf("--device");
+        args.remove(at);
+        args.remove(at);
+        List<String> command = new java.util.ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
+                "-Xlog:library=info", "--enable-native-access=dev.jrocm.bindings,dev.jrocm.runtime", "--add-modules",
+                "jdk.incubator.vector", "-p", modulePath, "-m", "dev.jrocm.samples/dev.jrocm.samples.LoraWorkflow"));
+        command.addAll(args);
+        Process run = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String log = new String(run.getInputStream().readAllBytes());
+        assertEquals(0, run.waitFor(), log);
+        assertFalse(log.contains("libamdhip64"), "the HIP runtime was loaded:\n" + log);
+        String device = log.lines().filter(l -> l.startsWith("device: ")).findFirst().orElseThrow(() -> new AssertionError(log));
+        assertTrue(device.startsWith("device: cpu (hip: no device; cuda: "), device);
+        assertTrue(device.length() <= LoraWorkflow.DEVICE_LINE_WIDTH, device.length() + " characters: " + device);
+    }
+
+    @Test
+    void aLongLineIsCutAtAWordAndSaysSo() {
+        assertEquals("device: cpu — 2 cores", LoraWorkflow.fit("device: cpu — 2 cores", 21));
+        assertEquals("device: cpu — 2 …", LoraWorkflow.fit("device: cpu — 2 cores", 20));
+        assertEquals("abcdefgh …", LoraWorkflow.fit("abcdefghijklmnop", 10));
+    }
+
+    @Test
+    void debugListsEveryBackendWithItsWholeReason(@TempDir Path out) {
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
+        assertEquals(0, run(stdout, Map.of(), err, null, tiny(out, "--debug")), err.toString());
+        String printed = stdout.toString(java.nio.charset.StandardCharsets.UTF_8);
+        for (dev.jrocm.runtime.device.BackendStatus status : dev.jrocm.runtime.device.Devices.describe()) {
+            assertTrue(printed.contains("  " + status.summary() + "\n"), status.summary() + " is missing from:\n" + printed);
+        }
+    }
+
+    @Test
+    void theEpochLinesCarryTheMeanLossAndTheTimeLineSaysWhatItCompares(@TempDir Path out) {
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
+        assertEquals(0, run(stdout, Map.of(), err, null, tiny(out)), err.toString());
+        List<String> lines = stdout.toString(java.nio.charset.StandardCharsets.UTF_8).lines().toList();
+        // 64 images in batches of 32: two batches an epoch, a loss line after each
+        assertEquals(List.of("[0,     1]", "[0,     2]", "[1,     1]", "[1,     2]"),
+                lines.stream().filter(l -> l.contains("] loss: ")).map(l -> l.substring(0, l.indexOf(']') + 1)).toList());
+        List<String> epochs = lines.stream().filter(l -> l.startsWith("One epoch takes ")).toList();
+        assertEquals(2, epochs.size(), lines.toString());
+        epochs.forEach(l -> assertTrue(l.matches("One epoch takes \\d+\\.\\d{3} seconds \\([\\d,]+ samples/s\\), mean loss \\d+\\.\\d{3}"), l));
+        int time = lines.indexOf(lines.stream().filter(l -> l.startsWith("LoRA epoch / full epoch time: ")).findFirst().orElseThrow());
+        assertTrue(lines.get(time).matches("LoRA epoch / full epoch time: \\d+\\.\\d\\d after warm-up \\([\\d,]+ vs [\\d,]+ samples/s "
+                + "past batch 1; the blog measured 0\\.53\\)"), lines.get(time));
+        assertTrue(lines.get(time + 1).matches("  whole epochs: \\d+\\.\\d\\d \\(\\d+\\.\\d{3} s / \\d+\\.\\d{3} s; "
+                + "the full epoch includes the JIT warm-up\\)"), lines.get(time + 1));
     }
 
     /** Runs {@code body} with a system property set, then puts back what was there. */

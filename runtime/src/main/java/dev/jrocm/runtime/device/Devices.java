@@ -9,6 +9,8 @@ import dev.jrocm.runtime.device.gpu.GpuBackend;
 import dev.jrocm.runtime.device.hip.Hip;
 import dev.jrocm.runtime.device.hip.HipDriver;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -28,6 +30,23 @@ public final class Devices {
     /** Every backend with whether it is available and why (not), in order of preference. */
     public static List<BackendStatus> describe() {
         return List.of(hip(), cuda(), cpu());
+    }
+
+    /**
+     * {@link #describe()} as automatic selection needs it: without an AMD GPU device node
+     * ({@code /dev/kfd}, or {@code /dev/dxg} under WSL) no HIP device can exist, so the HIP runtime
+     * is not loaded to ask (loading it makes the JVM print stack-guard warnings on some ROCm
+     * builds); {@link #describe()} and {@link #status} load it to say more.
+     */
+    private static List<BackendStatus> candidates() {
+        return List.of(amdDeviceNode() ? hip() : NO_AMD_DEVICE, cuda(), cpu());
+    }
+
+    private static final BackendStatus NO_AMD_DEVICE = new BackendStatus(DeviceKind.HIP, false,
+            "no device: no /dev/kfd (no AMD GPU driver), the HIP runtime was not loaded", List.of());
+
+    private static boolean amdDeviceNode() {
+        return Files.exists(Path.of("/dev/kfd")) || Files.exists(Path.of("/dev/dxg"));
     }
 
     /** The status of one backend. */
@@ -57,7 +76,7 @@ public final class Devices {
             }
             return status;
         }
-        return describe().stream().filter(BackendStatus::available).findFirst().orElseThrow();
+        return candidates().stream().filter(BackendStatus::available).findFirst().orElseThrow();
     }
 
     /**
@@ -81,7 +100,10 @@ public final class Devices {
         return open(requested());
     }
 
-    /** One line saying what {@link #select} chose and why the ones before it were not. */
+    /**
+     * One line saying what {@link #select} chose and why the ones before it were not (the first
+     * clause of each reason, such as {@code hip: no device}; {@link #describe()} has them whole).
+     */
     public static String explain(DeviceSpec spec) {
         BackendStatus chosen = select(spec);
         StringBuilder line = new StringBuilder("device: ").append(chosen.kind().id());
@@ -89,11 +111,12 @@ public final class Devices {
             line.append(" (asked for ").append(spec).append(")");
         } else {
             List<String> skipped = new ArrayList<>();
-            for (BackendStatus s : describe()) {
+            for (BackendStatus s : candidates()) {
                 if (s.kind() == chosen.kind()) {
                     break;
                 }
-                skipped.add(s.kind().id() + ": " + s.reason());
+                int clause = s.reason().indexOf(": ");
+                skipped.add(s.kind().id() + ": " + (clause > 0 ? s.reason().substring(0, clause) : s.reason()));
             }
             if (!skipped.isEmpty()) {
                 line.append(" (").append(String.join("; ", skipped)).append(")");
