@@ -147,6 +147,9 @@ public interface Backend extends AutoCloseable {
     /** Waits for all queued work. */
     void synchronize();
 
+    /** Whether {@link #close} was called: every op then throws {@link IllegalStateException}. */
+    boolean isClosed();
+
     /** Frees all memory; buffers must not be used afterwards. */
     @Override
     void close();

@@ -18,6 +18,9 @@ public final class Operands {
         if (buffer == null) {
             throw new IllegalArgumentException(op + ": operand " + name + " is null");
         }
+        if (backend.isClosed()) {
+            throw new IllegalStateException(op + ": the backend is closed (" + backend.kind() + ")");
+        }
         if (buffer.backend() != backend) {
             throw new IllegalArgumentException(op + ": operand " + name + " belongs to another backend ("
                     + buffer.backend().describe() + "), not to " + backend.describe()

@@ -35,7 +35,7 @@ public final class CpuBackend implements Backend {
     private long systemAllocations;
     private long bytesInUse;
     private long bytesReserved;
-    private boolean closed;
+    private volatile boolean closed;
 
     /** One allocation from the system, in its own arena so it can be returned alone. */
     private record Block(Arena arena, MemorySegment memory) {}
@@ -117,6 +117,9 @@ public final class CpuBackend implements Backend {
         }
         free.clear();
     }
+
+    @Override
+    public boolean isClosed() { return closed; }
 
     @Override
     public synchronized void close() {

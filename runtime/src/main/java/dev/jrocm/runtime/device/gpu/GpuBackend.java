@@ -63,7 +63,7 @@ public final class GpuBackend implements Backend {
     private long launches;
     private Buffer errors;          // (4) u64, see kernels.cu
     private boolean errorsPending;  // a kernel that may report ran since the last check
-    private boolean closed;
+    private volatile boolean closed;
 
     private record Block(long address, long size) {}
 
@@ -551,6 +551,9 @@ public final class GpuBackend implements Backend {
     }
 
     /** Waits for queued work, frees every block, then closes the driver. Idempotent. */
+    @Override
+    public boolean isClosed() { return closed; }
+
     @Override
     public synchronized void close() {
         if (closed) {
