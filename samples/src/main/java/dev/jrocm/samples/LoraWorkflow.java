@@ -295,11 +295,11 @@ public final class LoraWorkflow implements Callable<Integer> {
         report.put("batchSize", recipe.batchSize());
         report.put("trainSamples", train.size());
         report.put("testSamples", test.size());
-        try (Sequential model = mlp(backend, features, train.classes(), seed)) {
+        try (Sequential model = mlp(backend, features, train.classes(), seed);
+             DataLoader loader = new DataLoader(train, recipe.batchSize(), true, false, seed)) {
             ObjectNode modelNode = report.putObject("model");
             modelNode.putArray("layers").add(features).add(4096).add(2048).add(train.classes());
             modelNode.put("parameters", model.parameterCount());
-            DataLoader loader = new DataLoader(train, recipe.batchSize(), true, false, seed);
             int logEveryBatches = logEvery != null ? logEvery : Training.logEvery(loader.size(), recipe.batchSize());
             List<Training.Epoch> fullEpochs = phase("full training", model, model.trainableParameters(), loader, 0, recipe.epochs(),
                     logEveryBatches);
