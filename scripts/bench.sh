@@ -23,7 +23,7 @@ out="$JROCM_ROOT/target/bench"
 mkdir -p "$out"
 
 echo "building benchmarks.jar ..."
-"$JROCM_MVN" -B -ntp -q -DskipTests package
+"$JROCM_MVN" -B -ntp -q -DskipTests -Dmaven.source.skip -Dmaven.javadoc.skip package
 jar=benchmarks/target/benchmarks.jar
 java=(java)
 # JMH itself uses sun.misc.Unsafe, which JDK 24+ warns about on every run.

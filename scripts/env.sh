@@ -87,7 +87,9 @@ jrocm_build_if_needed() {
   echo "building jrocm (first run, or sources changed) ..." >&2
   local log
   log=$(mktemp)
-  if ! (cd "$JROCM_ROOT" && "$JROCM_MVN" -B -ntp -q -DskipTests package >"$log" 2>&1); then
+  # the sources and javadoc jars are for publishing; a run needs only the classes
+  if ! (cd "$JROCM_ROOT" && "$JROCM_MVN" -B -ntp -q -DskipTests -Dmaven.source.skip -Dmaven.javadoc.skip \
+        package >"$log" 2>&1); then
     cat "$log" >&2; rm -f "$log"
     echo "jrocm: the build failed (output above)" >&2
     return 1
