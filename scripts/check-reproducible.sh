@@ -26,7 +26,7 @@ build() {
   done | (cd "$JROCM_ROOT" && xargs -0 cp --parents -t "$dir")
   local mvn=$JROCM_MVN
   [ "$mvn" = mvn ] || mvn="$dir/mvnw"
-  if ! (cd "$dir" && "$mvn" -B -ntp -q -DskipTests -pl "$(IFS=,; echo "${modules[*]}")" package >"$log" 2>&1); then
+  if ! (cd "$dir" && "$mvn" -B -ntp -DskipTests -pl "$(IFS=,; echo "${modules[*]}")" package >"$log" 2>&1); then
     cat "$log" >&2
     echo "check-reproducible: build $1 failed (output above)" >&2
     exit 1
