@@ -45,7 +45,7 @@ for py in ${JROCM_TORCH_PYTHONS:-python3 /usr/bin/python3}; do
 done
 
 echo "building benchmarks.jar ..."
-mvn -B -ntp -q -DskipTests package
+"$JROCM_MVN" -B -ntp -q -DskipTests -Dmaven.source.skip -Dmaven.javadoc.skip package
 jar=benchmarks/target/benchmarks.jar
 java=(java)
 # JMH itself uses sun.misc.Unsafe, which JDK 24+ warns about on every run.

@@ -1,7 +1,8 @@
 # Sourced by every jrocm script: finds a JDK 22+ and exports JAVA_HOME and PATH for it.
 # Order: $JAVA_HOME, the `java` on PATH, then the newest JDK 22+ under /usr/lib/jvm (and
 # /opt/java, ~/.sdkman, ~/.jdks). Stops with a clear message when there is none.
-# Also sets JROCM_ROOT (the repository) and JROCM_NATIVE_ACCESS (modules that call native code).
+# Also sets JROCM_ROOT (the repository), JROCM_NATIVE_ACCESS (modules that call native code) and
+# JROCM_MVN (the `mvn` on PATH, else the repository's Maven wrapper).
 
 JROCM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export JROCM_ROOT
@@ -60,6 +61,14 @@ export JAVA_HOME=$JROCM_JDK
 export PATH="$JAVA_HOME/bin:$PATH"
 unset JROCM_JDK
 
+# Maven: the `mvn` on PATH, else ./mvnw, which fetches the Maven that .mvn/wrapper names from
+# Maven Central once (into ~/.m2/wrapper) and checks its SHA-256.
+if command -v mvn >/dev/null 2>&1; then
+  JROCM_MVN=mvn
+else
+  JROCM_MVN="$JROCM_ROOT/mvnw"
+fi
+
 # The module path of the built samples and everything they need.
 jrocm_module_path() {
   local jar
@@ -78,7 +87,9 @@ jrocm_build_if_needed() {
   echo "building jrocm (first run, or sources changed) ..." >&2
   local log
   log=$(mktemp)
-  if ! (cd "$JROCM_ROOT" && mvn -B -ntp -q -DskipTests package >"$log" 2>&1); then
+  # the sources and javadoc jars are for publishing; a run needs only the classes
+  if ! (cd "$JROCM_ROOT" && "$JROCM_MVN" -B -ntp -q -DskipTests -Dmaven.source.skip -Dmaven.javadoc.skip \
+        package >"$log" 2>&1); then
     cat "$log" >&2; rm -f "$log"
     echo "jrocm: the build failed (output above)" >&2
     return 1

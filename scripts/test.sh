@@ -5,4 +5,4 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$JROCM_ROOT"
 echo "jrocm tests on $(java -version 2>&1 | head -n 1) ($JAVA_HOME)"
-exec mvn -B -ntp verify "$@"
+exec "$JROCM_MVN" -B -ntp verify "$@"

@@ -14,7 +14,7 @@ pack="$root/.gpu-pack"
 cd "$root"
 
 echo "== building the jars (mvn package, no tests)"
-mvn -B -ntp -q -DskipTests package
+"$JROCM_MVN" -B -ntp -q -DskipTests -Dmaven.source.skip -Dmaven.javadoc.skip package
 
 rm -rf "$pack"
 mkdir -p "$pack"

@@ -4,7 +4,7 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.RecursiveAction;
 
 /** The one helper for parallel loops on the CPU backend: ranges split over the common pool. */
-public final class Parallel {
+final class Parallel {
     private Parallel() {}
 
     /** A body over the half-open range [from, to). */
