@@ -52,7 +52,7 @@ public final class GpuBackend implements Backend {
     private static final long NO_ERROR = -1L;    // all ones: no error recorded
     /** sumTo runs a thread per output (jr_sum_to) from this many outputs on, or when each sums at most SUM_THREADS_MAX_COUNT. */
     private static final long SUM_THREADS_MIN_OUTPUTS = 16_384;
-    private static final long SUM_THREADS_MAX_COUNT = 64;
+    private static final long SUM_THREADS_MAX_COUNT = 32;
 
     private final GpuDriver driver;
     private final Map<Long, ArrayDeque<Long>> free = new HashMap<>();
