@@ -1,7 +1,12 @@
 package dev.jrocm.runtime.autograd;
 
+import dev.jrocm.runtime.device.Backend;
+import dev.jrocm.runtime.device.Backend.BinaryOp;
+import dev.jrocm.runtime.device.Strides;
 import dev.jrocm.runtime.tensor.Scope;
 import dev.jrocm.runtime.tensor.Tensor;
+
+import java.util.Arrays;
 
 /** Where gradient rules put their results: into {@link Tensor#grad()}, created on first use. */
 final class Grads {
@@ -45,6 +50,36 @@ final class Grads {
             t.backend().copy(contribution.buffer(), target.grad().buffer());
         } else {
             t.backend().axpy(1f, contribution.buffer(), target.grad().buffer());
+        }
+    }
+
+    /**
+     * Adds {@code alpha·contribution} to {@code t}'s gradient, summed over the dimensions along
+     * which {@code t} was broadcast to the contribution's shape; a same-shape contribution with
+     * alpha 1 is {@link #accumulate}.
+     */
+    static void sumInto(Tensor t, float alpha, Tensor contribution) {
+        if (alpha == 1f && Arrays.equals(t.shape(), contribution.shape())) {
+            accumulate(t, contribution, false);
+            return;
+        }
+        int[] shape = contribution.shape();
+        Target target = target(t);
+        t.backend().sumTo(alpha, contribution.buffer(), shape, target.beta(), target.grad().buffer(),
+                Strides.padded(t.shape(), shape.length));
+    }
+
+    /**
+     * {@link #sumInto} of {@code dy op other} ({@code other} broadcast to dy's shape): the
+     * product or quotient is formed in a temporary released here.
+     */
+    static void sumProductInto(Tensor t, float alpha, Tensor dy, BinaryOp op, Tensor other) {
+        int[] shape = dy.shape();
+        Backend be = dy.backend();
+        try (Tensor product = Tensor.empty(be, shape)) {
+            be.binary(op, dy.buffer(), Strides.dense(shape), other.buffer(), Strides.broadcast(other.shape(), shape),
+                    product.buffer(), shape);
+            sumInto(t, alpha, product);
         }
     }
 }

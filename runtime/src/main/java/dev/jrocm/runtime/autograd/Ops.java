@@ -1,6 +1,8 @@
 package dev.jrocm.runtime.autograd;
 
 import dev.jrocm.runtime.device.Backend;
+import dev.jrocm.runtime.device.Backend.BinaryOp;
+import dev.jrocm.runtime.device.Strides;
 import dev.jrocm.runtime.tensor.DType;
 import dev.jrocm.runtime.tensor.Tensor;
 
@@ -243,20 +245,90 @@ public final class Ops {
         return y;
     }
 
-    /** {@code y = a + b}, same shapes. */
+    /** {@code y = a + b}, with NumPy broadcasting ({@link #broadcastShape}). */
     public static Tensor add(Tensor a, Tensor b) {
-        requireSameShape("add", a, b);
+        return binary(BinaryOp.ADD, "add", a, b);
+    }
+
+    /** {@code y = a − b}, with NumPy broadcasting. */
+    public static Tensor sub(Tensor a, Tensor b) {
+        return binary(BinaryOp.SUB, "sub", a, b);
+    }
+
+    /** {@code y = a·b} element by element, with NumPy broadcasting. */
+    public static Tensor mul(Tensor a, Tensor b) {
+        return binary(BinaryOp.MUL, "mul", a, b);
+    }
+
+    /** {@code y = a / b} element by element, with NumPy broadcasting (IEEE: x/0 is ±∞ or NaN, as PyTorch). */
+    public static Tensor div(Tensor a, Tensor b) {
+        return binary(BinaryOp.DIV, "div", a, b);
+    }
+
+    /**
+     * The shape of an element-wise op's result (NumPy's and PyTorch's broadcasting): shapes aligned
+     * from the right, each pair of dimensions equal or one of them 1 (which repeats), missing
+     * leading dimensions taken as 1. Otherwise {@link IllegalArgumentException}, e.g.
+     * {@code "add: shapes [2, 3] and [4] cannot be broadcast: dimension -1 is 3 and 4"}.
+     */
+    public static int[] broadcastShape(String op, int[] a, int[] b) {
+        int rank = Math.max(a.length, b.length);
+        int[] out = new int[rank];
+        for (int d = 1; d <= rank; d++) { // d-th from the right
+            int x = d <= a.length ? a[a.length - d] : 1, y = d <= b.length ? b[b.length - d] : 1;
+            if (x != y && x != 1 && y != 1) {
+                throw new IllegalArgumentException(op + ": shapes " + Arrays.toString(a) + " and " + Arrays.toString(b)
+                        + " cannot be broadcast: dimension -" + d + " is " + x + " and " + y);
+            }
+            out[rank - d] = x == 1 ? y : x;
+        }
+        return out;
+    }
+
+    /**
+     * One {@link Backend#binary} over the broadcast shape. Gradients, each summed back over the
+     * dimensions its input was broadcast along ({@link Grads#sumInto}): add da = dy, db = dy;
+     * sub da = dy, db = −dy; mul da = dy·b, db = dy·a; div da = dy/b, db = −dy·y/b.
+     */
+    private static Tensor binary(BinaryOp op, String name, Tensor a, Tensor b) {
+        requireFloat(name, "a", a);
+        requireFloat(name, "b", b);
+        int[] shape = broadcastShape(name, a.shape(), b.shape());
         Backend be = a.backend();
-        Tensor y = Tensor.empty(be, a.shape());
-        be.copy(a.buffer(), y.buffer());
-        be.axpy(1f, b.buffer(), y.buffer());
+        Tensor y = Tensor.empty(be, shape);
+        be.binary(op, a.buffer(), Strides.broadcast(a.shape(), shape), b.buffer(), Strides.broadcast(b.shape(), shape),
+                y.buffer(), shape);
         if (Autograd.records(a, b)) {
-            y.setNode(new Node("add", inputs(a, b), dy -> {
-                if (a.requiresGrad()) {
-                    Grads.accumulate(a, dy, false);
-                }
-                if (b.requiresGrad()) {
-                    Grads.accumulate(b, dy, false);
+            y.setNode(new Node(name, inputs(a, b), dy -> {
+                switch (op) {
+                    case ADD, SUB -> {
+                        if (a.requiresGrad()) {
+                            Grads.sumInto(a, 1f, dy);
+                        }
+                        if (b.requiresGrad()) {
+                            Grads.sumInto(b, op == BinaryOp.ADD ? 1f : -1f, dy);
+                        }
+                    }
+                    case MUL -> {
+                        if (a.requiresGrad()) {
+                            Grads.sumProductInto(a, 1f, dy, BinaryOp.MUL, b);
+                        }
+                        if (b.requiresGrad()) {
+                            Grads.sumProductInto(b, 1f, dy, BinaryOp.MUL, a);
+                        }
+                    }
+                    case DIV -> {
+                        if (a.requiresGrad()) {
+                            Grads.sumProductInto(a, 1f, dy, BinaryOp.DIV, b);
+                        }
+                        if (b.requiresGrad()) {
+                            try (Tensor dyY = Tensor.empty(be, shape)) { // dy·y, then /b: −dy·a/b²
+                                long[] dense = Strides.dense(shape);
+                                be.binary(BinaryOp.MUL, dy.buffer(), dense, y.buffer(), dense, dyY.buffer(), shape);
+                                Grads.sumProductInto(b, -1f, dyY, BinaryOp.DIV, b);
+                            }
+                        }
+                    }
                 }
             }));
         }
@@ -387,14 +459,6 @@ public final class Ops {
         requireFloat(op, name, t);
         if (t.rank() != 2) {
             throw new IllegalArgumentException(op + ": " + name + " must be a matrix, not " + t.shapeString());
-        }
-    }
-
-    private static void requireSameShape(String op, Tensor a, Tensor b) {
-        requireFloat(op, "a", a);
-        requireFloat(op, "b", b);
-        if (!Arrays.equals(a.shape(), b.shape())) {
-            throw new IllegalArgumentException(op + ": shapes differ, " + a.shapeString() + " and " + b.shapeString());
         }
     }
 }

@@ -104,6 +104,30 @@ public interface Backend extends AutoCloseable {
     /** y = y + alpha·x. */
     void axpy(float alpha, Buffer x, Buffer y);
 
+    /** Most dimensions {@link #binary} and {@link #sumTo} take (and tensors have). */
+    int MAX_RANK = 6;
+
+    /** The element-wise operations of {@link #binary}: {@code out = a op b}. */
+    enum BinaryOp { ADD, SUB, MUL, DIV }
+
+    /**
+     * {@code out[i] = a[Σ i_d·aStrides[d]] op b[Σ i_d·bStrides[d]]} for every index i of the dense
+     * row-major {@code outShape} (rank 1 to {@link #MAX_RANK}): a stride of 0 repeats an operand
+     * along that dimension (NumPy broadcasting; see {@link Strides#broadcast}). Strides are
+     * elements, not negative, one per dimension. {@code out} may be {@code a} or {@code b} when
+     * that operand's strides are out's own dense ones; any other overlap is undefined.
+     */
+    void binary(BinaryOp op, Buffer a, long[] aStrides, Buffer b, long[] bStrides, Buffer out, int[] outShape);
+
+    /**
+     * Undoes a broadcast: {@code out = alpha·Σ x + beta·out}, the sum over every dimension where
+     * {@code outShape} is 1 and {@code xShape} is not (a broadcast gradient summed back to its
+     * operand's shape). Both dense row-major, of one rank (1 to {@link #MAX_RANK}), each
+     * {@code outShape[d]} equal to {@code xShape[d]} or 1; beta is 0 (out not read) or 1. A sum
+     * over no elements is 0.
+     */
+    void sumTo(float alpha, Buffer x, int[] xShape, float beta, Buffer out, int[] outShape);
+
     // ---- fused ops ----------------------------------------------------------------------------
 
     /**

@@ -1,5 +1,7 @@
 package dev.jrocm.runtime.device;
 
+import java.util.Arrays;
+
 /**
  * The checks every {@link Backend} entry point makes before it touches memory: each operand is a
  * live buffer of this backend holding at least the elements the op reads or writes, and every
@@ -114,5 +116,73 @@ public final class Operands {
         whole(backend, "gatherRows", "src", src);
         require(backend, "gatherRows", "indices", indices, count);
         require(backend, "gatherRows", "dst", dst, elements(count, cols));
+    }
+
+    /** The operands of {@link Backend#binary}. */
+    public static void binary(Backend backend, Backend.BinaryOp op, Buffer a, long[] aStrides, Buffer b, long[] bStrides,
+                              Buffer out, int[] outShape) {
+        if (op == null) {
+            throw new IllegalArgumentException("binary: op is null");
+        }
+        String name = "binary " + op;
+        shape(name, "outShape", outShape);
+        require(backend, name, "a", a, reach(name, "a", aStrides, outShape));
+        require(backend, name, "b", b, reach(name, "b", bStrides, outShape));
+        require(backend, name, "out", out, Strides.count(outShape));
+    }
+
+    /** The operands of {@link Backend#sumTo}. */
+    public static void sumTo(Backend backend, Buffer x, int[] xShape, float beta, Buffer out, int[] outShape) {
+        shape("sumTo", "xShape", xShape);
+        shape("sumTo", "outShape", outShape);
+        if (xShape.length != outShape.length) {
+            throw new IllegalArgumentException("sumTo: xShape " + Arrays.toString(xShape) + " and outShape "
+                    + Arrays.toString(outShape) + " differ in rank");
+        }
+        for (int d = 0; d < xShape.length; d++) {
+            if (outShape[d] != xShape[d] && outShape[d] != 1) {
+                throw new IllegalArgumentException("sumTo: cannot sum " + Arrays.toString(xShape) + " to "
+                        + Arrays.toString(outShape) + ": dimension " + d + " is " + xShape[d] + " and " + outShape[d]
+                        + " (must be equal, or 1 to sum over)");
+            }
+        }
+        if (beta != 0f && beta != 1f) {
+            throw new IllegalArgumentException("sumTo: beta must be 0 or 1, got " + beta);
+        }
+        require(backend, "sumTo", "x", x, Strides.count(xShape));
+        require(backend, "sumTo", "out", out, Strides.count(outShape));
+    }
+
+    private static void shape(String op, String name, int[] shape) {
+        if (shape == null || shape.length < 1 || shape.length > Backend.MAX_RANK) {
+            throw new IllegalArgumentException(op + ": " + name + " must have rank 1 to " + Backend.MAX_RANK + ", not "
+                    + (shape == null ? "null" : Arrays.toString(shape)));
+        }
+        for (int d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException(op + ": negative dimension in " + name + " " + Arrays.toString(shape));
+            }
+        }
+    }
+
+    /** Elements an operand read with {@code strides} over {@code shape} spans: 1 + Σ (n_d − 1)·stride_d, 0 when empty. */
+    private static long reach(String op, String name, long[] strides, int[] shape) {
+        if (strides == null || strides.length != shape.length) {
+            throw new IllegalArgumentException(op + ": " + name + " needs " + shape.length + " strides for shape "
+                    + Arrays.toString(shape) + ", got " + (strides == null ? "null" : Arrays.toString(strides)));
+        }
+        long last = 0;
+        for (int d = 0; d < shape.length; d++) {
+            if (strides[d] < 0) {
+                throw new IllegalArgumentException(op + ": " + name + "'s strides " + Arrays.toString(strides)
+                        + " must not be negative");
+            }
+            if (shape[d] == 0) {
+                return 0;
+            }
+            long step = Math.multiplyHigh(shape[d] - 1, strides[d]) == 0 ? (shape[d] - 1) * strides[d] : -1;
+            last = step < 0 || last > Long.MAX_VALUE - step ? Long.MAX_VALUE : last + step;
+        }
+        return last == Long.MAX_VALUE ? last : last + 1;
     }
 }

@@ -15,7 +15,8 @@ import java.util.List;
 import java.util.stream.Collectors;
 
 /**
- * A dense, contiguous, row-major tensor of float32 (or int32 labels) on one backend, rank 1–4.
+ * A dense, contiguous, row-major tensor of float32 (or int32 labels) on one backend, rank 1 to
+ * {@link Backend#MAX_RANK} (6).
  *
  * <p>A tensor owns its buffer (views share their base's) and gives it back to the backend's pool
  * when closed; using a closed tensor throws {@link IllegalStateException}. Tensors created while
@@ -90,8 +91,9 @@ public final class Tensor implements AutoCloseable {
     }
 
     private static int[] checkShape(int[] shape) {
-        if (shape.length < 1 || shape.length > 4) {
-            throw new IllegalArgumentException("tensors have rank 1 to 4, not " + shape.length + " " + Arrays.toString(shape));
+        if (shape.length < 1 || shape.length > Backend.MAX_RANK) {
+            throw new IllegalArgumentException("tensors have rank 1 to " + Backend.MAX_RANK + ", not " + shape.length + " "
+                    + Arrays.toString(shape));
         }
         for (int d : shape) {
             if (d < 0) {

@@ -252,6 +252,137 @@ class GradCheckTest {
                 v -> crossEntropyRef(v.get("logits"), 3));
     }
 
+    // ---- broadcasting element-wise ops ----------------------------------------------------------
+
+    /** NumPy's broadcast of two shapes, computed here independently of {@link Ops#broadcastShape}. */
+    static int[] broadcastRef(int[] a, int[] b) {
+        int rank = Math.max(a.length, b.length);
+        int[] out = new int[rank];
+        for (int d = 0; d < rank; d++) {
+            int x = d < rank - a.length ? 1 : a[d - (rank - a.length)], y = d < rank - b.length ? 1 : b[d - (rank - b.length)];
+            out[d] = Math.max(x, y);
+        }
+        return out;
+    }
+
+    /** The element of a leaf of {@code shape} that output index {@code i} of {@code out} reads (right-aligned, 1s repeat). */
+    static int source(int i, int[] out, int[] shape) {
+        int offset = 0, step = 1;
+        for (int d = out.length - 1, rest = i; d >= 0; d--) {
+            int k = rest % out[d];
+            rest /= out[d];
+            int s = d - (out.length - shape.length);
+            if (s >= 0) {
+                offset += (shape[s] == 1 ? 0 : k) * step;
+                step *= shape[s];
+            }
+        }
+        return offset;
+    }
+
+    /** {@code y = a op b} broadcast, then cross-entropy over y viewed as (size / last, last) against labels r % last. */
+    static void checkBinary(char op, Leaf a, Leaf b) {
+        int[] out = broadcastRef(a.shape(), b.shape());
+        int size = java.util.Arrays.stream(out).reduce(1, (p, q) -> p * q);
+        int classes = out[out.length - 1], rows = size / classes;
+        int[] saved = LABELS;
+        LABELS = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            LABELS[r] = r % classes;
+        }
+        try {
+            check(Map.of("a", a, "b", b),
+                    t -> {
+                        Tensor x = t.get("a"), y = t.get("b");
+                        Tensor z = switch (op) {
+                            case '+' -> Ops.add(x, y);
+                            case '-' -> Ops.sub(x, y);
+                            case '*' -> Ops.mul(x, y);
+                            default -> Ops.div(x, y);
+                        };
+                        return ce(z.view(rows, classes));
+                    },
+                    v -> {
+                        double[] y = new double[size];
+                        for (int i = 0; i < size; i++) {
+                            double p = v.get("a")[source(i, out, a.shape())], q = v.get("b")[source(i, out, b.shape())];
+                            y[i] = switch (op) {
+                                case '+' -> p + q;
+                                case '-' -> p - q;
+                                case '*' -> p * q;
+                                default -> p / q;
+                            };
+                        }
+                        return crossEntropyRef(y, classes);
+                    });
+        } finally {
+            LABELS = saved;
+        }
+    }
+
+    /** {@link #random} pushed to |v| ≥ 0.5: a divisor whose quotient's gradient stays moderate. */
+    static Leaf divisor(long seed, int... shape) {
+        Leaf l = random(seed, shape);
+        double[] v = l.values();
+        for (int i = 0; i < v.length; i++) {
+            v[i] = Math.signum(v[i]) * (0.5 + Math.abs(v[i]));
+        }
+        return l;
+    }
+
+    @Test
+    void addBroadcastsAVectorOverRowsAndSumsItsGradientBack() {
+        checkBinary('+', random(60, 2, 3), random(61, 3));
+        checkBinary('+', random(62, 4, 3), random(63, 4, 3)); // same shapes
+        checkBinary('+', random(64, 2, 1, 3, 1, 2, 1), random(65, 2, 1, 1, 1, 2)); // rank 6
+    }
+
+    @Test
+    void subBroadcastsEitherSideAndNegatesTheSecondGradient() {
+        checkBinary('-', random(66, 3), random(67, 2, 3));
+        checkBinary('-', random(68, 2, 3, 4), random(69, 1, 3, 1));
+    }
+
+    @Test
+    void mulBroadcastsBothInputsIntoALargerShape() {
+        checkBinary('*', random(70, 2, 1, 4), random(71, 3, 1));
+        checkBinary('*', random(72, 4, 3), random(73, 1));
+    }
+
+    @Test
+    void divBroadcastsAScalarAndAColumn() {
+        checkBinary('/', random(74, 1), divisor(75, 2, 2));
+        checkBinary('/', random(76, 2, 3), divisor(77, 2, 1));
+        checkBinary('/', random(78, 4, 3), divisor(79, 4, 3));
+    }
+
+    @Test
+    void anInputUsedOnBothSidesGetsBothGradients() {
+        // x·x: 2x·dy; x/(x·x + 1) through an intermediate, broadcast against a row of x's shape.
+        check(Map.of("x", random(80, 4, 3)),
+                t -> ce(Ops.mul(t.get("x"), t.get("x"))),
+                v -> {
+                    double[] y = v.get("x").clone();
+                    for (int i = 0; i < y.length; i++) {
+                        y[i] *= y[i];
+                    }
+                    return crossEntropyRef(y, 3);
+                });
+        check(Map.of("x", random(81, 4, 3), "r", random(82, 3)),
+                t -> {
+                    Tensor x = t.get("x");
+                    Tensor denominator = Ops.add(Ops.mul(x, x), Tensor.scalar(backend, 1f));
+                    return ce(Ops.div(Ops.sub(x, t.get("r")), denominator));
+                },
+                v -> {
+                    double[] x = v.get("x"), y = new double[12];
+                    for (int i = 0; i < 12; i++) {
+                        y[i] = (x[i] - v.get("r")[i % 3]) / (x[i] * x[i] + 1);
+                    }
+                    return crossEntropyRef(y, 3);
+                });
+    }
+
     static double[] loraRef(Map<String, double[]> v, int batch, int in, int out, int rank, double s, float p, long seed) {
         double[] y = linearRef(v.get("x"), v.get("w"), v.get("b"), batch, in, out);
         double[] xd = v.get("x").clone();

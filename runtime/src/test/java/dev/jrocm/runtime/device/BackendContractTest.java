@@ -255,6 +255,137 @@ class BackendContractTest {
         }
     }
 
+    // ---- broadcasting ---------------------------------------------------------------------------
+
+    /** The spec of {@link Backend#binary}, in Java floats: out[i] = a[Σ i_d·as_d] op b[Σ i_d·bs_d]. */
+    static float[] binaryReference(Backend.BinaryOp op, float[] a, long[] as, float[] b, long[] bs, int[] shape) {
+        int n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        float[] out = new float[n];
+        for (int i = 0; i < n; i++) {
+            long ao = 0, bo = 0;
+            for (int d = shape.length - 1, rest = i; d >= 0; d--) {
+                int k = rest % shape[d];
+                rest /= shape[d];
+                ao += k * as[d];
+                bo += k * bs[d];
+            }
+            float x = a[(int) ao], y = b[(int) bo];
+            out[i] = switch (op) {
+                case ADD -> x + y;
+                case SUB -> x - y;
+                case MUL -> x * y;
+                case DIV -> x / y;
+            };
+        }
+        return out;
+    }
+
+    /** Dense strides of {@code shape} read as {@code target} (right-aligned), 0 where it has 1 or lacks the dimension. */
+    static long[] readAs(int[] shape, int[] target) {
+        long[] s = new long[target.length];
+        long step = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            s[target.length - shape.length + d] = shape[d] == 1 ? 0 : step;
+            step *= shape[d];
+        }
+        return s;
+    }
+
+    static int count(int[] shape) {
+        int n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        return n;
+    }
+
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
+    void binaryOpsBroadcastAndFollowStridesAsTheReference(Backend be) {
+        int[][][] cases = { // {a's shape, b's shape, out's shape}
+                {{100_003}, {100_003}, {100_003}},          // dense, split across cores
+                {{2, 3}, {3}, {2, 3}},
+                {{3}, {2, 3}, {2, 3}},
+                {{2, 1, 4}, {3, 1}, {2, 3, 4}},
+                {{1}, {2, 2}, {2, 2}},
+                {{300, 257}, {257}, {300, 257}},            // a bias, many rows
+                {{300, 1}, {1, 257}, {300, 257}},           // an outer product's pattern
+                {{2, 1, 3, 1, 2, 2}, {4, 3, 1, 1, 2}, {2, 4, 3, 1, 2, 2}},
+        };
+        int seed = 0;
+        for (int[][] c : cases) {
+            for (Backend.BinaryOp op : Backend.BinaryOp.values()) {
+                float[] a = gaussian(count(c[0]), SEED + seed++), b = gaussian(count(c[1]), SEED + seed++);
+                long[] as = readAs(c[0], c[2]), bs = readAs(c[1], c[2]);
+                Buffer ab = upload(be, a), bb = upload(be, b), out = be.allocate(count(c[2]) * 4L);
+                be.binary(op, ab, as, bb, bs, out, c[2]);
+                float[] want = binaryReference(op, a, as, b, bs, c[2]), got = download(be, out);
+                for (int i = 0; i < want.length; i++) {
+                    assertClose(want[i], got[i], 1e-6, op + " " + java.util.Arrays.deepToString(c) + " at " + i);
+                }
+                for (Buffer x : List.of(ab, bb, out)) {
+                    be.release(x);
+                }
+            }
+        }
+        // Any strides, not only broadcasts: a (4, 3) matrix read transposed, minus b's rows reversed by steps of 2.
+        float[] a = gaussian(12, SEED), b = gaussian(8, SEED + 1);
+        long[] as = {1, 3}, bs = {2, 0};
+        Buffer ab = upload(be, a), bb = upload(be, b), out = be.allocate(12 * 4L);
+        be.binary(Backend.BinaryOp.SUB, ab, as, bb, bs, out, new int[] {3, 4});
+        assertArrayEquals(binaryReference(Backend.BinaryOp.SUB, a, as, b, bs, new int[] {3, 4}), download(be, out));
+        be.binary(Backend.BinaryOp.MUL, out, new long[] {4, 1}, ab, as, out, new int[] {3, 4}); // out may be an operand
+        float[] twice = binaryReference(Backend.BinaryOp.MUL,
+                binaryReference(Backend.BinaryOp.SUB, a, as, b, bs, new int[] {3, 4}), new long[] {4, 1}, a, as, new int[] {3, 4});
+        assertArrayEquals(twice, download(be, out));
+        for (Buffer x : List.of(ab, bb, out)) {
+            be.release(x);
+        }
+    }
+
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
+    @MethodSource("backends")
+    void sumToSumsOverTheBroadcastDimensionsAsTheReference(Backend be) {
+        int[][][] cases = { // {x's shape, out's shape}
+                {{300, 257}, {1, 257}},          // column sums (a bias gradient)
+                {{257, 300}, {257, 1}},          // row sums
+                {{2, 3, 4}, {1, 3, 1}},
+                {{2, 3, 4}, {2, 1, 4}},
+                {{5, 70, 3}, {5, 1, 3}},         // few outputs of many elements: a GPU block each
+                {{100, 1000}, {1, 1}},           // everything into one
+                {{2, 4, 3, 1, 2, 2}, {2, 1, 3, 1, 1, 2}},
+                {{7, 5}, {7, 5}},                // nothing to sum: alpha·x + beta·out
+        };
+        int seed = 100;
+        for (int[][] c : cases) {
+            float[] x = gaussian(count(c[0]), SEED + seed++), start = gaussian(count(c[1]), SEED + seed++);
+            long[] os = readAs(c[1], c[0]);
+            double[] sums = new double[start.length];
+            for (int i = 0; i < x.length; i++) {
+                long o = 0;
+                for (int d = c[0].length - 1, rest = i; d >= 0; d--) {
+                    o += (rest % c[0][d]) * os[d];
+                    rest /= c[0][d];
+                }
+                sums[(int) o] += x[i];
+            }
+            Buffer xb = upload(be, x), out = upload(be, start);
+            for (float beta : new float[] {1f, 0f}) {
+                be.sumTo(-0.5f, xb, c[0], beta, out, c[1]);
+                float[] got = download(be, out);
+                for (int j = 0; j < sums.length; j++) {
+                    assertClose(-0.5 * sums[j] + (beta == 0f ? 0 : start[j]), got[j], 1e-4,
+                            "sumTo " + java.util.Arrays.deepToString(c) + " beta " + beta + " at " + j);
+                }
+            }
+            be.release(xb);
+            be.release(out);
+        }
+    }
+
     // ---- fused ops ----------------------------------------------------------------------------
 
     @ParameterizedTest(autoCloseArguments = false) // the backends are shared across tests; closed in @AfterAll
@@ -484,6 +615,32 @@ class BackendContractTest {
         calls.put("gatherRows: operand dst holds 4 elements, the op needs 6", () -> be.gatherRows(b6, 3, labels, 2, small));
         calls.put("gatherRows: operand indices holds 2 elements, the op needs 3", () -> be.gatherRows(b6, 2, labels, 3, b6));
         calls.put("copy: target holds 24 bytes, needs 32", () -> be.copy(b8, b6));
+        long[] dense24 = {4, 1};
+        int[] s24 = {2, 4};
+        calls.put("binary ADD: operand a holds 6 elements, the op needs 8",
+                () -> be.binary(Backend.BinaryOp.ADD, b6, dense24, b8, dense24, b8, s24));
+        calls.put("binary MUL: operand b holds 6 elements, the op needs 7", // strides (2, 2) over (2, 3) reach element 6
+                () -> be.binary(Backend.BinaryOp.MUL, b8, new long[] {0, 1}, b6, new long[] {2, 2}, b6, new int[] {2, 3}));
+        calls.put("binary DIV: operand out holds 6 elements, the op needs 8",
+                () -> be.binary(Backend.BinaryOp.DIV, b8, dense24, b8, dense24, b6, s24));
+        calls.put("binary SUB: a needs 2 strides for shape [2, 4], got [1]",
+                () -> be.binary(Backend.BinaryOp.SUB, b8, new long[] {1}, b8, dense24, b8, s24));
+        calls.put("binary SUB: b's strides [-1, 1] must not be negative",
+                () -> be.binary(Backend.BinaryOp.SUB, b8, dense24, b8, new long[] {-1, 1}, b8, s24));
+        calls.put("binary ADD: operand a holds 8 elements, the op needs " + Long.MAX_VALUE, // a stride past any memory
+                () -> be.binary(Backend.BinaryOp.ADD, b8, new long[] {Long.MAX_VALUE / 2, 1}, b8, dense24, b8, new int[] {3, 1}));
+        calls.put("binary ADD: outShape must have rank 1 to 6, not [1, 1, 1, 1, 1, 1, 1]",
+                () -> be.binary(Backend.BinaryOp.ADD, b8, new long[7], b8, new long[7], b8, new int[] {1, 1, 1, 1, 1, 1, 1}));
+        calls.put("binary: op is null", () -> be.binary(null, b8, dense24, b8, dense24, b8, s24));
+        calls.put("sumTo: cannot sum [2, 3] to [2, 2]: dimension 1 is 3 and 2",
+                () -> be.sumTo(1f, b6, new int[] {2, 3}, 0f, b8, new int[] {2, 2}));
+        calls.put("sumTo: xShape [2, 3] and outShape [3] differ in rank",
+                () -> be.sumTo(1f, b6, new int[] {2, 3}, 0f, b8, new int[] {3}));
+        calls.put("sumTo: operand out holds 2 elements, the op needs 3",
+                () -> be.sumTo(1f, b6, new int[] {2, 3}, 0f, two, new int[] {1, 3}));
+        calls.put("sumTo: operand x holds 6 elements, the op needs 8",
+                () -> be.sumTo(1f, b6, s24, 0f, b8, new int[] {2, 1}));
+        calls.put("sumTo: beta must be 0 or 1, got 0.5", () -> be.sumTo(1f, b6, new int[] {2, 3}, 0.5f, b8, new int[] {1, 3}));
         for (Map.Entry<String, org.junit.jupiter.api.function.Executable> call : calls.entrySet()) {
             Exception e = assertThrows(IllegalArgumentException.class, call.getValue(), call.getKey());
             assertTrue(e.getMessage().startsWith(call.getKey()), "expected '" + call.getKey() + "', got '" + e.getMessage() + "'");
@@ -533,6 +690,13 @@ class BackendContractTest {
         assertTrue(Float.isNaN(ce[0]), "mean loss of no rows is NaN, got " + ce[0]);
         assertEquals(0f, ce[1]);
         Buffer src = upload(be, new float[] {1, 2, 3, 4}), idx = uploadInts(be, new int[] {1, 0});
+        be.binary(Backend.BinaryOp.DIV, empty, new long[] {3, 1}, empty, new long[] {0, 1}, empty, new int[] {0, 3});
+        Buffer three = upload(be, new float[] {4, 4, 4});
+        be.sumTo(2f, empty, new int[] {0, 3}, 1f, three, new int[] {1, 3}); // a sum of nothing is 0
+        assertArrayEquals(new float[] {4, 4, 4}, download(be, three));
+        be.sumTo(2f, empty, new int[] {0, 3}, 0f, three, new int[] {1, 3});
+        assertArrayEquals(new float[3], download(be, three));
+        be.release(three);
         be.gatherRows(src, 2, idx, 0, empty);
         be.gatherRows(empty, 0, idx, 2, empty);
         be.synchronize();

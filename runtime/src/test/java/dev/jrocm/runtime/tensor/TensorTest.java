@@ -33,7 +33,7 @@ class TensorTest {
                     assertThrows(IllegalArgumentException.class, () -> Ops.linear(x, w, null)).getMessage());
             assertEquals("linear: bias is 10 but weight is 4096×3072 (bias needs 4096 elements)",
                     assertThrows(IllegalArgumentException.class, () -> Ops.linear(Tensor.zeros(backend, 8, 3072), w, b)).getMessage());
-            assertEquals("add: shapes differ, 8×3000 and 10",
+            assertEquals("add: shapes [8, 3000] and [10] cannot be broadcast: dimension -1 is 3000 and 10",
                     assertThrows(IllegalArgumentException.class, () -> Ops.add(x, b)).getMessage());
             Tensor logits = Tensor.zeros(backend, 4, 10);
             assertEquals("crossEntropy: logits are 4×10 but labels are i32 3 on cpu (labels need to be i32 of 4 elements)",
@@ -58,8 +58,9 @@ class TensorTest {
             t.close();
             assertEquals("tensor 2×2 is closed", assertThrows(IllegalStateException.class, rows::toArray).getMessage());
         }
-        assertEquals("tensors have rank 1 to 4, not 5 [1, 1, 1, 1, 1]",
-                assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(backend, 1, 1, 1, 1, 1)).getMessage());
+        assertEquals("tensors have rank 1 to 6, not 7 [1, 1, 1, 1, 1, 1, 1]",
+                assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(backend, 1, 1, 1, 1, 1, 1, 1)).getMessage());
+        assertEquals(6, Tensor.zeros(backend, 2, 1, 3, 1, 2, 1).rank());
         assertEquals("5 floats do not fill a tensor of shape 2×3",
                 assertThrows(IllegalArgumentException.class, () -> Tensor.of(backend, new float[5], 2, 3)).getMessage());
     }

@@ -6,6 +6,7 @@ import dev.jrocm.runtime.device.Buffer;
 import dev.jrocm.runtime.device.DeviceKind;
 import dev.jrocm.runtime.device.MemoryStats;
 import dev.jrocm.runtime.device.Operands;
+import dev.jrocm.runtime.device.Strides;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -327,6 +328,158 @@ public final class CpuBackend implements Backend {
                 ym.setAtIndex(F, i, ym.getAtIndex(F, i) + alpha * xm.getAtIndex(F, i));
             }
         });
+    }
+
+    /**
+     * Over the merged dimensions ({@link Strides#walk}): the last one is an inner loop with fixed
+     * steps, the ones before it are split across the cores, a row at a time. A dense same-shape
+     * op is one row, split in chunks.
+     */
+    @Override
+    public void binary(BinaryOp op, Buffer a, long[] aStrides, Buffer b, long[] bStrides, Buffer out, int[] outShape) {
+        Operands.binary(this, op, a, aStrides, b, bStrides, out, outShape);
+        long n = Strides.count(outShape);
+        if (n == 0) {
+            return;
+        }
+        MemorySegment am = a.memory(), bm = b.memory(), om = out.memory();
+        Strides.Walk w = Strides.walk(outShape, aStrides, bStrides, Strides.dense(outShape));
+        int inner = w.rank() - 1;
+        long len = w.shape()[inner], as = w.strides()[0][inner], bs = w.strides()[1][inner];
+        if (w.rank() == 1) {
+            Parallel.forRange(len, GRAIN, (from, to) ->
+                    binaryRow(op, am, from * as, as, bm, from * bs, bs, om, from, to - from));
+            return;
+        }
+        long rows = n / len;
+        Parallel.forRange(rows, Math.max(1, GRAIN / len), (from, to) -> {
+            for (long r = from; r < to; r++) {
+                long ao = 0, bo = 0, rest = r;
+                for (int d = inner - 1; d >= 0; d--) {
+                    long i = rest % w.shape()[d];
+                    rest /= w.shape()[d];
+                    ao += i * w.strides()[0][d];
+                    bo += i * w.strides()[1][d];
+                }
+                binaryRow(op, am, ao, as, bm, bo, bs, om, r * len, len);
+            }
+        });
+    }
+
+    /** out[o..o+len) = a[ao + j·as] op b[bo + j·bs]: one loop per op, so none branches per element. */
+    private static void binaryRow(BinaryOp op, MemorySegment a, long ao, long as, MemorySegment b, long bo, long bs,
+                                  MemorySegment out, long o, long len) {
+        switch (op) {
+            case ADD -> {
+                for (long j = 0; j < len; j++) {
+                    out.setAtIndex(F, o + j, a.getAtIndex(F, ao + j * as) + b.getAtIndex(F, bo + j * bs));
+                }
+            }
+            case SUB -> {
+                for (long j = 0; j < len; j++) {
+                    out.setAtIndex(F, o + j, a.getAtIndex(F, ao + j * as) - b.getAtIndex(F, bo + j * bs));
+                }
+            }
+            case MUL -> {
+                for (long j = 0; j < len; j++) {
+                    out.setAtIndex(F, o + j, a.getAtIndex(F, ao + j * as) * b.getAtIndex(F, bo + j * bs));
+                }
+            }
+            case DIV -> {
+                for (long j = 0; j < len; j++) {
+                    out.setAtIndex(F, o + j, a.getAtIndex(F, ao + j * as) / b.getAtIndex(F, bo + j * bs));
+                }
+            }
+        }
+    }
+
+    /**
+     * Each output element sums its own x elements in order (over the merged dimensions), so the
+     * result does not depend on the split; outputs are split across the cores. When the innermost
+     * dimension is kept (a column sum), outputs go in blocks whose x rows are read in order.
+     */
+    @Override
+    public void sumTo(float alpha, Buffer x, int[] xShape, float beta, Buffer out, int[] outShape) {
+        Operands.sumTo(this, x, xShape, beta, out, outShape);
+        long m = Strides.count(outShape);
+        if (m == 0) {
+            return;
+        }
+        MemorySegment xm = x.memory(), om = out.memory();
+        if (Strides.count(xShape) == 0) { // sums over nothing
+            Parallel.forRange(m, GRAIN, (from, to) -> {
+                for (long j = from; j < to; j++) {
+                    om.setAtIndex(F, j, beta == 0f ? 0f : om.getAtIndex(F, j));
+                }
+            });
+            return;
+        }
+        Strides.Walk w = Strides.walk(xShape, Strides.dense(xShape), Strides.broadcast(outShape, xShape));
+        Reduction red = Reduction.of(w);
+        Parallel.forRange(m, Math.max(1, GRAIN / red.count()), (from, to) -> {
+            float[] acc = new float[(int) Math.min(SUM_BLOCK, to - from)];
+            long[] base = new long[acc.length];
+            for (long start = from; start < to; start += SUM_BLOCK) {
+                int len = (int) Math.min(SUM_BLOCK, to - start);
+                for (int j = 0; j < len; j++) {
+                    base[j] = red.keptOffset(start + j);
+                    acc[j] = 0f;
+                }
+                for (long k = 0; k < red.count(); k++) { // reduced combinations outer: x rows in order
+                    long ro = red.reducedOffset(k);
+                    for (int j = 0; j < len; j++) {
+                        acc[j] += xm.getAtIndex(F, base[j] + ro);
+                    }
+                }
+                for (int j = 0; j < len; j++) {
+                    long o = start + j;
+                    om.setAtIndex(F, o, alpha * acc[j] + (beta == 0f ? 0f : om.getAtIndex(F, o)));
+                }
+            }
+        });
+    }
+
+    /** Output elements per block of {@link #sumTo}'s accumulators. */
+    private static final int SUM_BLOCK = 1024;
+
+    /**
+     * The merged dimensions of a {@link #sumTo}, split in those kept (the output's, in order) and
+     * those summed over, each with its x strides: offsets of the k-th output and the k-th summed
+     * combination.
+     */
+    private record Reduction(long[] keptShape, long[] keptStrides, long[] sumShape, long[] sumStrides, long count) {
+        static Reduction of(Strides.Walk w) {
+            int rank = w.rank(), kept = 0;
+            for (int d = 0; d < rank; d++) {
+                kept += w.strides()[1][d] != 0 || w.shape()[d] == 1 ? 1 : 0;
+            }
+            long[] ks = new long[kept], kst = new long[kept], ss = new long[rank - kept], sst = new long[rank - kept];
+            long count = 1;
+            for (int d = 0, k = 0, s = 0; d < rank; d++) {
+                if (w.strides()[1][d] != 0 || w.shape()[d] == 1) {
+                    ks[k] = w.shape()[d];
+                    kst[k++] = w.strides()[0][d];
+                } else {
+                    ss[s] = w.shape()[d];
+                    sst[s++] = w.strides()[0][d];
+                    count *= w.shape()[d];
+                }
+            }
+            return new Reduction(ks, kst, ss, sst, count);
+        }
+
+        long keptOffset(long index) { return offset(index, keptShape, keptStrides); }
+
+        long reducedOffset(long index) { return offset(index, sumShape, sumStrides); }
+
+        private static long offset(long index, long[] shape, long[] strides) {
+            long o = 0;
+            for (int d = shape.length - 1; d >= 0; d--) {
+                o += index % shape[d] * strides[d];
+                index /= shape[d];
+            }
+            return o;
+        }
     }
 
     // ---- fused ops ----------------------------------------------------------------------------

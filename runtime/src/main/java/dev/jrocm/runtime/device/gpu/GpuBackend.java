@@ -7,6 +7,7 @@ import dev.jrocm.runtime.device.DeviceKind;
 import dev.jrocm.runtime.device.GpuException;
 import dev.jrocm.runtime.device.MemoryStats;
 import dev.jrocm.runtime.device.Operands;
+import dev.jrocm.runtime.device.Strides;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -49,6 +50,9 @@ public final class GpuBackend implements Backend {
     private static final int CE_THREADS = 128;   // JR_CE_THREADS in kernels.cu
     private static final int REDUCE_THREADS = 256; // JR_REDUCE_THREADS
     private static final long NO_ERROR = -1L;    // all ones: no error recorded
+    /** sumTo runs a thread per output (jr_sum_to) from this many outputs on, or when each sums at most SUM_THREADS_MAX_COUNT. */
+    private static final long SUM_THREADS_MIN_OUTPUTS = 16_384;
+    private static final long SUM_THREADS_MAX_COUNT = 32;
 
     private final GpuDriver driver;
     private final Map<Long, ArrayDeque<Long>> free = new HashMap<>();
@@ -376,6 +380,57 @@ public final class GpuBackend implements Backend {
         elementwise("jr_axpy", n, args.reset().f32(alpha).ptr(x).ptr(y).i64(n));
     }
 
+    /** One kernel over the merged dimensions ({@link Strides#walk}); shape and strides go by value. */
+    @Override
+    public synchronized void binary(BinaryOp op, Buffer a, long[] aStrides, Buffer b, long[] bStrides, Buffer out,
+                                    int[] outShape) {
+        Operands.binary(this, op, a, aStrides, b, bStrides, out, outShape);
+        long n = Strides.count(outShape);
+        Strides.Walk w = Strides.walk(outShape, aStrides, bStrides, Strides.dense(outShape));
+        elementwise("jr_binary", n, args.reset().i32(op.ordinal()).ptr(a).ptr(b).ptr(out).i32(w.rank())
+                .longs(dims(w.shape(), w.strides()[0], w.strides()[1])).i64(n));
+    }
+
+    /**
+     * A thread per output (jr_sum_to) when there are enough outputs to fill the device or each
+     * sums few elements; otherwise a block per output (jr_sum_to_blocks).
+     */
+    @Override
+    public synchronized void sumTo(float alpha, Buffer x, int[] xShape, float beta, Buffer out, int[] outShape) {
+        Operands.sumTo(this, x, xShape, beta, out, outShape);
+        long outputs = Strides.count(outShape);
+        if (outputs == 0) {
+            return;
+        }
+        if (Strides.count(xShape) == 0) { // sums over nothing
+            if (beta == 0f) {
+                fill(out, 0f);
+            }
+            return;
+        }
+        Strides.Walk w = Strides.walk(xShape, Strides.dense(xShape), Strides.broadcast(outShape, xShape));
+        long count = 1;
+        for (int d = 0; d < w.rank(); d++) {
+            count *= w.strides()[1][d] == 0 ? w.shape()[d] : 1;
+        }
+        args.reset().ptr(x).ptr(out).f32(alpha).f32(beta).i32(w.rank())
+                .longs(dims(w.shape(), w.strides()[0], w.strides()[1])).i64(outputs).i64(count);
+        if (outputs >= SUM_THREADS_MIN_OUTPUTS || count <= SUM_THREADS_MAX_COUNT) {
+            elementwise("jr_sum_to", outputs, args);
+        } else {
+            launch("jr_sum_to_blocks", (int) Math.min(MAX_GRID, outputs), 1, REDUCE_THREADS, 1, args);
+        }
+    }
+
+    /** The jr_dims struct of kernels.cu: extents and two operands' strides, each padded to {@link Backend#MAX_RANK}. */
+    private static long[] dims(long[] shape, long[] s0, long[] s1) {
+        long[] g = new long[3 * MAX_RANK];
+        System.arraycopy(shape, 0, g, 0, shape.length);
+        System.arraycopy(s0, 0, g, MAX_RANK, s0.length);
+        System.arraycopy(s1, 0, g, 2 * MAX_RANK, s1.length);
+        return g;
+    }
+
     // ---- fused ops ----------------------------------------------------------------------------
 
     /**
@@ -584,13 +639,18 @@ public final class GpuBackend implements Backend {
      */
     static final class KernelArgs {
         static final int MAX = 16;
+        /** Longs of the one struct argument a launch may have ({@link #longs}). */
+        static final int MAX_STRUCT_LONGS = 32;
         private final MemorySegment pointers;
         private final MemorySegment slots;
+        private final MemorySegment struct;
         private int count;
+        private int structAt = -1; // the argument whose pointer names the struct, or -1
 
         KernelArgs(Arena arena) {
             pointers = arena.allocate(ValueLayout.ADDRESS, MAX);
             slots = arena.allocate(8L * MAX, 8);
+            struct = arena.allocate(8L * MAX_STRUCT_LONGS, 16);
             for (int i = 0; i < MAX; i++) {
                 pointers.setAtIndex(ValueLayout.ADDRESS, i, slots.asSlice(8L * i, 8));
             }
@@ -598,6 +658,10 @@ public final class GpuBackend implements Backend {
 
         KernelArgs reset() {
             count = 0;
+            if (structAt >= 0) { // point it back at its slot
+                pointers.setAtIndex(ValueLayout.ADDRESS, structAt, slots.asSlice(8L * structAt, 8));
+                structAt = -1;
+            }
             return this;
         }
 
@@ -608,6 +672,18 @@ public final class GpuBackend implements Backend {
             MemorySegment slot = slots.asSlice(8L * count++, 8);
             slot.set(ValueLayout.JAVA_LONG, 0, 0L);
             return slot;
+        }
+
+        /** A struct of 8-byte fields passed by value (the driver copies {@code values.length}·8 bytes); one per launch. */
+        KernelArgs longs(long... values) {
+            if (structAt >= 0 || values.length > MAX_STRUCT_LONGS) {
+                throw new IllegalStateException("one struct argument of at most " + MAX_STRUCT_LONGS + " longs per launch");
+            }
+            next();
+            structAt = count - 1;
+            MemorySegment.copy(values, 0, struct, ValueLayout.JAVA_LONG, 0, values.length);
+            pointers.setAtIndex(ValueLayout.ADDRESS, structAt, struct);
+            return this;
         }
 
         KernelArgs ptr(Buffer b) { next().set(ValueLayout.JAVA_LONG, 0, b.memory().address()); return this; }

@@ -122,6 +122,90 @@ extern "C" __global__ void jr_axpy(float alpha, const float* x, float* y, i64 n)
     JR_FOR(i, n) { y[i] = y[i] + alpha * x[i]; }
 }
 
+// ---- broadcasting binary ops and their reduction -----------------------------------------------------
+// Shapes and strides come by value in one struct (GpuBackend.KernelArgs.longs): up to JR_MAX_RANK
+// merged dimensions (Strides.walk), the extents and two operands' strides in elements.
+
+#define JR_MAX_RANK 6
+
+struct jr_dims {
+    i64 shape[JR_MAX_RANK];
+    i64 s0[JR_MAX_RANK];
+    i64 s1[JR_MAX_RANK];
+};
+
+// op: 0 add, 1 sub, 2 mul, 3 div (Backend.BinaryOp's order). s0: a's strides, s1: b's.
+extern "C" __global__ void jr_binary(int op, const float* a, const float* b, float* out, int rank, jr_dims g, i64 n) {
+    JR_FOR(i, n) {
+        i64 ao = 0, bo = 0, rest = i;
+        for (int d = rank - 1; d > 0; d--) {
+            i64 k = rest % g.shape[d];
+            rest /= g.shape[d];
+            ao += k * g.s0[d];
+            bo += k * g.s1[d];
+        }
+        ao += rest * g.s0[0];
+        bo += rest * g.s1[0];
+        float x = a[ao], y = b[bo];
+        out[i] = op == 0 ? x + y : op == 1 ? x - y : op == 2 ? x * y : x / y;
+    }
+}
+
+// The offset of the index-th element of the dimensions of g whose flag (s1 != 0) is `kept`, by s0.
+__device__ i64 jr_offset(const jr_dims& g, int rank, int kept, i64 index) {
+    i64 o = 0;
+    for (int d = rank - 1; d >= 0; d--) {
+        if ((g.s1[d] != 0) == (kept != 0)) {
+            o += index % g.shape[d] * g.s0[d];
+            index /= g.shape[d];
+        }
+    }
+    return o;
+}
+
+// out[j] = alpha * sum of x over the summed dimensions (s1 == 0) + beta * out[j]: one thread per output,
+// the summed elements in order, as the CPU. s0: x's strides; s1: out's (0 where summed).
+extern "C" __global__ void jr_sum_to(const float* x, float* out, float alpha, float beta, int rank, jr_dims g,
+                                     i64 outputs, i64 count) {
+    JR_FOR(j, outputs) {
+        i64 base = jr_offset(g, rank, 1, j);
+        float acc = 0.0f;
+        for (i64 k = 0; k < count; k++) {
+            acc += x[base + jr_offset(g, rank, 0, k)];
+        }
+        out[j] = alpha * acc + (beta != 0.0f ? out[j] : 0.0f);
+    }
+}
+
+// The same with one block of JR_REDUCE_THREADS per output (few outputs of many elements each): partial
+// sums in a fixed order, then a tree in shared memory.
+#define JR_REDUCE_THREADS 256
+
+extern "C" __global__ void jr_sum_to_blocks(const float* x, float* out, float alpha, float beta, int rank, jr_dims g,
+                                            i64 outputs, i64 count) {
+    __shared__ float partial[JR_REDUCE_THREADS];
+    int t = threadIdx.x;
+    for (i64 j = blockIdx.x; j < outputs; j += gridDim.x) {
+        i64 base = jr_offset(g, rank, 1, j);
+        float acc = 0.0f;
+        for (i64 k = t; k < count; k += blockDim.x) {
+            acc += x[base + jr_offset(g, rank, 0, k)];
+        }
+        partial[t] = acc;
+        __syncthreads();
+        for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+            if (t < s) {
+                partial[t] += partial[t + s];
+            }
+            __syncthreads();
+        }
+        if (t == 0) {
+            out[j] = alpha * partial[0] + (beta != 0.0f ? out[j] : 0.0f);
+        }
+        __syncthreads();
+    }
+}
+
 // ---- errors found on the device ------------------------------------------------------------------
 // errors[0]: cross-entropy, errors[1]: gather; each the smallest (position << 32 | bad value) seen,
 // all ones when none. errors[2], errors[3]: the bound (classes, source rows) for the message. The
@@ -254,7 +338,6 @@ extern "C" __global__ void jr_nll_rows(const float* logp, const int* labels, int
 }
 
 // One block: out[0] = mean loss, out[1] = correct rows, summed in double in a fixed order.
-#define JR_REDUCE_THREADS 256
 
 extern "C" __global__ void jr_cross_entropy_reduce(const double* scratch, int rows, float* out) {
     __shared__ double loss[JR_REDUCE_THREADS];

@@ -1,6 +1,7 @@
 package dev.jrocm.runtime.device.gpu;
 
 import dev.jrocm.runtime.device.AdamStep;
+import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.Buffer;
 import dev.jrocm.runtime.device.GpuException;
 import dev.jrocm.runtime.device.MemoryStats;
@@ -301,6 +302,9 @@ class GpuBackendTest {
         gpu.adam(x, y, x, y, new AdamStep(0.1f, 0.9f, 0.99f, 1e-8f, 0f, false, 1));
         gpu.adamFactored(x, y, x, y, x, 2, 4, 8, new AdamStep(0.1f, 0.9f, 0.99f, 1e-8f, 0f, false, 1));
         gpu.gatherRows(x, 8, idx, 8, y);
+        gpu.binary(Backend.BinaryOp.MUL, x, new long[] {8, 1}, y, new long[] {0, 1}, x, new int[] {8, 8});
+        gpu.sumTo(1f, x, new int[] {8, 8}, 0f, y, new int[] {1, 8});  // few elements per output: a thread each
+        gpu.sumTo(1f, x, new int[] {1, 64}, 0f, y, new int[] {1, 1}); // one output of many: a block
         driver.dnn = new GpuDnn() { // a library that takes the log-softmax (MIOpen on HIP): then jr_nll_rows
             @Override public String describe() { return "log-softmax only"; }
             @Override public boolean relu(long in, long out, long n) { return false; }
