@@ -21,6 +21,9 @@ import java.util.function.Supplier;
  * {@code -Djrocm.device=} or {@code JROCM_DEVICE=} ({@code auto|cpu|hip|cuda[:N]}) overrides.
  */
 public final class Devices {
+    /** The device each {@link #open} chose and why, at DEBUG (java.util.logging's FINE). */
+    private static final System.Logger LOG = System.getLogger(Devices.class.getName());
+
     /** The system property that chooses the device; the environment variable is {@link #VARIABLE}. */
     public static final String PROPERTY = "jrocm.device";
     public static final String VARIABLE = "JROCM_DEVICE";
@@ -92,6 +95,7 @@ public final class Devices {
             case CUDA -> new GpuBackend(CudaDriver.open(index));
             case CPU -> new CpuBackend();
         };
+        LOG.log(System.Logger.Level.DEBUG, () -> explain(spec));
         return backend;
     }
 

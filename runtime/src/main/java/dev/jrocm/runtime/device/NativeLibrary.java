@@ -50,6 +50,9 @@ public enum NativeLibrary {
     CBLAS("CBLAS", Root.NONE, "cblas_sgemm",
             "libopenblas.so.0", "libopenblas.so", "libcblas.so.3", "libcblas.so", "libblis.so.4");
 
+    /** Each library loaded, or why a file found could not be, at DEBUG (java.util.logging's FINE). */
+    private static final System.Logger LOG = System.getLogger(NativeLibrary.class.getName());
+
     /** Which vendor install folder a library lives under. */
     enum Root { ROCM, CUDA, NONE }
 
@@ -170,9 +173,12 @@ public enum NativeLibrary {
                 failures.add(real + " loaded but has no " + keySymbol);
                 continue;
             }
+            LOG.log(System.Logger.Level.DEBUG, "{0}: loaded {1}", displayName, real);
             return new Probe(this, real, null, searched, null);
         }
-        return Probe.missing(this, displayName + " found but could not be loaded: " + String.join("; ", failures), searched);
+        String problem = displayName + " found but could not be loaded: " + String.join("; ", failures);
+        LOG.log(System.Logger.Level.DEBUG, problem);
+        return Probe.missing(this, problem, searched);
     }
 
     private String notFound(Map<String, String> env) {

@@ -1,11 +1,10 @@
 package dev.jrocm.runtime.io;
 
-import java.io.File;
+import dev.jrocm.runtime.device.ChildJvm;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -26,13 +25,7 @@ public final class KilledWriter {
 
     /** The command line that runs {@code main}'s main method with {@code args} in a JVM with this one's classes. */
     static List<String> javaCommand(Class<?> main, String... args) {
-        String classPath = String.join(File.pathSeparator, List.of(System.getProperty("java.class.path", ""),
-                System.getProperty("jdk.module.path", "")).stream().filter(s -> !s.isEmpty()).toList());
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", classPath, main.getName()));
-        command.addAll(List.of(args));
-        return command;
+        return ChildJvm.command(List.of(), main, args);
     }
 
     public static void main(String[] args) throws IOException {

@@ -27,6 +27,10 @@ public final class CpuGemm {
         static final Optional<SkinnyGemm> SKINNY = SkinnyGemm.vectorAvailable()
                 ? Optional.of(new SkinnyGemm(CBLAS.<Sgemm>map(c -> c).orElse(JAVA))) : Optional.empty();
         static final Sgemm DEFAULT = choose(System.getProperty(PROPERTY, "auto"));
+
+        static {
+            System.getLogger(CpuGemm.class.getName()).log(System.Logger.Level.DEBUG, () -> "CPU GEMM: " + describe(DEFAULT));
+        }
     }
 
     static Sgemm choose(String setting) {
