@@ -85,9 +85,10 @@ if [ $long = 1 ]; then
     echo '```'
     run_out=$(mktemp -d)
     bash scripts/demo.sh --batch-size 8 --epochs 5 --lora-epochs 1 --limit-train 2000 --limit-test 1000 --out "$run_out" >/dev/null
-    "$python" - "$run_out"/*/report.json <<'PY'
+    "$python" - "$run_out"/report.json <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
+print(f"{r['dataset']}, {r['trainSamples']} training images, batch {r['batchSize']}; {r['deviceDescription']}")
 for i, e in enumerate(r["full"]["epochs"]):
     print(f"epoch {i}: {e['seconds']:.2f} s, {e['samplesPerSecond']:.1f} samples/s")
 PY

@@ -14,9 +14,10 @@ package dev.jrocm.runtime.device;
  * values of magnitude at most 2⁻¹²⁶ (float's smallest normal, {@link #FLUSH_BELOW}) to 0 after
  * their update, on every backend alike; larger values are untouched. Without it the first moment
  * of a weight whose gradient stays 0 (a dead ReLU unit) decays as β1ᵗ into float's subnormal
- * range near step 800 and stays there (the lerp's rounding leaves the smallest subnormals
- * unchanged for ever), and arithmetic on subnormals is slow on x86 CPUs, so training got slower
- * as it went on (docs/PERFORMANCE.md). A subnormal moment moves its parameter by less than
+ * range near step 700 and stays there (the lerp's rounding leaves the smallest subnormals
+ * unchanged for ever): in the blog MLP a fifth of m from step 1000 on. Arithmetic on subnormals
+ * is slower on x86 CPUs; on a 2-core AMD EPYC those steps took 8 % longer without the flush
+ * (docs/PERFORMANCE.md, "A long run"). A subnormal moment moves its parameter by less than
  * lr·2⁻¹²⁶/ε ≈ 10⁻³³, so flushing changes nothing that can be seen. The flush is
  * branch-free — x·min(1, max(0, (|x| − 2⁻¹²⁶)·2¹⁴⁹)), a factor of exactly 0 or 1 — so the CPU's
  * loop stays vectorised; doing it every 16th step rather than every step keeps its cost out of
