@@ -62,8 +62,36 @@ public final class Ops {
 
     // ---- linear algebra -----------------------------------------------------------------------
 
-    /** {@code y = x·Wᵀ + b}: x (batch, in), W (out, in), b (out) or null → y (batch, out). */
+    /**
+     * {@code y = x·Wᵀ + b}: x (…, in), W (out, in), b (out) or null → y (…, out), as PyTorch's
+     * {@code F.linear}. Leading dimensions are flattened into rows for one GEMM and viewed back
+     * (both views carry gradients); a rank-1 x gives a rank-1 y.
+     */
     public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        requireFloat("linear", "x", x);
+        if (x.rank() == 0) {
+            throw new IllegalArgumentException("linear: x must have at least one dimension (…, in), not " + x.shapeString());
+        }
+        if (x.rank() != 2) {
+            int[] shape = x.shape();
+            int in = shape[shape.length - 1];
+            requireMatrix("linear", "weight", weight);
+            if (in != weight.dim(1)) {
+                throw new IllegalArgumentException("linear: x is " + x.shapeString() + " but weight is "
+                        + weight.shapeString() + " (x's last dimension needs to be " + weight.dim(1) + ")");
+            }
+            long rows = 1;
+            for (int d = 0; d < shape.length - 1; d++) {
+                rows *= shape[d];
+            }
+            if (rows > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("linear: x " + x.shapeString() + " has more than "
+                        + Integer.MAX_VALUE + " rows");
+            }
+            Tensor y = linear(x.view((int) rows, in), weight, bias);
+            shape[shape.length - 1] = y.dim(1);
+            return y.view(shape);
+        }
         requireMatrix("linear", "x", x);
         requireMatrix("linear", "weight", weight);
         if (x.dim(1) != weight.dim(1)) {

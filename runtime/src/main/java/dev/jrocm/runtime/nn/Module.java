@@ -122,29 +122,64 @@ public abstract class Module implements AutoCloseable {
     /**
      * Copies {@code state} into the parameters. Every parameter must be present with its shape,
      * and nothing else may be: the error lists what is missing, unexpected or mis-shaped.
+     * {@code loadStateDict(state, true)}.
      */
     public final void loadStateDict(Map<String, Tensor> state) {
+        loadStateDict(state, true);
+    }
+
+    /** The keys {@link #loadStateDict(Map, boolean)} did not match, as PyTorch's {@code _IncompatibleKeys}. */
+    public record IncompatibleKeys(List<String> missingKeys, List<String> unexpectedKeys) {
+        public IncompatibleKeys {
+            missingKeys = List.copyOf(missingKeys);
+            unexpectedKeys = List.copyOf(unexpectedKeys);
+        }
+    }
+
+    /**
+     * Copies {@code state} into the parameters whose keys it holds, as PyTorch's
+     * {@code load_state_dict(state, strict)}. With {@code strict} a missing or unexpected key is an
+     * error; without it those keys are returned and the rest loads. A key present on both sides
+     * with another shape or dtype is an error either way. All or nothing: after an error no
+     * parameter has changed.
+     */
+    public final IncompatibleKeys loadStateDict(Map<String, Tensor> state, boolean strict) {
         SequencedMap<String, Tensor> own = namedParameters();
-        List<String> problems = new ArrayList<>();
+        List<String> missing = new ArrayList<>(), unexpected = new ArrayList<>(), problems = new ArrayList<>();
         for (Map.Entry<String, Tensor> entry : own.entrySet()) {
             Tensor given = state.get(entry.getKey());
+            Tensor mine = entry.getValue();
             if (given == null) {
-                problems.add("missing " + entry.getKey());
-            } else if (!Arrays.equals(given.shape(), entry.getValue().shape())) {
+                missing.add(entry.getKey());
+                if (strict) {
+                    problems.add("missing " + entry.getKey());
+                }
+            } else if (!Arrays.equals(given.shape(), mine.shape())) {
                 problems.add(entry.getKey() + " is " + given.shapeString() + " in the state dict but "
-                        + entry.getValue().shapeString() + " in the model");
+                        + mine.shapeString() + " in the model");
+            } else if (given.dtype() != mine.dtype()) {
+                problems.add(entry.getKey() + " is " + given.dtype() + " in the state dict but " + mine.dtype() + " in the model");
             }
         }
         for (String key : state.keySet()) {
             if (!own.containsKey(key)) {
-                problems.add("unexpected " + key);
+                unexpected.add(key);
+                if (strict) {
+                    problems.add("unexpected " + key);
+                }
             }
         }
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException("loadStateDict into " + getClass().getSimpleName() + ": "
                     + String.join("; ", problems));
         }
-        own.forEach((key, p) -> p.copyFrom(state.get(key)));
+        own.forEach((key, p) -> {
+            Tensor given = state.get(key);
+            if (given != null) {
+                p.copyFrom(given);
+            }
+        });
+        return new IncompatibleKeys(missing, unexpected);
     }
 
     @Override

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.function.Function;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -135,6 +136,18 @@ class GradCheckTest {
     void linearGradientsForInputWeightAndBias() {
         check(Map.of("x", random(1, 4, 5), "w", random(2, 3, 5), "b", random(3, 3)),
                 t -> ce(Ops.linear(t.get("x"), t.get("w"), t.get("b"))),
+                v -> crossEntropyRef(linearRef(v.get("x"), v.get("w"), v.get("b"), 4, 5, 3), 3));
+    }
+
+    @Test
+    void linearOnARank3InputFlattensItsLeadingDimensionsAndCarriesEveryGradient() {
+        // x (2, 2, 5) → y (2, 2, 3): the same four rows as a (4, 5) input, through the two views.
+        check(Map.of("x", random(41, 2, 2, 5), "w", random(42, 3, 5), "b", random(43, 3)),
+                t -> {
+                    Tensor y = Ops.linear(t.get("x"), t.get("w"), t.get("b"));
+                    assertArrayEquals(new int[] {2, 2, 3}, y.shape());
+                    return ce(y.view(4, 3));
+                },
                 v -> crossEntropyRef(linearRef(v.get("x"), v.get("w"), v.get("b"), 4, 5, 3), 3));
     }
 

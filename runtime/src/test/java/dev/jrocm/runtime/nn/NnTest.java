@@ -86,6 +86,48 @@ class NnTest {
     }
 
     @Test
+    void aNonStrictLoadCopiesWhatMatchesAndReturnsTheRestAsPyTorchDoes() {
+        try (Sequential a = mlp(6, 5, 4, 3, 1); Sequential b = mlp(6, 5, 4, 3, 2); Tensor extra = Tensor.zeros(backend, 1)) {
+            float[] fc1BiasBefore = b.stateDict().get("fc1.bias").toArray();
+            Map<String, Tensor> partial = new java.util.LinkedHashMap<>(a.stateDict());
+            partial.remove("fc1.bias");
+            partial.put("head.weight", extra);
+            Module.IncompatibleKeys keys = b.loadStateDict(partial, false);
+            assertEquals(List.of("fc1.bias"), keys.missingKeys());
+            assertEquals(List.of("head.weight"), keys.unexpectedKeys());
+            assertArrayEquals(a.stateDict().get("fc2.weight").toArray(), b.stateDict().get("fc2.weight").toArray());
+            assertArrayEquals(fc1BiasBefore, b.stateDict().get("fc1.bias").toArray(), "a missing key keeps its value");
+            assertEquals(new Module.IncompatibleKeys(List.of(), List.of()), b.loadStateDict(a.stateDict(), false));
+        }
+    }
+
+    @Test
+    void aNonStrictLoadStillRefusesAWrongShapeAndChangesNothing() {
+        try (Sequential a = mlp(6, 5, 4, 3, 1); Sequential b = mlp(6, 5, 4, 3, 2); Tensor wrong = Tensor.zeros(backend, 4, 4)) {
+            float[] fc1Before = b.stateDict().get("fc1.weight").toArray();
+            Map<String, Tensor> bad = new java.util.LinkedHashMap<>(a.stateDict());
+            bad.put("fc2.weight", wrong);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.loadStateDict(bad, false));
+            assertEquals("loadStateDict into Sequential: fc2.weight is 4×4 in the state dict but 4×5 in the model", e.getMessage());
+            assertArrayEquals(fc1Before, b.stateDict().get("fc1.weight").toArray(), "fc1 was loaded before fc2 failed");
+        }
+    }
+
+    @Test
+    void linearTakesAnyLeadingDimensionsAsPyTorchDoes() {
+        try (Linear layer = new Linear(backend, 5, 3, 7); Tensor x3 = Tensor.zeros(backend, 2, 4, 5);
+             Tensor x1 = Tensor.zeros(backend, 5); Tensor wrong = Tensor.zeros(backend, 2, 4, 6);
+             dev.jrocm.runtime.tensor.Scope step = dev.jrocm.runtime.tensor.Scope.open()) {
+            assertArrayEquals(new int[] {2, 4, 3}, layer.forward(x3).shape());
+            Tensor y1 = layer.forward(x1);
+            assertArrayEquals(new int[] {3}, y1.shape());
+            assertArrayEquals(layer.bias().toArray(), y1.toArray()); // x = 0: y = b
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> layer.forward(wrong));
+            assertEquals("linear: x is 2×4×6 but weight is 3×5 (x's last dimension needs to be 5)", e.getMessage());
+        }
+    }
+
+    @Test
     void trainAndEvalReachEveryChild() {
         try (Sequential model = mlp(4, 3, 3, 2, 1)) {
             model.eval();
