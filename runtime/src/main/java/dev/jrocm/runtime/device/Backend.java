@@ -168,6 +168,15 @@ public interface Backend extends AutoCloseable {
      */
     void gatherRows(Buffer src, int cols, Buffer indices, int count, Buffer dst);
 
+    /**
+     * dst[indices[i], ·] += src[i, ·] for count rows of cols elements; indices int32: the gradient
+     * of {@link #gatherRows}. A row picked more than once gets every contribution, added in the
+     * order of i on every backend (so results are deterministic). An index outside dst throws
+     * {@link IllegalArgumentException} naming it: on the CPU before anything is added, on a GPU
+     * from the next read-back or {@link #synchronize} (the in-range rows were added).
+     */
+    void scatterAddRows(Buffer src, int cols, Buffer indices, int count, Buffer dst);
+
     /** Waits for all queued work. */
     void synchronize();
 

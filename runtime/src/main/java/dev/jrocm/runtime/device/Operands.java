@@ -118,6 +118,14 @@ public final class Operands {
         require(backend, "gatherRows", "dst", dst, elements(count, cols));
     }
 
+    /** The operands of {@link Backend#scatterAddRows}. */
+    public static void scatterAddRows(Backend backend, Buffer src, int cols, Buffer indices, int count, Buffer dst) {
+        counts("scatterAddRows", "cols, count", cols, count);
+        require(backend, "scatterAddRows", "src", src, elements(count, cols));
+        require(backend, "scatterAddRows", "indices", indices, count);
+        whole(backend, "scatterAddRows", "dst", dst);
+    }
+
     /** The operands of {@link Backend#binary}. */
     public static void binary(Backend backend, Backend.BinaryOp op, Buffer a, long[] aStrides, Buffer b, long[] bStrides,
                               Buffer out, int[] outShape) {

@@ -576,6 +576,30 @@ class BackendContractTest {
         }
     }
 
+    @ParameterizedTest(autoCloseArguments = false)
+    @MethodSource("backends")
+    void scatterAddRowsAddsEveryRowIntoItsIndexInOrderAndRejectsBadIndices(Backend be) {
+        int rows = 9, cols = 37;
+        int[] idx = {8, 0, 3, 3, 5, 3, 0};
+        float[] src = gaussian(idx.length * cols, SEED), dst = gaussian(rows * cols, SEED + 1);
+        float[] expected = dst.clone();
+        for (int i = 0; i < idx.length; i++) {
+            for (int c = 0; c < cols; c++) {
+                expected[idx[i] * cols + c] += src[i * cols + c]; // in the order of i, in float: bit-exact
+            }
+        }
+        Buffer sb = upload(be, src), ib = uploadInts(be, idx), db = upload(be, dst);
+        be.scatterAddRows(sb, cols, ib, idx.length, db);
+        assertArrayEquals(expected, download(be, db));
+        Buffer bad = uploadInts(be, new int[] {1, -1});
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> { be.scatterAddRows(sb, cols, bad, 2, db); be.synchronize(); });
+        assertEquals("scatterAddRows: index -1 at position 1 is outside [0, 9)", e.getMessage());
+        for (Buffer b : List.of(sb, ib, db, bad)) {
+            be.release(b);
+        }
+    }
+
     /**
      * Every entry point given an operand too small for the sizes it is told, a buffer of another
      * backend, or a released buffer throws naming the op and the operand — it never reads or
@@ -614,6 +638,8 @@ class BackendContractTest {
         calls.put("adamFactored: operand dy holds 2 elements, the op needs 4", () -> be.adamFactored(b8, b8, b8, two, b8, 2, 2, 4, step));
         calls.put("gatherRows: operand dst holds 4 elements, the op needs 6", () -> be.gatherRows(b6, 3, labels, 2, small));
         calls.put("gatherRows: operand indices holds 2 elements, the op needs 3", () -> be.gatherRows(b6, 2, labels, 3, b6));
+        calls.put("scatterAddRows: operand src holds 6 elements, the op needs 8", () -> be.scatterAddRows(b6, 4, labels, 2, b8));
+        calls.put("scatterAddRows: operand indices holds 2 elements, the op needs 3", () -> be.scatterAddRows(b6, 2, labels, 3, b8));
         calls.put("copy: target holds 24 bytes, needs 32", () -> be.copy(b8, b6));
         long[] dense24 = {4, 1};
         int[] s24 = {2, 4};

@@ -684,6 +684,33 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void scatterAddRows(Buffer src, int cols, Buffer indices, int count, Buffer dst) {
+        Operands.scatterAddRows(this, src, cols, indices, count, dst);
+        if (cols == 0) {
+            return; // nothing to add; the destination's row count is not known here
+        }
+        MemorySegment s = src.memory(), idx = indices.memory(), d = dst.memory();
+        long rowsInDst = d.byteSize() / ((long) cols * Float.BYTES);
+        int[] rows = new int[count];
+        for (int i = 0; i < count; i++) { // every index checked before anything is added
+            rows[i] = idx.getAtIndex(I, i);
+            if (rows[i] < 0 || rows[i] >= rowsInDst) {
+                throw new IllegalArgumentException("scatterAddRows: index " + rows[i] + " at position " + i
+                        + " is outside [0, " + rowsInDst + ")");
+            }
+        }
+        // Split over columns, so each element's contributions are added in the order of i.
+        Parallel.forRange(cols, Math.max(1, GRAIN / Math.max(1, count)), (from, to) -> {
+            for (int i = 0; i < count; i++) {
+                long in = (long) i * cols, out = (long) rows[i] * cols;
+                for (long c = from; c < to; c++) {
+                    d.setAtIndex(F, out + c, d.getAtIndex(F, out + c) + s.getAtIndex(F, in + c));
+                }
+            }
+        });
+    }
+
+    @Override
     public void gatherRows(Buffer src, int cols, Buffer indices, int count, Buffer dst) {
         Operands.gatherRows(this, src, cols, indices, count, dst);
         if (cols == 0) {

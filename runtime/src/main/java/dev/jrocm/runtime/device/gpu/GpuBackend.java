@@ -67,6 +67,7 @@ public final class GpuBackend implements Backend {
     private long launches;
     private Buffer errors;          // (4) u64, see kernels.cu
     private boolean errorsPending;  // a kernel that may report ran since the last check
+    private String indexErrorOp = "gatherRows"; // the op whose index error slot 1 holds
     private volatile boolean closed;
 
     private record Block(long address, long size) {}
@@ -520,6 +521,21 @@ public final class GpuBackend implements Backend {
         long sourceRows = cols == 0 ? 0 : src.byteSize() / ((long) cols * Float.BYTES);
         elementwise("jr_gather_rows", n, args.reset().ptr(src).i32(cols).ptr(indices).i32(count).i64(sourceRows)
                 .ptr(dst).ptr(errors()));
+        indexErrorOp = "gatherRows";
+        errorsPending = true;
+    }
+
+    @Override
+    public synchronized void scatterAddRows(Buffer src, int cols, Buffer indices, int count, Buffer dst) {
+        Operands.scatterAddRows(this, src, cols, indices, count, dst);
+        if (cols == 0 || count == 0) {
+            return;
+        }
+        long dstRows = dst.byteSize() / ((long) cols * Float.BYTES);
+        // One thread per column, each adding the rows in the order of i: deterministic, no atomics.
+        elementwise("jr_scatter_add_rows", cols, args.reset().ptr(src).i32(cols).ptr(indices).i32(count).i64(dstRows)
+                .ptr(dst).ptr(errors()));
+        indexErrorOp = "scatterAddRows";
         errorsPending = true;
     }
 
@@ -567,7 +583,7 @@ public final class GpuBackend implements Backend {
             throw new IllegalArgumentException("cross-entropy: label " + (int) e[0] + " of row " + (int) (e[0] >>> 32)
                     + " is outside [0, " + e[2] + ")");
         }
-        throw new IllegalArgumentException("gatherRows: index " + (int) e[1] + " at position " + (int) (e[1] >>> 32)
+        throw new IllegalArgumentException(indexErrorOp + ": index " + (int) e[1] + " at position " + (int) (e[1] >>> 32)
                 + " is outside [0, " + e[3] + ")");
     }
 

@@ -445,3 +445,21 @@ extern "C" __global__ void jr_gather_rows(const float* src, int cols, const int*
         }
     }
 }
+
+// dst[indices[i], c] += src[i, c]: one thread per column c, adding the rows in the order of i
+// (as the CPU backend), so rows picked twice need no atomics and results are deterministic.
+extern "C" __global__ void jr_scatter_add_rows(const float* src, int cols, const int* indices, int count,
+                                               i64 dstRows, float* dst, u64* errors) {
+    JR_FOR(c, (i64) cols) {
+        for (int i = 0; i < count; i++) {
+            int to = indices[i];
+            if (to < 0 || to >= dstRows) {
+                if (c == 0) {
+                    jr_report(errors, 1, i, to, (int) dstRows);
+                }
+            } else {
+                dst[(i64) to * cols + c] += src[(i64) i * cols + c];
+            }
+        }
+    }
+}
