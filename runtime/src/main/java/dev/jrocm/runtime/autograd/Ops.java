@@ -435,8 +435,11 @@ public final class Ops {
     }
 
     /**
-     * Rows {@code indices} (int32) of {@code source} (rows, …) gathered into a new tensor. A
-     * gathered tensor that should carry gradients is an error at backward: gather has no rule.
+     * Rows {@code indices} (int32, rank 1) of {@code source} (rows, …) gathered into a new tensor
+     * (indices.length, …), as PyTorch's {@code source[indices]} or {@code index_select(0, …)}. An
+     * index outside [0, rows) throws naming it and its position. Gradient: each picked row's
+     * gradient is added into that row of d(source) ({@link Backend#scatterAddRows}), so a row
+     * picked twice gets both contributions; rows never picked get 0.
      */
     public static Tensor gatherRows(Tensor source, Tensor indices) {
         if (indices.dtype() != DType.I32 || indices.rank() != 1) {
@@ -466,7 +469,14 @@ public final class Ops {
         Tensor out = Tensor.empty(source.backend(), source.dtype(), shape);
         source.backend().gatherRows(source.buffer(), cols, indices.buffer(), indices.dim(0), out.buffer());
         if (Autograd.records(source)) {
-            out.setNode(new Node("gatherRows", inputs(source, indices), null));
+            out.setNode(new Node("gatherRows", inputs(source, indices), dy -> {
+                Grads.Target ds = Grads.target(source);
+                Backend be = ds.grad().backend();
+                if (ds.fresh()) {
+                    be.fill(ds.grad().buffer(), 0f);
+                }
+                be.scatterAddRows(dy.buffer(), cols, indices.buffer(), indices.dim(0), ds.grad().buffer());
+            }));
         }
         return out;
     }

@@ -226,6 +226,21 @@ class GradCheckTest {
     }
 
     @Test
+    void gatheredRowsAddTheirGradientsIntoTheTableAndRowsPickedTwiceGetBoth() {
+        // 4 picks from a (5, 3) table, row 3 twice and row 4 never: the loss's rows land in 1, 3, 0.
+        int[] picks = {3, 1, 3, 0};
+        check(Map.of("table", random(43, 5, 3)),
+                t -> ce(Ops.gatherRows(t.get("table"), Tensor.ofInts(backend, picks, picks.length))),
+                v -> {
+                    double[] table = v.get("table"), y = new double[12];
+                    for (int r = 0; r < picks.length; r++) {
+                        System.arraycopy(table, picks[r] * 3, y, r * 3, 3);
+                    }
+                    return crossEntropyRef(y, 3);
+                });
+    }
+
+    @Test
     void reluGradient() {
         check(Map.of("x", random(8, 4, 3)),
                 t -> ce(Ops.relu(t.get("x"))),
