@@ -481,6 +481,87 @@ public final class Ops {
         return out;
     }
 
+    // ---- normalisation and regularisation -------------------------------------------------------
+
+    /**
+     * Layer normalisation over the last dimension, as PyTorch's {@code F.layer_norm(x, (C,), w, b,
+     * eps)}: x (…, C); each row of C is shifted to mean 0 and scaled to variance 1 (the biased
+     * variance, plus eps), then times weight (C) plus bias (C); weight and bias may each be null.
+     * Gradients to x, weight and bias.
+     */
+    public static Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, float eps) {
+        requireFloat("layerNorm", "x", x);
+        int cols = x.dim(x.rank() - 1);
+        for (Tensor p : new Tensor[] {weight, bias}) {
+            if (p != null && (p.dtype() != DType.F32 || p.rank() != 1 || p.dim(0) != cols)) {
+                throw new IllegalArgumentException("layerNorm: x is " + x.shapeString() + " but " + (p == weight ? "weight" : "bias")
+                        + " is " + p.describe() + " (it needs to be f32 of " + cols + " elements, x's last dimension)");
+            }
+        }
+        if (!(eps > 0f) || Float.isInfinite(eps)) {
+            throw new IllegalArgumentException("layerNorm: eps must be a positive finite number, got " + eps);
+        }
+        Backend be = x.backend();
+        int rows = cols == 0 ? 0 : (int) (x.size() / cols);
+        boolean record = Autograd.records(x, weight, bias);
+        Tensor y = Tensor.empty(be, x.shape());
+        Tensor mean = record ? Tensor.empty(be, rows) : null, rstd = record ? Tensor.empty(be, rows) : null;
+        be.layerNorm(x.buffer(), weight == null ? null : weight.buffer(), bias == null ? null : bias.buffer(), rows, cols,
+                eps, y.buffer(), mean == null ? null : mean.buffer(), rstd == null ? null : rstd.buffer());
+        if (record) {
+            List<Tensor> in = weight == null && bias == null ? inputs(x) : weight == null ? inputs(x, bias)
+                    : bias == null ? inputs(x, weight) : inputs(x, weight, bias);
+            y.setNode(new Node("layerNorm", in, dy -> {
+                boolean dw = weight != null && weight.requiresGrad(), db = bias != null && bias.requiresGrad();
+                Tensor dx = x.requiresGrad() ? Tensor.empty(be, x.shape()) : null;
+                Tensor dW = dw ? Tensor.empty(be, cols) : null, dB = db ? Tensor.empty(be, cols) : null;
+                be.layerNormBackward(x.buffer(), weight == null ? null : weight.buffer(), mean.buffer(), rstd.buffer(),
+                        dy.buffer(), rows, cols, dx == null ? null : dx.buffer(), dW == null ? null : dW.buffer(),
+                        dB == null ? null : dB.buffer());
+                for (Tensor[] pair : new Tensor[][] {{x, dx}, {weight, dW}, {bias, dB}}) {
+                    if (pair[1] != null) {
+                        Grads.accumulate(pair[0], pair[1], true);
+                    }
+                }
+            }));
+        }
+        return y;
+    }
+
+    /**
+     * Inverted dropout, as PyTorch's {@code F.dropout(x, p, training=True)}: each element is zeroed
+     * with probability p and the rest scaled by 1/(1−p). The mask comes from {@code seed} (the same
+     * seed gives the same mask on every backend) and is regenerated for the gradient, not stored.
+     * p = 0 returns x itself; p = 1 gives zeros (and a zero gradient), as PyTorch; p must be in [0, 1].
+     */
+    public static Tensor dropout(Tensor x, float p, long seed) {
+        requireFloat("dropout", "x", x);
+        if (!(p >= 0f && p <= 1f)) {
+            throw new IllegalArgumentException("dropout: p must be in [0, 1], got " + p);
+        }
+        if (p == 0f) {
+            return x;
+        }
+        Backend be = x.backend();
+        Tensor y = Tensor.empty(be, x.shape());
+        if (p == 1f) {
+            be.fill(y.buffer(), 0f);
+        } else {
+            be.dropout(x.buffer(), y.buffer(), p, seed);
+        }
+        if (Autograd.records(x)) {
+            y.setNode(new Node("dropout", inputs(x), dy -> {
+                Grads.Target dx = Grads.target(x);
+                if (p < 1f) {
+                    be.dropoutBackward(dy.buffer(), dx.grad().buffer(), p, seed, !dx.fresh());
+                } else if (dx.fresh()) {
+                    be.fill(dx.grad().buffer(), 0f);
+                }
+            }));
+        }
+        return y;
+    }
+
     // ---- checks -------------------------------------------------------------------------------
 
     private static List<Tensor> inputs(Tensor... tensors) {

@@ -177,6 +177,26 @@ public interface Backend extends AutoCloseable {
      */
     void scatterAddRows(Buffer src, int cols, Buffer indices, int count, Buffer dst);
 
+    // ---- normalisation ------------------------------------------------------------------------
+
+    /**
+     * Layer normalisation of each of {@code rows} rows of {@code cols}: y = (x − μ)·σ⁻¹·w + b with
+     * μ the row's mean, σ = √(var + eps), var the biased variance (as PyTorch). weight and bias
+     * (cols) may each be null (1 and 0). mean and rstd (rows) receive μ and σ⁻¹ for the backward,
+     * or are both null when it is not needed.
+     */
+    void layerNorm(Buffer x, Buffer weight, Buffer bias, int rows, int cols, float eps, Buffer y,
+                   Buffer mean, Buffer rstd);
+
+    /**
+     * The gradients of {@link #layerNorm} from its saved mean and rstd, each overwriting its target
+     * and each skipped when its target is null: dx (rows, cols) = σ⁻¹·(g − mean(g) − x̂·mean(g·x̂))
+     * with g = dy·w and x̂ = (x − μ)·σ⁻¹; dWeight (cols) = Σ_rows dy·x̂; dBias (cols) = Σ_rows dy.
+     * Sums run in the order of the rows on every backend.
+     */
+    void layerNormBackward(Buffer x, Buffer weight, Buffer mean, Buffer rstd, Buffer dy, int rows, int cols,
+                           Buffer dx, Buffer dWeight, Buffer dBias);
+
     /** Waits for all queued work. */
     void synchronize();
 

@@ -126,6 +126,45 @@ public final class Operands {
         whole(backend, "scatterAddRows", "dst", dst);
     }
 
+    /** The operands of {@link Backend#layerNorm}. */
+    public static void layerNorm(Backend backend, Buffer x, Buffer weight, Buffer bias, int rows, int cols, float eps,
+                                 Buffer y, Buffer mean, Buffer rstd) {
+        counts("layerNorm", "rows, cols", rows, cols);
+        if (!(eps > 0f) || Float.isInfinite(eps)) {
+            throw new IllegalArgumentException("layerNorm: eps must be a positive finite number, got " + eps);
+        }
+        if ((mean == null) != (rstd == null)) {
+            throw new IllegalArgumentException("layerNorm: mean and rstd are saved together: give both or neither");
+        }
+        require(backend, "layerNorm", "x", x, elements(rows, cols));
+        optional(backend, "layerNorm", "weight", weight, cols);
+        optional(backend, "layerNorm", "bias", bias, cols);
+        require(backend, "layerNorm", "y", y, elements(rows, cols));
+        optional(backend, "layerNorm", "mean", mean, rows);
+        optional(backend, "layerNorm", "rstd", rstd, rows);
+    }
+
+    /** The operands of {@link Backend#layerNormBackward}. */
+    public static void layerNormBackward(Backend backend, Buffer x, Buffer weight, Buffer mean, Buffer rstd, Buffer dy,
+                                         int rows, int cols, Buffer dx, Buffer dWeight, Buffer dBias) {
+        counts("layerNormBackward", "rows, cols", rows, cols);
+        require(backend, "layerNormBackward", "x", x, elements(rows, cols));
+        optional(backend, "layerNormBackward", "weight", weight, cols);
+        require(backend, "layerNormBackward", "mean", mean, rows);
+        require(backend, "layerNormBackward", "rstd", rstd, rows);
+        require(backend, "layerNormBackward", "dy", dy, elements(rows, cols));
+        optional(backend, "layerNormBackward", "dx", dx, elements(rows, cols));
+        optional(backend, "layerNormBackward", "dWeight", dWeight, cols);
+        optional(backend, "layerNormBackward", "dBias", dBias, cols);
+    }
+
+    /** {@link #require} for an operand that may be null (then nothing is checked). */
+    private static void optional(Backend backend, String op, String name, Buffer buffer, long elements) {
+        if (buffer != null) {
+            require(backend, op, name, buffer, elements);
+        }
+    }
+
     /** The operands of {@link Backend#binary}. */
     public static void binary(Backend backend, Backend.BinaryOp op, Buffer a, long[] aStrides, Buffer b, long[] bStrides,
                               Buffer out, int[] outShape) {

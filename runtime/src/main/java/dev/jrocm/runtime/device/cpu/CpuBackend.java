@@ -711,6 +711,92 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void layerNorm(Buffer x, Buffer weight, Buffer bias, int rows, int cols, float eps, Buffer y,
+                          Buffer mean, Buffer rstd) {
+        Operands.layerNorm(this, x, weight, bias, rows, cols, eps, y, mean, rstd);
+        MemorySegment xs = x.memory(), ys = y.memory();
+        MemorySegment w = weight == null ? null : weight.memory(), b = bias == null ? null : bias.memory();
+        Parallel.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), (from, to) -> {
+            for (long r = from; r < to; r++) {
+                long at = r * cols;
+                double sum = 0; // two passes in double: the mean, then the variance about it
+                for (int c = 0; c < cols; c++) {
+                    sum += xs.getAtIndex(F, at + c);
+                }
+                float mu = (float) (sum / cols);
+                double sq = 0;
+                for (int c = 0; c < cols; c++) {
+                    double d = xs.getAtIndex(F, at + c) - mu;
+                    sq += d * d;
+                }
+                float rs = (float) (1 / Math.sqrt(sq / cols + eps));
+                for (int c = 0; c < cols; c++) {
+                    float v = (xs.getAtIndex(F, at + c) - mu) * rs;
+                    if (w != null) {
+                        v *= w.getAtIndex(F, c);
+                    }
+                    if (b != null) {
+                        v += b.getAtIndex(F, c);
+                    }
+                    ys.setAtIndex(F, at + c, v);
+                }
+                if (mean != null) {
+                    mean.memory().setAtIndex(F, r, mu);
+                    rstd.memory().setAtIndex(F, r, rs);
+                }
+            }
+        });
+    }
+
+    @Override
+    public void layerNormBackward(Buffer x, Buffer weight, Buffer mean, Buffer rstd, Buffer dy, int rows, int cols,
+                                  Buffer dx, Buffer dWeight, Buffer dBias) {
+        Operands.layerNormBackward(this, x, weight, mean, rstd, dy, rows, cols, dx, dWeight, dBias);
+        MemorySegment xs = x.memory(), dys = dy.memory(), mu = mean.memory(), rs = rstd.memory();
+        MemorySegment w = weight == null ? null : weight.memory();
+        if (dx != null) {
+            MemorySegment dxs = dx.memory();
+            Parallel.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), (from, to) -> {
+                for (long r = from; r < to; r++) {
+                    long at = r * cols;
+                    float m = mu.getAtIndex(F, r), s = rs.getAtIndex(F, r);
+                    double sumG = 0, sumGx = 0;
+                    for (int c = 0; c < cols; c++) {
+                        float g = dys.getAtIndex(F, at + c) * (w == null ? 1f : w.getAtIndex(F, c));
+                        sumG += g;
+                        sumGx += g * ((xs.getAtIndex(F, at + c) - m) * s);
+                    }
+                    float meanG = (float) (sumG / cols), meanGx = (float) (sumGx / cols);
+                    for (int c = 0; c < cols; c++) {
+                        float g = dys.getAtIndex(F, at + c) * (w == null ? 1f : w.getAtIndex(F, c));
+                        float xhat = (xs.getAtIndex(F, at + c) - m) * s;
+                        dxs.setAtIndex(F, at + c, s * (g - meanG - xhat * meanGx));
+                    }
+                }
+            });
+        }
+        if (dWeight != null || dBias != null) {
+            // Split over columns, so each column's sum runs over the rows in order.
+            Parallel.forRange(cols, Math.max(1, GRAIN / Math.max(1, rows)), (from, to) -> {
+                for (long c = from; c < to; c++) {
+                    float sw = 0, sb = 0;
+                    for (long r = 0; r < rows; r++) {
+                        float d = dys.getAtIndex(F, r * cols + c);
+                        sw += d * ((xs.getAtIndex(F, r * cols + c) - mu.getAtIndex(F, r)) * rs.getAtIndex(F, r));
+                        sb += d;
+                    }
+                    if (dWeight != null) {
+                        dWeight.memory().setAtIndex(F, c, sw);
+                    }
+                    if (dBias != null) {
+                        dBias.memory().setAtIndex(F, c, sb);
+                    }
+                }
+            });
+        }
+    }
+
+    @Override
     public void gatherRows(Buffer src, int cols, Buffer indices, int count, Buffer dst) {
         Operands.gatherRows(this, src, cols, indices, count, dst);
         if (cols == 0) {

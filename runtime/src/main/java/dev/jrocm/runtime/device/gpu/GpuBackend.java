@@ -526,6 +526,29 @@ public final class GpuBackend implements Backend {
     }
 
     @Override
+    public synchronized void layerNorm(Buffer x, Buffer weight, Buffer bias, int rows, int cols, float eps, Buffer y,
+                                       Buffer mean, Buffer rstd) {
+        Operands.layerNorm(this, x, weight, bias, rows, cols, eps, y, mean, rstd);
+        // One thread per row: rows are many (batch × tokens) and short (features) in the models served.
+        elementwise("jr_layer_norm", rows, args.reset().ptr(x).ptrOrNull(weight).ptrOrNull(bias).i32(rows).i32(cols)
+                .f32(eps).ptr(y).ptrOrNull(mean).ptrOrNull(rstd));
+    }
+
+    @Override
+    public synchronized void layerNormBackward(Buffer x, Buffer weight, Buffer mean, Buffer rstd, Buffer dy, int rows,
+                                               int cols, Buffer dx, Buffer dWeight, Buffer dBias) {
+        Operands.layerNormBackward(this, x, weight, mean, rstd, dy, rows, cols, dx, dWeight, dBias);
+        if (dx != null) {
+            elementwise("jr_layer_norm_dx", rows, args.reset().ptr(x).ptrOrNull(weight).ptr(mean).ptr(rstd).ptr(dy)
+                    .i32(rows).i32(cols).ptr(dx));
+        }
+        if (dWeight != null || dBias != null) {
+            elementwise("jr_layer_norm_dparams", cols, args.reset().ptr(x).ptr(mean).ptr(rstd).ptr(dy).i32(rows).i32(cols)
+                    .ptrOrNull(dWeight).ptrOrNull(dBias));
+        }
+    }
+
+    @Override
     public synchronized void scatterAddRows(Buffer src, int cols, Buffer indices, int count, Buffer dst) {
         Operands.scatterAddRows(this, src, cols, indices, count, dst);
         if (cols == 0 || count == 0) {

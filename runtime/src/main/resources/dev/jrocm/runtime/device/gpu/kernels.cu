@@ -463,3 +463,76 @@ extern "C" __global__ void jr_scatter_add_rows(const float* src, int cols, const
         }
     }
 }
+
+// ---- layer normalisation: one thread per row (forward, dx) or per column (dweight, dbias) -------
+
+extern "C" __global__ void jr_layer_norm(const float* x, const float* w, const float* b, int rows, int cols,
+                                         float eps, float* y, float* mean, float* rstd) {
+    JR_FOR(r, (i64) rows) {
+        const float* xr = x + r * cols;
+        double sum = 0; // two passes in double, as the CPU backend
+        for (int c = 0; c < cols; c++) {
+            sum += xr[c];
+        }
+        float mu = (float) (sum / cols);
+        double sq = 0;
+        for (int c = 0; c < cols; c++) {
+            double d = xr[c] - mu;
+            sq += d * d;
+        }
+        float rs = (float) (1.0 / sqrt(sq / cols + eps));
+        for (int c = 0; c < cols; c++) {
+            float v = (xr[c] - mu) * rs;
+            if (w) {
+                v *= w[c];
+            }
+            if (b) {
+                v += b[c];
+            }
+            y[r * cols + c] = v;
+        }
+        if (mean) {
+            mean[r] = mu;
+            rstd[r] = rs;
+        }
+    }
+}
+
+extern "C" __global__ void jr_layer_norm_dx(const float* x, const float* w, const float* mean, const float* rstd,
+                                            const float* dy, int rows, int cols, float* dx) {
+    JR_FOR(r, (i64) rows) {
+        const float* xr = x + r * cols;
+        const float* dyr = dy + r * cols;
+        float m = mean[r], s = rstd[r];
+        double sumG = 0, sumGx = 0;
+        for (int c = 0; c < cols; c++) {
+            float g = dyr[c] * (w ? w[c] : 1.0f);
+            sumG += g;
+            sumGx += g * ((xr[c] - m) * s);
+        }
+        float meanG = (float) (sumG / cols), meanGx = (float) (sumGx / cols);
+        for (int c = 0; c < cols; c++) {
+            float g = dyr[c] * (w ? w[c] : 1.0f);
+            float xhat = (xr[c] - m) * s;
+            dx[r * cols + c] = s * (g - meanG - xhat * meanGx);
+        }
+    }
+}
+
+extern "C" __global__ void jr_layer_norm_dparams(const float* x, const float* mean, const float* rstd,
+                                                 const float* dy, int rows, int cols, float* dw, float* db) {
+    JR_FOR(c, (i64) cols) {
+        float sw = 0, sb = 0;
+        for (i64 r = 0; r < rows; r++) {
+            float d = dy[r * cols + c];
+            sw += d * ((x[r * cols + c] - mean[r]) * rstd[r]);
+            sb += d;
+        }
+        if (dw) {
+            dw[c] = sw;
+        }
+        if (db) {
+            db[c] = sb;
+        }
+    }
+}
