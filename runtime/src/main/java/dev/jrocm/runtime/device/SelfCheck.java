@@ -196,6 +196,26 @@ public final class SelfCheck {
                     be.gatherRows(b.floats(x), 10, b.ints(java.util.Arrays.stream(picks).map(i -> i / 10).toArray()),
                             picks.length, out);
                     return b.read(out);
+                }),
+                op("scatter-add rows (rows picked twice)", 1e-6, (be, b) -> {
+                    Buffer out = b.floats(java.util.Arrays.copyOf(y, 100 * 10));
+                    be.scatterAddRows(b.floats(java.util.Arrays.copyOf(x, picks.length * 10)), 10,
+                            b.ints(java.util.Arrays.stream(picks).map(i -> i / 10).toArray()), picks.length, out);
+                    return b.read(out);
+                }),
+                op("layer norm 33×65 and its gradients", 1e-5, (be, b) -> {
+                    Buffer out = b.empty((long) m * cols), mean = b.empty(m), rstd = b.empty(m);
+                    Buffer dx = b.empty((long) m * cols), dw = b.empty(cols), db = b.empty(cols);
+                    Buffer in = b.floats(c), weight = b.floats(bias);
+                    be.layerNorm(in, weight, b.floats(java.util.Arrays.copyOf(a, cols)), m, cols, 1e-5f, out, mean, rstd);
+                    be.layerNormBackward(in, weight, mean, rstd, b.floats(java.util.Arrays.copyOf(a, m * cols)), m, cols,
+                            dx, dw, db);
+                    float[] all = new float[3 * m * cols];
+                    System.arraycopy(b.read(out), 0, all, 0, m * cols);
+                    System.arraycopy(b.read(dx), 0, all, m * cols, m * cols);
+                    System.arraycopy(b.read(dw), 0, all, 2 * m * cols, cols);
+                    System.arraycopy(b.read(db), 0, all, 2 * m * cols + cols, cols);
+                    return all;
                 }));
     }
 }
