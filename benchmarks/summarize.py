@@ -8,6 +8,7 @@ training step, samples/s and the ratio jrocm/PyTorch in samples/s (> 1: jrocm is
 GEMM shape with every jrocm path (GFLOP/s, GB/s), numpy's time for the same GEMM and the ratio;
 the FFM call overhead; and the issue's targets, each with its measured value.
 """
+import glob
 import json
 import os
 import platform
@@ -107,22 +108,46 @@ def gpu_host_section(out):
     return result
 
 
+def peers(out, kind, config):
+    """Every PyTorch peer's results for one benchmark kind ("train" or "lora") and environment:
+    {label: data}, label "2.13.0, flush on"; files pytorch-{kind}-{config}-torch{v}-flush-{on|off}.json."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(out, f"pytorch-{kind}-{config}-*.json"))):
+        data = load(path)
+        if data:
+            env = data["environment"]
+            found[f"{env['torch_version']}, flush {'on' if env.get('flush_denormal') else 'off'}"] = data
+    return found
+
+
+def fastest(by_peer):
+    """(label, ms) of the smallest ms in {label: ms}, ignoring peers without a figure; (None, None) if none."""
+    known = {k: v for k, v in by_peer.items() if v}
+    if not known:
+        return None, None
+    label = min(known, key=known.get)
+    return label, known[label]
+
+
 def main(out):
     rows = []
-    torch_version = None
+    torch_versions = set()
     for config in ("installed", "best"):
         jr = jmh_scores(load(os.path.join(out, f"jrocm-train-{config}.json")), "TrainStepBenchmark.step")
-        pt = load(os.path.join(out, f"pytorch-train-{config}.json"))
-        pt_rows = {r["batch"]: r for r in (pt or {}).get("results", [])}
-        if pt:
-            torch_version = pt["environment"]["torch_version"]
-        for batch in sorted(set(jr) | set(pt_rows)):
+        pts = peers(out, "train", config)
+        by_batch = {}
+        for label, data in pts.items():
+            torch_versions.add(data["environment"]["torch_version"])
+            for r in data.get("results", []):
+                by_batch.setdefault(r["batch"], {})[label] = r["ms_per_step_median"]
+        for batch in sorted(set(jr) | set(by_batch)):
             j_ms, j_err = jr.get(batch, (None, None))
-            p_ms = pt_rows.get(batch, {}).get("ms_per_step_median")
+            peer, p_ms = fastest(by_batch.get(batch, {}))
             rows.append({
                 "environment": config, "batch": batch,
                 "jrocm_ms": j_ms, "jrocm_ms_error": j_err,
                 "jrocm_samples_per_s": batch * 1000 / j_ms if j_ms else None,
+                "pytorch_peer": peer, "pytorch_peers_ms": by_batch.get(batch, {}),
                 "pytorch_ms_median": p_ms,
                 "pytorch_samples_per_s": batch * 1000 / p_ms if p_ms else None,
                 "ratio": p_ms / j_ms if (p_ms and j_ms) else None,
@@ -132,21 +157,22 @@ def main(out):
         data = load(os.path.join(out, f"jrocm-train-{config}.json"))
         jr = jmh_scores(data, "LoraStepBenchmark.step")
         full = jmh_scores(data, "TrainStepBenchmark.step")
-        pt = load(os.path.join(out, f"pytorch-lora-{config}.json"))
-        forms = {}
-        for r in (pt or {}).get("results", []):
-            forms.setdefault(r["batch"], {})[r["form"]] = r["ms_per_step_median"]
+        forms = {}  # batch -> form -> label -> ms
+        for label, pt in peers(out, "lora", config).items():
+            for r in pt.get("results", []):
+                forms.setdefault(r["batch"], {}).setdefault(r["form"], {})[label] = r["ms_per_step_median"]
         for batch in sorted(set(jr) | set(forms)):
             j_ms = jr.get(batch, (None, None))[0]
             f_ms = full.get(batch, (None, None))[0]
-            act = forms.get(batch, {}).get("activation")
-            par = forms.get(batch, {}).get("parametrize")
+            act_peer, act = fastest(forms.get(batch, {}).get("activation", {}))
+            _, par = fastest(forms.get(batch, {}).get("parametrize", {}))
             lora_rows.append({
                 "environment": config, "batch": batch, "jrocm_lora_ms": j_ms, "jrocm_full_ms": f_ms,
                 "lora_to_full": j_ms / f_ms if (j_ms and f_ms) else None,
-                "pytorch_activation_ms": act, "pytorch_parametrize_ms": par,
+                "pytorch_peer": act_peer, "pytorch_activation_ms": act, "pytorch_parametrize_ms": par,
                 "ratio_vs_activation": act / j_ms if (act and j_ms) else None,
             })
+    torch_version = ", ".join(sorted(torch_versions)) or None
     copy = jmh_scores_copy(load(os.path.join(out, "jrocm-copy.json")))
     gemm, sgemv, numpy_env = gemm_section(out)
     ffm = ffm_section(out)
@@ -169,22 +195,29 @@ def main(out):
 
     m = summary["machine"]
     lines = ["Training step (full, blog MLP 3072 → 4096 → 2048 → 10, Adam):", "",
-        "| environment | batch | jrocm ms/step | jrocm samples/s | PyTorch ms/step | PyTorch samples/s | jrocm ÷ PyTorch |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| environment | batch | jrocm ms/step | jrocm samples/s | fastest PyTorch (version, flush-denormal) | PyTorch ms/step | PyTorch samples/s | PyTorch ms ÷ jrocm ms |",
+        "|---|---:|---:|---:|---|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append("| {} | {} | {} ± {} | {} | {} | {} | {} |".format(
+        lines.append("| {} | {} | {} ± {} | {} | {} | {} | {} | {} |".format(
             r["environment"], r["batch"], fmt(r["jrocm_ms"], "{:.1f}"), fmt(r["jrocm_ms_error"], "{:.1f}"),
-            fmt(r["jrocm_samples_per_s"], "{:,.0f}"), fmt(r["pytorch_ms_median"], "{:.1f}"),
+            fmt(r["jrocm_samples_per_s"], "{:,.0f}"), r["pytorch_peer"] or "—", fmt(r["pytorch_ms_median"], "{:.1f}"),
             fmt(r["pytorch_samples_per_s"], "{:,.0f}"), fmt(r["ratio"], "{:.2f}×")))
+    labels = sorted({label for r in rows for label in r["pytorch_peers_ms"]})
+    if labels:
+        lines += ["", "Every PyTorch peer, ms/step (median):", "",
+                  "| environment | batch | " + " | ".join(labels) + " |", "|---|---:|" + "---:|" * len(labels)]
+        for r in rows:
+            lines.append(f"| {r['environment']} | {r['batch']} | "
+                         + " | ".join(fmt(r["pytorch_peers_ms"].get(label), "{:.1f}") for label in labels) + " |")
     if lora_rows:
         lines += ["", "LoRA (rank 1 on fc1–fc3, base frozen) training step:", "",
-                  "| environment | batch | jrocm LoRA ms/step | jrocm full ms/step | LoRA ÷ full | PyTorch activation-form ms | PyTorch parametrize-form ms | jrocm ÷ PyTorch activation |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| environment | batch | jrocm LoRA ms/step | jrocm full ms/step | LoRA ÷ full | fastest PyTorch (activation form) | its ms | fastest parametrize-form ms | PyTorch activation ms ÷ jrocm ms |",
+                  "|---|---:|---:|---:|---:|---|---:|---:|---:|"]
         for r in lora_rows:
-            lines.append("| {} | {} | {} | {} | {} | {} | {} | {} |".format(
+            lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
                 r["environment"], r["batch"], fmt(r["jrocm_lora_ms"], "{:.2f}"), fmt(r["jrocm_full_ms"], "{:.1f}"),
-                fmt(r["lora_to_full"], "{:.2f}"), fmt(r["pytorch_activation_ms"], "{:.2f}"),
+                fmt(r["lora_to_full"], "{:.2f}"), r["pytorch_peer"] or "—", fmt(r["pytorch_activation_ms"], "{:.2f}"),
                 fmt(r["pytorch_parametrize_ms"], "{:.1f}"), fmt(r["ratio_vs_activation"], "{:.2f}×")))
     lines += gemm_lines(gemm, sgemv, fmt)
     if ffm:

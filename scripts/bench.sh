@@ -20,6 +20,8 @@
 #
 # PyTorch peers: every interpreter in JROCM_TORCH_PYTHONS (default: python3 on PATH and
 # /usr/bin/python3) that imports torch, each version once; those without torch are named and skipped.
+# Each peer's steps run in both environments, and in the best one with flush-denormal off (PyTorch's
+# default) and on; the summary names every peer's figure and compares jrocm with the fastest.
 #
 # Run it on a quiet machine: anything else using the cores skews both sides.
 set -euo pipefail
@@ -55,9 +57,7 @@ java+=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
 quiet_java() { "${java[@]}" "$@" 2> >(grep -v 'Using incubator modules' >&2); }
 
 python=/usr/bin/python3
-have_torch=1
-"$python" -c 'import torch' 2>/dev/null || have_torch=0
-[ $have_torch = 1 ] || echo "PyTorch is not installed for $python (Debian: apt-get install python3-torch): jrocm only"
+[ ${#torch_pythons[@]} -gt 0 ] || echo "no PyTorch peer found (Debian: apt-get install python3-torch; a 2.x: a venv with pip install torch, named in JROCM_TORCH_PYTHONS): jrocm only"
 tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 [ -f "$tcmalloc" ] || { echo "no tcmalloc ($tcmalloc; Debian: libtcmalloc-minimal4): PyTorch's best run goes without it"; tcmalloc=; }
 
@@ -108,7 +108,7 @@ fi
 
 
 gpu=$(quiet_java -Djava.awt.headless=true -cp "$jar" dev.jrocm.benchmarks.BenchInfo "$out/info.json")
-rm -f "$out"/jrocm-gemm-*.json "$out"/jrocm-gpu-gemm.json "$out"/numpy-gemm-*.json
+rm -f "$out"/jrocm-gemm-*.json "$out"/jrocm-gpu-gemm.json "$out"/numpy-gemm-*.json "$out"/pytorch-*.json
 
 # Which GEMM path runs which shapes: the skinny kernels take ≤ 16 rows of C (A not transposed);
 # the naive loops only shapes that take under a second per call.
@@ -169,11 +169,21 @@ for config in installed best; do
     echo "== memory bandwidth"
     "${java[@]}" -jar "$jar" CopyBandwidthBenchmark "${jmh_opts[@]}" -rff "$out/jrocm-copy.json" | grep -E '^(Benchmark|CopyBand)'
   fi
-  if [ $have_torch = 1 ]; then
-    echo "== $config: PyTorch"
-    "${ptenv[@]}" "$python" benchmarks/pytorch/train_step.py --batch 8 64 256 "${pt_quick[@]}" --json "$out/pytorch-train-$config.json" >/dev/null
-    "${ptenv[@]}" "$python" benchmarks/pytorch/lora_step.py --batch 8 64 "${pt_quick[@]}" --json "$out/pytorch-lora-$config.json" >/dev/null
-  fi
+  # Every PyTorch peer; in the best environment with flush-denormal off (PyTorch's default) and on.
+  flushes=(off)
+  [ $config = best ] && flushes=(off on)
+  for py in ${torch_pythons[@]+"${torch_pythons[@]}"}; do
+    v=$("$py" -c 'import torch; print(torch.__version__)')
+    for flush in "${flushes[@]}"; do
+      flag=()
+      [ $flush = on ] && flag=(--flush-denormal)
+      echo "== $config: PyTorch $v ($py), flush-denormal $flush"
+      "${ptenv[@]}" "$py" benchmarks/pytorch/train_step.py --batch 8 64 256 ${pt_quick[@]+"${pt_quick[@]}"} "${flag[@]+"${flag[@]}"}" \
+        --json "$out/pytorch-train-$config-torch$v-flush-$flush.json" >/dev/null
+      "${ptenv[@]}" "$py" benchmarks/pytorch/lora_step.py --batch 8 64 ${pt_quick[@]+"${pt_quick[@]}"} "${flag[@]+"${flag[@]}"}" \
+        --json "$out/pytorch-lora-$config-torch$v-flush-$flush.json" >/dev/null
+    done
+  done
 done
 
 /usr/bin/python3 benchmarks/summarize.py "$out"

@@ -39,7 +39,7 @@ import torch.nn as nn
 import torch.nn.utils.parametrize as parametrize
 
 # Same model sizes and environment reporting as the full training step.
-from train_step import IN, H1, H2, OUT, cpu_count, environment, time_steps
+from train_step import IN, H1, H2, OUT, cpu_count, environment, set_flush_denormal, time_steps
 
 FORMS = ("parametrize", "activation")
 ALPHA = 1
@@ -166,7 +166,10 @@ def main(argv=None):
     p.add_argument("--max-steps", type=int, default=None,
                    help="upper bound on the auto-chosen number of steps")
     p.add_argument("--json", metavar="PATH", default=None, help="write results as JSON")
+    p.add_argument("--flush-denormal", action="store_true",
+                   help="torch.set_flush_denormal(True): subnormal floats become 0 (default off, as PyTorch)")
     a = p.parse_args(argv)
+    set_flush_denormal(a.flush_denormal)
 
     forms = [a.form] if a.form else list(FORMS)
 

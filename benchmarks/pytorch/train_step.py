@@ -54,9 +54,20 @@ def cpu_count():
         return os.cpu_count() or 1
 
 
+FLUSH_DENORMAL = [False]  # what set_flush_denormal set, for environment()
+
+
+def set_flush_denormal(on):
+    """Turns flush-denormal on (or leaves PyTorch's default, off); a CPU without it stops the run."""
+    if on and not torch.set_flush_denormal(True):
+        raise SystemExit("this CPU cannot flush denormals (torch.set_flush_denormal returned False)")
+    FLUSH_DENORMAL[0] = on
+
+
 def environment(threads):
     return {
         "torch_version": torch.__version__,
+        "flush_denormal": FLUSH_DENORMAL[0],
         "python": sys.version.split()[0],
         "python_executable": sys.executable,
         "threads": threads,
@@ -154,7 +165,10 @@ def main(argv=None):
     p.add_argument("--max-steps", type=int, default=None,
                    help="upper bound on the auto-chosen number of steps")
     p.add_argument("--json", metavar="PATH", default=None, help="write results as JSON")
+    p.add_argument("--flush-denormal", action="store_true",
+                   help="torch.set_flush_denormal(True): subnormal floats become 0 (default off, as PyTorch)")
     a = p.parse_args(argv)
+    set_flush_denormal(a.flush_denormal)
 
     threads = a.threads if a.threads is not None else cpu_count()
     torch.set_num_threads(threads)
