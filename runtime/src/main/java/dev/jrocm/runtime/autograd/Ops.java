@@ -384,9 +384,211 @@ public final class Ops {
         return y;
     }
 
+    // ---- reductions ---------------------------------------------------------------------------
+    // Dims count from the end when negative (−1 is the last), as PyTorch's; one out of range throws
+    // "op: dim 3 is out of range for a tensor of rank 2 (expected -2 to 1)". Full reductions give a
+    // one-element tensor of shape [1] (jrocm has no rank-0 tensors yet), as crossEntropy's loss.
+
+    /** The result of {@link #max(Tensor, int, boolean)}: the largest values and their indices (i32) along the dim. */
+    public record MaxResult(Tensor values, Tensor indices) {}
+
+    /**
+     * The sum of all elements of x (any shape): a one-element tensor of shape [1]; 0 for an empty
+     * x. Gradient: dx = dy everywhere.
+     */
+    public static Tensor sum(Tensor x) {
+        requireFloat("sum", "x", x);
+        return reduce("sum", x, Strides.padded(new int[] {1}, x.rank()), new int[] {1}, false);
+    }
+
+    /**
+     * The mean of all elements of x (any shape): a one-element tensor of shape [1]; NaN for an
+     * empty x (the mean of nothing), as PyTorch. Gradient: dx = dy/N everywhere.
+     */
+    public static Tensor mean(Tensor x) {
+        requireFloat("mean", "x", x);
+        return reduce("mean", x, Strides.padded(new int[] {1}, x.rank()), new int[] {1}, true);
+    }
+
+    /**
+     * The sum of x along {@code dim} (negative counts from the end): x's shape with that dim 1
+     * ({@code keepDim}) or dropped; a rank-1 x reduced without keepDim gives shape [1]. A sum over
+     * an empty dim is 0. Gradient: dy repeated along the dim. Throws
+     * {@link IllegalArgumentException} for a dim out of range or a non-f32 x.
+     */
+    public static Tensor sum(Tensor x, int dim, boolean keepDim) {
+        requireFloat("sum", "x", x);
+        int d = dim("sum", x, dim);
+        return reduce("sum", x, reducedShape(x.shape(), d, true), reducedShape(x.shape(), d, keepDim), false);
+    }
+
+    /**
+     * The mean of x along {@code dim}: the shapes of {@link #sum(Tensor, int, boolean)}; NaN over an
+     * empty dim. Gradient: dy/n repeated along the dim (n = x's extent there).
+     */
+    public static Tensor mean(Tensor x, int dim, boolean keepDim) {
+        requireFloat("mean", "x", x);
+        int d = dim("mean", x, dim);
+        return reduce("mean", x, reducedShape(x.shape(), d, true), reducedShape(x.shape(), d, keepDim), true);
+    }
+
+    /**
+     * The largest element of x along {@code dim} and its index (i32, the first on ties; a NaN is
+     * the largest, as PyTorch), both of x's shape with that dim 1 ({@code keepDim}) or dropped (a
+     * rank-1 x gives shape [1]). The gradient of values goes to the element each index names, as
+     * PyTorch's on the CPU; the indices are read at backward, so they must stay open until then.
+     * Throws {@link IllegalArgumentException} for a dim out of range, an empty dim or a non-f32 x.
+     */
+    public static MaxResult max(Tensor x, int dim, boolean keepDim) {
+        requireFloat("max", "x", x);
+        int d = dim("max", x, dim);
+        if (x.dim(d) == 0) {
+            throw new IllegalArgumentException("max: dim " + dim + " of " + x.shapeString()
+                    + " is empty (a max over no elements is not defined)");
+        }
+        int[] a = along("max", x, d);
+        int[] shape = reducedShape(x.shape(), d, keepDim);
+        Backend be = x.backend();
+        Tensor values = Tensor.empty(be, shape);
+        Tensor indices = Tensor.empty(be, DType.I32, shape);
+        be.maxAlong(x.buffer(), a[0], a[1], a[2], values.buffer(), indices.buffer());
+        if (Autograd.records(x)) {
+            values.setNode(new Node("max", inputs(x), dy -> {
+                Grads.Target dx = Grads.target(x);
+                be.scatterAlong(dy.buffer(), indices.buffer(), a[0], a[1], a[2], dx.grad().buffer(), !dx.fresh());
+            }));
+        }
+        return new MaxResult(values, indices);
+    }
+
+    /**
+     * Softmax along {@code dim} (negative counts from the end), y of x's shape: exp(x)/Σ exp(x),
+     * computed stably (the row's max subtracted first). Gradient: dx = y⊙(dy − Σ dy⊙y). Throws
+     * {@link IllegalArgumentException} for a dim out of range or a non-f32 x.
+     */
+    public static Tensor softmax(Tensor x, int dim) {
+        return softmaxAlong("softmax", x, dim, false);
+    }
+
+    /**
+     * Log-softmax along {@code dim}: x − log Σ exp(x), stably. Gradient: dx = dy − softmax(x)·Σ dy.
+     * Throws as {@link #softmax}.
+     */
+    public static Tensor logSoftmax(Tensor x, int dim) {
+        return softmaxAlong("logSoftmax", x, dim, true);
+    }
+
+    private static Tensor softmaxAlong(String op, Tensor x, int dim, boolean log) {
+        requireFloat(op, "x", x);
+        int[] a = along(op, x, dim(op, x, dim));
+        Backend be = x.backend();
+        Tensor y = Tensor.empty(be, x.shape());
+        be.softmax(x.buffer(), a[0], a[1], a[2], y.buffer(), log);
+        if (Autograd.records(x)) {
+            y.setNode(new Node(op, inputs(x), dy -> {
+                Grads.Target dx = Grads.target(x);
+                be.softmaxBackward(y.buffer(), dy.buffer(), a[0], a[1], a[2], dx.grad().buffer(), log, !dx.fresh());
+            }));
+        }
+        return y;
+    }
+
+    /**
+     * Sums (or averages) x to {@code kept} (x's rank, 1 on the reduced dims) and gives it the shape
+     * {@code shape} (the same elements). Backward spreads dy (times 1/n for a mean) back over x.
+     */
+    private static Tensor reduce(String op, Tensor x, int[] kept, int[] shape, boolean mean) {
+        int[] xShape = x.shape();
+        long count = 1; // elements summed into each output
+        for (int d = 0; d < xShape.length; d++) {
+            count *= kept[d] == 1 ? xShape[d] : 1;
+        }
+        float alpha = mean ? (float) (1.0 / count) : 1f;
+        Backend be = x.backend();
+        Tensor y = Tensor.empty(be, shape);
+        if (mean && count == 0) {
+            be.fill(y.buffer(), Float.NaN); // the mean of nothing
+        } else {
+            be.sumTo(alpha, x.buffer(), xShape, 0f, y.buffer(), kept);
+        }
+        if (Autograd.records(x)) {
+            y.setNode(new Node(op, inputs(x), dy -> { // dx (+)= alpha·dy, dy read with x's shape (stride 0 on reduced dims)
+                Grads.Target dx = Grads.target(x);
+                if (dx.fresh()) {
+                    be.fill(dx.grad().buffer(), 0f);
+                }
+                Tensor g = dy;
+                if (alpha != 1f) {
+                    g = Tensor.empty(be, dy.shape());
+                    be.copy(dy.buffer(), g.buffer());
+                    be.scale(g.buffer(), alpha);
+                }
+                try {
+                    be.binary(BinaryOp.ADD, dx.grad().buffer(), Strides.dense(xShape), g.buffer(),
+                            Strides.broadcast(kept, xShape), dx.grad().buffer(), xShape);
+                } finally {
+                    if (g != dy) {
+                        g.close();
+                    }
+                }
+            }));
+        }
+        return y;
+    }
+
+    /** {@code dim} as an index in [0, rank), negative dims counting from the end. */
+    private static int dim(String op, Tensor x, int dim) {
+        int rank = x.rank();
+        if (dim < -rank || dim >= rank) {
+            throw new IllegalArgumentException(op + ": dim " + dim + " is out of range for a tensor of rank " + rank
+                    + " (expected " + -rank + " to " + (rank - 1) + ")");
+        }
+        return dim < 0 ? dim + rank : dim;
+    }
+
+    /** {@code shape} with dim d set to 1 ({@code keepDim}) or dropped; [1] when nothing is left. */
+    private static int[] reducedShape(int[] shape, int d, boolean keepDim) {
+        if (keepDim) {
+            int[] s = shape.clone();
+            s[d] = 1;
+            return s;
+        }
+        if (shape.length == 1) {
+            return new int[] {1};
+        }
+        int[] s = new int[shape.length - 1];
+        for (int k = 0, j = 0; k < shape.length; k++) {
+            if (k != d) {
+                s[j++] = shape[k];
+            }
+        }
+        return s;
+    }
+
+    /** x as (outer, n, inner) around dim d, the view of {@link Backend#softmax} and the other ops along a dim. */
+    private static int[] along(String op, Tensor x, int d) {
+        int[] shape = x.shape();
+        long outer = 1, inner = 1;
+        for (int k = 0; k < d; k++) {
+            outer *= shape[k];
+        }
+        for (int k = d + 1; k < shape.length; k++) {
+            inner *= shape[k];
+        }
+        if (outer > Integer.MAX_VALUE || inner > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(op + ": " + x.shapeString() + " has more than " + Integer.MAX_VALUE
+                    + " elements before or after dim " + d);
+        }
+        return new int[] {(int) outer, shape[d], (int) inner};
+    }
+
     // ---- loss ---------------------------------------------------------------------------------
 
-    /** Mean cross-entropy of (batch, classes) logits against int32 labels (batch): a one-element tensor. */
+    /**
+     * Mean cross-entropy of (batch, classes) logits against int32 labels (batch): a one-element
+     * tensor. Logits (…, classes) of higher rank take labels of their leading shape (…), every
+     * position one row, as {@code F.cross_entropy(logits.view(-1, C), labels.view(-1))}.
+     */
     public static Tensor crossEntropy(Tensor logits, Tensor labels) {
         return crossEntropyWithAccuracy(logits, labels).loss();
     }
@@ -394,9 +596,28 @@ public final class Ops {
     /**
      * Mean cross-entropy (log-softmax + NLL, fused) and the number of rows whose argmax is the
      * label, computed in the same pass. When recording, the gradient (softmax − onehot)/batch is
-     * computed in that pass too, and backward only scales it.
+     * computed in that pass too, and backward only scales it. Logits (…, C) of rank 3 or more take
+     * i32 labels of their leading shape (…) and are viewed as (N, C) and (N); shapes that differ
+     * throw {@link IllegalArgumentException} naming both.
      */
     public static LossAndCorrect crossEntropyWithAccuracy(Tensor logits, Tensor labels) {
+        if (logits.rank() > 2) { // (…, C) with labels (…): the rows flattened through views that carry gradients
+            requireFloat("crossEntropy", "logits", logits);
+            int[] shape = logits.shape();
+            int[] lead = Arrays.copyOf(shape, shape.length - 1);
+            if (labels.dtype() != DType.I32 || !Arrays.equals(labels.shape(), lead)) {
+                throw new IllegalArgumentException("crossEntropy: logits are " + logits.shapeString() + " but labels are "
+                        + labels.describe() + " (labels need to be i32 of shape "
+                        + String.join("×", Arrays.stream(lead).mapToObj(Integer::toString).toList())
+                        + ", the logits' leading dimensions)");
+            }
+            long rows = Strides.count(lead);
+            if (rows > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("crossEntropy: logits " + logits.shapeString() + " have more than "
+                        + Integer.MAX_VALUE + " rows");
+            }
+            return crossEntropyWithAccuracy(logits.view((int) rows, shape[shape.length - 1]), labels.view((int) rows));
+        }
         requireMatrix("crossEntropy", "logits", logits);
         if (labels.dtype() != DType.I32 || labels.rank() != 1 || labels.dim(0) != logits.dim(0)) {
             throw new IllegalArgumentException("crossEntropy: logits are " + logits.shapeString() + " but labels are "

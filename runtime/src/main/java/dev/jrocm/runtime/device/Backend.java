@@ -128,6 +128,41 @@ public interface Backend extends AutoCloseable {
      */
     void sumTo(float alpha, Buffer x, int[] xShape, float beta, Buffer out, int[] outShape);
 
+    /*
+     * The ops below work along one dimension of a dense tensor viewed as (outer, n, inner): n
+     * elements of a row lie inner apart, rows (o, i) start at o·n·inner + i. A rank-k tensor reduced
+     * along d has outer = Π shape[0..d), n = shape[d], inner = Π shape(d..k).
+     */
+
+    /**
+     * Softmax along the middle dimension of (outer, n, inner): y = exp(x − max)/Σ exp(x − max), or
+     * with {@code log} y = x − max − log Σ exp(x − max) (numerically stable: softmax of [1000, 1000]
+     * is [0.5, 0.5]). −∞ elements get 0 (log: −∞); a row of only −∞, or holding +∞ or NaN, is NaN,
+     * as PyTorch. y may be x.
+     */
+    void softmax(Buffer x, int outer, int n, int inner, Buffer y, boolean log);
+
+    /**
+     * The gradient of {@link #softmax} from its output y: dx = y⊙(dy − Σ dy⊙y), or with {@code log}
+     * dx = dy − exp(y)·Σ dy, the sums along each row (+ dx when accumulate).
+     */
+    void softmaxBackward(Buffer y, Buffer dy, int outer, int n, int inner, Buffer dx, boolean log, boolean accumulate);
+
+    /**
+     * The largest element of each row of (outer, n, inner) and its index: values and indices
+     * (int32) are (outer, inner). Ties give the first; a NaN is the largest (the first NaN), as
+     * PyTorch. Rows of no elements (n = 0 with outer·inner &gt; 0) throw.
+     */
+    void maxAlong(Buffer x, int outer, int n, int inner, Buffer values, Buffer indices);
+
+    /**
+     * The gradient of {@link #maxAlong}: dx[o, k, i] = dy[o, i] where k = indices[o, i], else 0 (+ dx
+     * when accumulate); dy and indices (int32) are (outer, inner), dx (outer, n, inner). An index
+     * outside [0, n) throws {@link IllegalArgumentException} naming it and its row o·inner + i: on
+     * the CPU before anything is written, on a GPU from the next read-back or {@link #synchronize}.
+     */
+    void scatterAlong(Buffer dy, Buffer indices, int outer, int n, int inner, Buffer dx, boolean accumulate);
+
     // ---- fused ops ----------------------------------------------------------------------------
 
     /**

@@ -200,6 +200,52 @@ public final class Operands {
         require(backend, "sumTo", "out", out, Strides.count(outShape));
     }
 
+    /** The operands of {@link Backend#softmax}. */
+    public static void softmax(Backend backend, Buffer x, int outer, int n, int inner, Buffer y) {
+        long total = alongChecked("softmax", outer, n, inner);
+        require(backend, "softmax", "x", x, total);
+        require(backend, "softmax", "y", y, total);
+    }
+
+    /** The operands of {@link Backend#softmaxBackward}. */
+    public static void softmaxBackward(Backend backend, Buffer y, Buffer dy, int outer, int n, int inner, Buffer dx) {
+        long total = alongChecked("softmaxBackward", outer, n, inner);
+        require(backend, "softmaxBackward", "y", y, total);
+        require(backend, "softmaxBackward", "dy", dy, total);
+        require(backend, "softmaxBackward", "dx", dx, total);
+    }
+
+    /** The operands of {@link Backend#maxAlong}. */
+    public static void maxAlong(Backend backend, Buffer x, int outer, int n, int inner, Buffer values, Buffer indices) {
+        long total = alongChecked("maxAlong", outer, n, inner);
+        long rows = (long) outer * inner;
+        if (n == 0 && rows > 0) {
+            throw new IllegalArgumentException("maxAlong: " + rows + " rows of 0 elements have no largest element");
+        }
+        require(backend, "maxAlong", "x", x, total);
+        require(backend, "maxAlong", "values", values, rows);
+        require(backend, "maxAlong", "indices", indices, rows);
+    }
+
+    /** The operands of {@link Backend#scatterAlong}. */
+    public static void scatterAlong(Backend backend, Buffer dy, Buffer indices, int outer, int n, int inner, Buffer dx) {
+        long total = alongChecked("scatterAlong", outer, n, inner);
+        long rows = (long) outer * inner;
+        require(backend, "scatterAlong", "dy", dy, rows);
+        require(backend, "scatterAlong", "indices", indices, rows);
+        require(backend, "scatterAlong", "dx", dx, total);
+    }
+
+    /** outer·n·inner after checking the counts; more than a long holds is an error (no buffer holds it). */
+    private static long alongChecked(String op, int outer, int n, int inner) {
+        counts(op, "outer, n, inner", outer, n, inner);
+        long rows = (long) outer * inner;
+        if (n != 0 && rows > Long.MAX_VALUE / n) {
+            throw new IllegalArgumentException(op + ": (" + outer + ", " + n + ", " + inner + ") has more elements than a long counts");
+        }
+        return rows * n;
+    }
+
     private static void shape(String op, String name, int[] shape) {
         if (shape == null || shape.length < 1 || shape.length > Backend.MAX_RANK) {
             throw new IllegalArgumentException(op + ": " + name + " must have rank 1 to " + Backend.MAX_RANK + ", not "

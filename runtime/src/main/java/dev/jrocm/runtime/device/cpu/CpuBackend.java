@@ -482,6 +482,109 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    // ---- along one dimension: rows (o, i) of (outer, n, inner), parallel over the rows ----------
+
+    /** Each row reduced in order, in float, as the GPU kernels: max, then Σ exp(x − max). */
+    @Override
+    public void softmax(Buffer x, int outer, int n, int inner, Buffer y, boolean log) {
+        Operands.softmax(this, x, outer, n, inner, y);
+        MemorySegment xm = x.memory(), ym = y.memory();
+        alongRows(outer, n, inner, (row, base, step) -> {
+            float max = Float.NEGATIVE_INFINITY;
+            for (int k = 0; k < n; k++) {
+                max = Math.max(max, xm.getAtIndex(F, base + k * step)); // NaN wins: the row becomes NaN
+            }
+            float sum = 0f;
+            for (int k = 0; k < n; k++) {
+                sum += (float) Math.exp(xm.getAtIndex(F, base + k * step) - max);
+            }
+            float logSum = (float) Math.log(sum);
+            for (int k = 0; k < n; k++) {
+                long at = base + k * step;
+                float shifted = xm.getAtIndex(F, at) - max;
+                ym.setAtIndex(F, at, log ? shifted - logSum : (float) Math.exp(shifted) / sum);
+            }
+        });
+    }
+
+    @Override
+    public void softmaxBackward(Buffer y, Buffer dy, int outer, int n, int inner, Buffer dx, boolean log, boolean accumulate) {
+        Operands.softmaxBackward(this, y, dy, outer, n, inner, dx);
+        MemorySegment ym = y.memory(), gm = dy.memory(), dm = dx.memory();
+        alongRows(outer, n, inner, (row, base, step) -> {
+            float dot = 0f; // Σ dy⊙y, or Σ dy for log-softmax
+            for (int k = 0; k < n; k++) {
+                long at = base + k * step;
+                dot += log ? gm.getAtIndex(F, at) : gm.getAtIndex(F, at) * ym.getAtIndex(F, at);
+            }
+            for (int k = 0; k < n; k++) {
+                long at = base + k * step;
+                float g = gm.getAtIndex(F, at), yv = ym.getAtIndex(F, at);
+                float d = log ? g - (float) Math.exp(yv) * dot : yv * (g - dot);
+                dm.setAtIndex(F, at, accumulate ? dm.getAtIndex(F, at) + d : d);
+            }
+        });
+    }
+
+    @Override
+    public void maxAlong(Buffer x, int outer, int n, int inner, Buffer values, Buffer indices) {
+        Operands.maxAlong(this, x, outer, n, inner, values, indices);
+        MemorySegment xm = x.memory(), vm = values.memory(), im = indices.memory();
+        alongRows(outer, n, inner, (row, base, step) -> {
+            int best = 0;
+            float max = xm.getAtIndex(F, base);
+            for (int k = 1; k < n && max == max; k++) { // stops at the first NaN
+                float v = xm.getAtIndex(F, base + k * step);
+                if (v > max || v != v) {
+                    max = v;
+                    best = k;
+                }
+            }
+            vm.setAtIndex(F, row, max);
+            im.setAtIndex(I, row, best);
+        });
+    }
+
+    @Override
+    public void scatterAlong(Buffer dy, Buffer indices, int outer, int n, int inner, Buffer dx, boolean accumulate) {
+        Operands.scatterAlong(this, dy, indices, outer, n, inner, dx);
+        MemorySegment gm = dy.memory(), im = indices.memory(), dm = dx.memory();
+        long rows = (long) outer * inner;
+        for (long r = 0; r < rows; r++) { // every index checked before anything is written
+            int k = im.getAtIndex(I, r);
+            if (k < 0 || k >= n) {
+                throw new IllegalArgumentException("scatterAlong: index " + k + " at position " + r
+                        + " is outside [0, " + n + ")");
+            }
+        }
+        alongRows(outer, n, inner, (row, base, step) -> {
+            int pick = im.getAtIndex(I, row);
+            float g = gm.getAtIndex(F, row);
+            for (int k = 0; k < n; k++) {
+                long at = base + k * step;
+                float d = k == pick ? g : 0f;
+                dm.setAtIndex(F, at, accumulate ? dm.getAtIndex(F, at) + d : d);
+            }
+        });
+    }
+
+    /** A body over one row of (outer, n, inner): its number o·inner + i, its first element's offset and the step between its elements. */
+    @FunctionalInterface
+    private interface AlongRow {
+        void run(long row, long base, long step);
+    }
+
+    /** Runs {@code body} over every row (o, i) of (outer, n, inner), the rows split across the cores. */
+    private static void alongRows(int outer, int n, int inner, AlongRow body) {
+        long rows = (long) outer * inner;
+        Parallel.forRange(rows, Math.max(1, GRAIN / Math.max(1, n)), (from, to) -> {
+            for (long r = from; r < to; r++) {
+                long o = r / inner, i = r - o * inner;
+                body.run(r, o * n * inner + i, inner);
+            }
+        });
+    }
+
     // ---- fused ops ----------------------------------------------------------------------------
 
     @Override

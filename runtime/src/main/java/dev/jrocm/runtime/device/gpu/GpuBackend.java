@@ -423,6 +423,43 @@ public final class GpuBackend implements Backend {
         }
     }
 
+    // ---- along one dimension: a thread per row (o, i) of (outer, n, inner) --------------------
+
+    @Override
+    public synchronized void softmax(Buffer x, int outer, int n, int inner, Buffer y, boolean log) {
+        Operands.softmax(this, x, outer, n, inner, y);
+        elementwise("jr_softmax", (long) outer * inner,
+                args.reset().ptr(x).ptr(y).i32(outer).i32(n).i32(inner).i32(log ? 1 : 0));
+    }
+
+    @Override
+    public synchronized void softmaxBackward(Buffer y, Buffer dy, int outer, int n, int inner, Buffer dx, boolean log,
+                                             boolean accumulate) {
+        Operands.softmaxBackward(this, y, dy, outer, n, inner, dx);
+        elementwise("jr_softmax_backward", (long) outer * inner, args.reset().ptr(y).ptr(dy).ptr(dx)
+                .i32(outer).i32(n).i32(inner).i32(log ? 1 : 0).i32(accumulate ? 1 : 0));
+    }
+
+    @Override
+    public synchronized void maxAlong(Buffer x, int outer, int n, int inner, Buffer values, Buffer indices) {
+        Operands.maxAlong(this, x, outer, n, inner, values, indices);
+        elementwise("jr_max_along", (long) outer * inner,
+                args.reset().ptr(x).ptr(values).ptr(indices).i32(outer).i32(n).i32(inner));
+    }
+
+    @Override
+    public synchronized void scatterAlong(Buffer dy, Buffer indices, int outer, int n, int inner, Buffer dx,
+                                          boolean accumulate) {
+        Operands.scatterAlong(this, dy, indices, outer, n, inner, dx);
+        if ((long) outer * inner == 0) {
+            return;
+        }
+        elementwise("jr_scatter_along", (long) outer * inner, args.reset().ptr(dy).ptr(indices).ptr(dx)
+                .i32(outer).i32(n).i32(inner).i32(accumulate ? 1 : 0).ptr(errors()));
+        indexErrorOp = "scatterAlong";
+        errorsPending = true;
+    }
+
     /** The jr_dims struct of kernels.cu: extents and two operands' strides, each padded to {@link Backend#MAX_RANK}. */
     private static long[] dims(long[] shape, long[] s0, long[] s1) {
         long[] g = new long[3 * MAX_RANK];

@@ -206,6 +206,93 @@ extern "C" __global__ void jr_sum_to_blocks(const float* x, float* out, float al
     }
 }
 
+// ---- along one dimension: rows (o, i) of (outer, n, inner) -------------------------------------------
+// Row r = o*inner + i has its n elements inner apart from base = o*n*inner + i. One thread per row,
+// each reducing its row in order in float, as the CPU backend.
+
+__device__ void jr_report(u64* errors, int slot, int position, int value, int bound); // below
+
+// y = exp(x - max) / sum, or (log) x - max - log(sum); a NaN max (the row holds a NaN) makes the row NaN.
+extern "C" __global__ void jr_softmax(const float* x, float* y, int outer, int n, int inner, int log) {
+    JR_FOR(r, (i64) outer * inner) {
+        i64 base = r / inner * n * inner + r % inner;
+        float max = __int_as_float(0xff800000); // -infinity
+        for (int k = 0; k < n; k++) {
+            float v = x[base + (i64) k * inner];
+            max = v > max || v != v ? v : max;
+            if (max != max) {
+                break;
+            }
+        }
+        float sum = 0.0f;
+        for (int k = 0; k < n; k++) {
+            sum += expf(x[base + (i64) k * inner] - max);
+        }
+        float logSum = logf(sum);
+        for (int k = 0; k < n; k++) {
+            i64 at = base + (i64) k * inner;
+            float shifted = x[at] - max;
+            y[at] = log ? shifted - logSum : expf(shifted) / sum;
+        }
+    }
+}
+
+// dx = y * (dy - sum(dy * y)), or (log) dy - exp(y) * sum(dy); added to dx when accumulate.
+extern "C" __global__ void jr_softmax_backward(const float* y, const float* dy, float* dx, int outer, int n, int inner,
+                                               int log, int accumulate) {
+    JR_FOR(r, (i64) outer * inner) {
+        i64 base = r / inner * n * inner + r % inner;
+        float dot = 0.0f;
+        for (int k = 0; k < n; k++) {
+            i64 at = base + (i64) k * inner;
+            dot += log ? dy[at] : dy[at] * y[at];
+        }
+        for (int k = 0; k < n; k++) {
+            i64 at = base + (i64) k * inner;
+            float d = log ? dy[at] - expf(y[at]) * dot : y[at] * (dy[at] - dot);
+            dx[at] = accumulate ? dx[at] + d : d;
+        }
+    }
+}
+
+// values[r], indices[r]: the row's largest element and its index, the first on ties; the first NaN wins.
+extern "C" __global__ void jr_max_along(const float* x, float* values, int* indices, int outer, int n, int inner) {
+    JR_FOR(r, (i64) outer * inner) {
+        i64 base = r / inner * n * inner + r % inner;
+        int best = 0;
+        float max = x[base];
+        for (int k = 1; k < n && max == max; k++) {
+            float v = x[base + (i64) k * inner];
+            if (v > max || v != v) {
+                max = v;
+                best = k;
+            }
+        }
+        values[r] = max;
+        indices[r] = best;
+    }
+}
+
+// dx[o, k, i] = k == indices[r] ? dy[r] : 0 (added when accumulate); an index outside [0, n) is
+// reported (errors slot 1) and its row gets nothing.
+extern "C" __global__ void jr_scatter_along(const float* dy, const int* indices, float* dx, int outer, int n, int inner,
+                                            int accumulate, u64* errors) {
+    JR_FOR(r, (i64) outer * inner) {
+        i64 base = r / inner * n * inner + r % inner;
+        int pick = indices[r];
+        if (pick < 0 || pick >= n) {
+            jr_report(errors, 1, (int) r, pick, n);
+        } else {
+            float g = dy[r];
+            for (int k = 0; k < n; k++) {
+                i64 at = base + (i64) k * inner;
+                float d = k == pick ? g : 0.0f;
+                dx[at] = accumulate ? dx[at] + d : d;
+            }
+        }
+    }
+}
+
 // ---- errors found on the device ------------------------------------------------------------------
 // errors[0]: cross-entropy, errors[1]: gather; each the smallest (position << 32 | bad value) seen,
 // all ones when none. errors[2], errors[3]: the bound (classes, source rows) for the message. The

@@ -308,6 +308,11 @@ class GpuBackendTest {
         gpu.binary(Backend.BinaryOp.MUL, x, new long[] {8, 1}, y, new long[] {0, 1}, x, new int[] {8, 8});
         gpu.sumTo(1f, x, new int[] {8, 8}, 0f, y, new int[] {1, 8});  // few elements per output: a thread each
         gpu.sumTo(1f, x, new int[] {1, 64}, 0f, y, new int[] {1, 1}); // one output of many: a block
+        gpu.softmax(x, 2, 4, 8, y, false);
+        gpu.softmaxBackward(x, y, 2, 4, 8, x, true, true);
+        gpu.maxAlong(x, 2, 4, 4, y, idx);
+        gpu.scatterAlong(x, idx, 2, 4, 4, y, false);
+        gpu.scatterAddRows(x, 8, idx, 8, y); // also missing here before
         driver.dnn = new GpuDnn() { // a library that takes the log-softmax (MIOpen on HIP): then jr_nll_rows
             @Override public String describe() { return "log-softmax only"; }
             @Override public boolean relu(long in, long out, long n) { return false; }
