@@ -153,6 +153,14 @@ public final class Tensor implements AutoCloseable {
         return view(s);
     }
 
+    /**
+     * PyTorch's {@code contiguous()}: our tensors are always dense (views share a dense buffer), so
+     * this returns {@code this}.
+     */
+    public Tensor contiguous() {
+        return this;
+    }
+
     /** {@code shape} with its one {@code -1} (if any) replaced by what makes the size this tensor's. */
     private int[] inferred(String op, int[] shape) {
         int free = -1;

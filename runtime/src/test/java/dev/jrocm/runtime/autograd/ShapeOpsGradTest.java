@@ -1,0 +1,41 @@
+package dev.jrocm.runtime.autograd;
+
+import dev.jrocm.runtime.tensor.Tensor;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+
+import static dev.jrocm.runtime.autograd.GradCheckTest.ce;
+import static dev.jrocm.runtime.autograd.GradCheckTest.check;
+import static dev.jrocm.runtime.autograd.GradCheckTest.crossEntropyRef;
+import static dev.jrocm.runtime.autograd.GradCheckTest.linearRef;
+import static dev.jrocm.runtime.autograd.GradCheckTest.random;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+/** Gradients through the shape ops, against finite differences (only reshape/view with -1 so far). */
+class ShapeOpsGradTest {
+
+    @BeforeAll
+    static void open() { GradCheckTest.open(); }
+
+    @AfterAll
+    static void close() { GradCheckTest.close(); }
+
+    @Test
+    void reshapeWithAnInferredDimensionCarriesTheGradient() {
+        // x (2, 2, 5) → reshape(-1, 5) = (4, 5) → linear → (4, 3) → view(2, -1) → reshape(4, -1) → ce.
+        check(Map.of("x", random(51, 2, 2, 5), "w", random(52, 3, 5), "b", random(53, 3)),
+                t -> {
+                    Tensor rows = t.get("x").reshape(-1, 5);
+                    assertArrayEquals(new int[] {4, 5}, rows.shape());
+                    Tensor y = Ops.linear(rows, t.get("w"), t.get("b")).view(2, -1);
+                    assertArrayEquals(new int[] {2, 6}, y.shape());
+                    assertSame(y, y.contiguous());
+                    return ce(y.reshape(4, -1));
+                },
+                v -> crossEntropyRef(linearRef(v.get("x"), v.get("w"), v.get("b"), 4, 5, 3), 3));
+    }
+}
