@@ -69,7 +69,11 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
-    /** A float32 tensor holding {@code data} (row-major), whose length must match the shape. */
+    /**
+     * A float32 tensor holding {@code data} (row-major), whose length must match the shape. With
+     * no dims ({@code Tensor.of(backend, new float[] {v})}) it is a rank-0 tensor of one element,
+     * unlike {@link #scalar}, whose shape is [1].
+     */
     public static Tensor of(Backend backend, float[] data, int... shape) {
         Tensor t = empty(backend, shape);
         t.copyFrom(data);
@@ -91,8 +95,8 @@ public final class Tensor implements AutoCloseable {
     }
 
     private static int[] checkShape(int[] shape) {
-        if (shape.length < 1 || shape.length > Backend.MAX_RANK) {
-            throw new IllegalArgumentException("tensors have rank 1 to " + Backend.MAX_RANK + ", not " + shape.length + " "
+        if (shape.length > Backend.MAX_RANK) {
+            throw new IllegalArgumentException("tensors have rank 0 to " + Backend.MAX_RANK + ", not " + shape.length + " "
                     + Arrays.toString(shape));
         }
         for (int d : shape) {
@@ -194,6 +198,9 @@ public final class Tensor implements AutoCloseable {
      * tensor's gradient.
      */
     public Tensor narrow(int from, int count) {
+        if (shape.length == 0) {
+            throw new IllegalArgumentException("narrow: a tensor of rank 0 has no dimension to narrow");
+        }
         if (from < 0 || count < 0 || from > shape[0] || count > shape[0] - from) {
             throw new IllegalArgumentException("narrow: rows [" + from + ", " + ((long) from + count) + ") of " + shapeString()
                     + " (from and count must be ≥ 0 and end within the " + shape[0] + " rows)");
@@ -228,6 +235,9 @@ public final class Tensor implements AutoCloseable {
     public String shapeString() { return shapeString(shape); }
 
     static String shapeString(int[] shape) {
+        if (shape.length == 0) {
+            return "[]";
+        }
         return Arrays.stream(shape).mapToObj(Integer::toString).collect(Collectors.joining("×"));
     }
 
@@ -499,6 +509,10 @@ public final class Tensor implements AutoCloseable {
     private static final int PRINTED = 100;
 
     private void printNested(StringBuilder b, int dim, int offset, java.util.function.IntFunction<String> value) {
+        if (shape.length == 0) { // rank 0: tensor(3.0000), as PyTorch
+            b.append(value.apply(0));
+            return;
+        }
         b.append('[');
         long stride = 1;
         for (int d = dim + 1; d < shape.length; d++) {

@@ -38,4 +38,30 @@ class ShapeOpsGradTest {
                 },
                 v -> crossEntropyRef(linearRef(v.get("x"), v.get("w"), v.get("b"), 4, 5, 3), 3));
     }
+
+    @Test
+    void backwardFromARankZeroLossThroughBroadcasting() {
+        // loss = sum over the view of x (2, 1) of (x · s) with s of rank 0, summed by a rank-0 product chain.
+        check(Map.of("x", random(61, 1, 1), "w", random(62, 1), "s", random(63, 1)),
+                t -> {
+                    Tensor s = t.get("s").view();
+                    Tensor loss = Ops.mul(Ops.mul(t.get("x").view(), s), Ops.add(t.get("w").view(), s));
+                    assertArrayEquals(new int[0], loss.shape());
+                    return loss;
+                },
+                v -> v.get("x")[0] * v.get("s")[0] * (v.get("w")[0] + v.get("s")[0]));
+    }
+
+    @Test
+    void aRankZeroTensorBroadcastsAgainstAMatrixAndGetsTheSummedGradient() {
+        check(Map.of("x", random(71, 4, 5), "w", random(72, 3, 5), "b", random(73, 3), "s", random(74, 1)),
+                t -> ce(Ops.mul(Ops.linear(t.get("x"), t.get("w"), t.get("b")), t.get("s").view())),
+                v -> {
+                    double[] y = linearRef(v.get("x"), v.get("w"), v.get("b"), 4, 5, 3);
+                    for (int i = 0; i < y.length; i++) {
+                        y[i] *= v.get("s")[0];
+                    }
+                    return crossEntropyRef(y, 3);
+                });
+    }
 }

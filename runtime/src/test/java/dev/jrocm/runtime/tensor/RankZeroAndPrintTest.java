@@ -82,4 +82,32 @@ class RankZeroAndPrintTest {
             assertTrue(hundred.toString().startsWith("tensor([[0.0000"), hundred.toString());
         }
     }
+
+    @Test
+    void rankZeroTensorsHoldOneElement() {
+        try (Tensor s = Tensor.of(backend, new float[] {2.5f});
+                Tensor m = Tensor.of(backend, new float[] {1, 2, 3, 4}, 2, 2)) {
+            assertEquals(0, s.rank());
+            assertEquals(1, s.size());
+            assertEquals(2.5f, s.item());
+            assertArrayEquals(new float[] {2.5f}, s.toArray());
+            assertEquals("tensor(2.5000)", s.toString());
+            assertEquals("f32 [] on cpu", s.describe());
+            assertArrayEquals(new int[] {1, 1}, s.view(1, 1).shape());
+            assertEquals(0, s.view(1, 1).view().rank());
+            assertEquals(0, m.view(4).narrow(1, 1).view().rank());
+            var narrow = assertThrows(IllegalArgumentException.class, () -> s.narrow(0, 1));
+            assertEquals("narrow: a tensor of rank 0 has no dimension to narrow", narrow.getMessage());
+            try (Tensor sum = dev.jrocm.runtime.autograd.Ops.add(m, s);
+                    Tensor product = dev.jrocm.runtime.autograd.Ops.mul(s, m)) {
+                assertArrayEquals(new int[] {2, 2}, sum.shape());
+                assertArrayEquals(new float[] {3.5f, 4.5f, 5.5f, 6.5f}, sum.toArray());
+                assertArrayEquals(new float[] {2.5f, 5f, 7.5f, 10f}, product.toArray());
+            }
+            try (Tensor both = dev.jrocm.runtime.autograd.Ops.mul(s, s)) {
+                assertEquals(0, both.rank());
+                assertEquals(6.25f, both.item());
+            }
+        }
+    }
 }
