@@ -41,7 +41,7 @@ class ShapeOpsGradTest {
 
     @Test
     void backwardFromARankZeroLossThroughBroadcasting() {
-        // loss = sum over the view of x (2, 1) of (x · s) with s of rank 0, summed by a rank-0 product chain.
+        // loss = (x · s) · (w + s), every factor of rank 0 (views of one-element leaves).
         check(Map.of("x", random(61, 1, 1), "w", random(62, 1), "s", random(63, 1)),
                 t -> {
                     Tensor s = t.get("s").view();

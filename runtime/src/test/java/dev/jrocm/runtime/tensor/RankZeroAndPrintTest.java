@@ -110,4 +110,20 @@ class RankZeroAndPrintTest {
             }
         }
     }
+
+    @Test
+    void aRankZeroTensorRoundTripsThroughSafetensors(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws java.io.IOException {
+        java.nio.file.Path file = dir.resolve("scalar.safetensors");
+        try (Tensor s = Tensor.of(backend, new float[] {-1.75f})) {
+            dev.jrocm.runtime.io.Safetensors.write(file, java.util.Map.of("s", s), java.util.Map.of());
+        }
+        try (dev.jrocm.runtime.io.SafetensorsFile st = dev.jrocm.runtime.io.SafetensorsFile.open(file);
+                Scope ignored = Scope.open()) {
+            assertArrayEquals(new long[0], st.entry("s").shape());
+            Tensor back = st.tensor("s", backend);
+            assertEquals(0, back.rank());
+            assertEquals(-1.75f, back.item());
+        }
+    }
 }
