@@ -15,7 +15,7 @@ import static dev.jrocm.runtime.autograd.GradCheckTest.random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
-/** Gradients through the shape ops, against finite differences (only reshape/view with -1 so far). */
+/** Gradients through the shape ops, against finite differences (so far reshape/view with -1 and rank-0 losses). */
 class ShapeOpsGradTest {
 
     @BeforeAll

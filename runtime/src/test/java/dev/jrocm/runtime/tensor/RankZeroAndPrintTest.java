@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@code reshape}/{@code view} with an inferred {@code -1}, and {@code toString} of small tensors (rank 0 is not done yet). */
+/** Rank-0 tensors (item, toArray, view, broadcasting, safetensors), reshape/view with {@code -1}, and toString. */
 class RankZeroAndPrintTest {
 
     static Backend backend;
