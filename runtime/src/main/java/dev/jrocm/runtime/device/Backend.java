@@ -112,7 +112,7 @@ public interface Backend extends AutoCloseable {
 
     /**
      * {@code out[i] = a[Σ i_d·aStrides[d]] op b[Σ i_d·bStrides[d]]} for every index i of the dense
-     * row-major {@code outShape} (rank 1 to {@link #MAX_RANK}): a stride of 0 repeats an operand
+     * row-major {@code outShape} (rank 0 to {@link #MAX_RANK}; rank 0 is one element): a stride of 0 repeats an operand
      * along that dimension (NumPy broadcasting; see {@link Strides#broadcast}). Strides are
      * elements, not negative, one per dimension. {@code out} may be {@code a} or {@code b} when
      * that operand's strides are out's own dense ones; any other overlap is undefined.
@@ -122,7 +122,7 @@ public interface Backend extends AutoCloseable {
     /**
      * Undoes a broadcast: {@code out = alpha·Σ x + beta·out}, the sum over every dimension where
      * {@code outShape} is 1 and {@code xShape} is not (a broadcast gradient summed back to its
-     * operand's shape). Both dense row-major, of one rank (1 to {@link #MAX_RANK}), each
+     * operand's shape). Both dense row-major, of one rank (0 to {@link #MAX_RANK}), each
      * {@code outShape[d]} equal to {@code xShape[d]} or 1; beta is 0 (out not read) or 1. A sum
      * over no elements is 0.
      */

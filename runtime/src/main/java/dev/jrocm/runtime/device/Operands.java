@@ -247,8 +247,8 @@ public final class Operands {
     }
 
     private static void shape(String op, String name, int[] shape) {
-        if (shape == null || shape.length < 1 || shape.length > Backend.MAX_RANK) {
-            throw new IllegalArgumentException(op + ": " + name + " must have rank 1 to " + Backend.MAX_RANK + ", not "
+        if (shape == null || shape.length > Backend.MAX_RANK) {
+            throw new IllegalArgumentException(op + ": " + name + " must have rank 0 to " + Backend.MAX_RANK + ", not "
                     + (shape == null ? "null" : Arrays.toString(shape)));
         }
         for (int d : shape) {

@@ -338,7 +338,7 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /**
      * Tensor {@code name} on {@code backend} (in the current scope). jrocm's tensors are F32 or
-     * I32 of rank 1 to 4; a rank-0 scalar becomes shape (1).
+     * I32 of rank 0 to 4; a rank-0 scalar (shape []) stays of rank 0.
      */
     public Tensor tensor(String name, Backend backend) throws IOException {
         Entry e = entry(name);
@@ -347,9 +347,9 @@ public final class SafetensorsFile implements AutoCloseable {
         long[] shape = e.shape();
         if (shape.length > 4) {
             throw new SafetensorsFormatException(path, "tensor '" + name + "' has rank " + shape.length
-                    + " " + Arrays.toString(shape) + "; jrocm tensors have rank 1 to 4");
+                    + " " + Arrays.toString(shape) + "; jrocm tensors have rank 0 to 4");
         }
-        int[] dims = shape.length == 0 ? new int[] {1} : new int[shape.length];
+        int[] dims = new int[shape.length];
         for (int i = 0; i < shape.length; i++) {
             if (shape[i] > Integer.MAX_VALUE) {
                 throw new SafetensorsFormatException(path, "tensor '" + name + "' dimension " + i + " is " + shape[i]

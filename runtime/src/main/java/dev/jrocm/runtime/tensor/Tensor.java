@@ -69,7 +69,11 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
-    /** A float32 tensor holding {@code data} (row-major), whose length must match the shape. */
+    /**
+     * A float32 tensor holding {@code data} (row-major), whose length must match the shape. With
+     * no dims ({@code Tensor.of(backend, new float[] {v})}) it is a rank-0 tensor of one element,
+     * unlike {@link #scalar}, whose shape is [1].
+     */
     public static Tensor of(Backend backend, float[] data, int... shape) {
         Tensor t = empty(backend, shape);
         t.copyFrom(data);
@@ -91,8 +95,8 @@ public final class Tensor implements AutoCloseable {
     }
 
     private static int[] checkShape(int[] shape) {
-        if (shape.length < 1 || shape.length > Backend.MAX_RANK) {
-            throw new IllegalArgumentException("tensors have rank 1 to " + Backend.MAX_RANK + ", not " + shape.length + " "
+        if (shape.length > Backend.MAX_RANK) {
+            throw new IllegalArgumentException("tensors have rank 0 to " + Backend.MAX_RANK + ", not " + shape.length + " "
                     + Arrays.toString(shape));
         }
         for (int d : shape) {
@@ -118,11 +122,15 @@ public final class Tensor implements AutoCloseable {
     // ---- views --------------------------------------------------------------------------------
 
     /**
-     * The same elements in another shape of the same size (no copy; lives as long as this). Inside
-     * a recorded graph the view is an autograd op: its gradient flows back into this tensor's.
+     * The same elements in another shape of the same size (no copy; lives as long as this). One
+     * dimension may be {@code -1}: it is inferred from the size, as in PyTorch. Inside a recorded
+     * graph the view is an autograd op: its gradient flows back into this tensor's.
+     *
+     * @throws IllegalArgumentException if the sizes differ, more than one dimension is {@code -1},
+     *     or {@code -1} cannot be inferred (the other dimensions do not divide the size)
      */
     public Tensor view(int... newShape) {
-        int[] s = checkShape(newShape);
+        int[] s = checkShape(inferred("view", newShape));
         if (count(s) != size()) {
             throw new IllegalArgumentException("view: cannot view " + shapeString() + " (" + size() + " elements) as "
                     + shapeString(s) + " (" + count(s) + ")");
@@ -135,11 +143,64 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
+     * PyTorch's {@code reshape}: our tensors are always dense, so this is {@link #view(int...)}
+     * (no copy), one dimension may be {@code -1}, and the gradient flows back the same way.
+     *
+     * @throws IllegalArgumentException as {@link #view(int...)}, naming {@code reshape}
+     */
+    public Tensor reshape(int... newShape) {
+        int[] s = checkShape(inferred("reshape", newShape));
+        if (count(s) != size()) {
+            throw new IllegalArgumentException("reshape: cannot reshape " + shapeString() + " (" + size()
+                    + " elements) as " + shapeString(s) + " (" + count(s) + ")");
+        }
+        return view(s);
+    }
+
+    /**
+     * PyTorch's {@code contiguous()}: our tensors are always dense (views share a dense buffer), so
+     * this returns {@code this}.
+     */
+    public Tensor contiguous() {
+        return this;
+    }
+
+    /** {@code shape} with its one {@code -1} (if any) replaced by what makes the size this tensor's. */
+    private int[] inferred(String op, int[] shape) {
+        int free = -1;
+        long known = 1;
+        for (int i = 0; i < shape.length; i++) {
+            if (shape[i] == -1) {
+                if (free >= 0) {
+                    throw new IllegalArgumentException(op + ": only one dimension can be -1, not dims " + free + " and " + i
+                            + " of " + Arrays.toString(shape));
+                }
+                free = i;
+            } else if (shape[i] >= 0) {
+                known *= shape[i];
+            }
+        }
+        if (free < 0) {
+            return shape;
+        }
+        if (known == 0 || size() % known != 0) {
+            throw new IllegalArgumentException(op + ": cannot infer dim " + free + " of " + Arrays.toString(shape)
+                    + " for a tensor of shape " + shapeString() + " (" + size() + " elements)");
+        }
+        int[] s = shape.clone();
+        s[free] = Math.toIntExact(size() / known);
+        return s;
+    }
+
+    /**
      * Rows [from, from + count) along the first dimension (no copy; lives as long as this). Inside
      * a recorded graph the slice is an autograd op: its gradient lands in those rows of this
      * tensor's gradient.
      */
     public Tensor narrow(int from, int count) {
+        if (shape.length == 0) {
+            throw new IllegalArgumentException("narrow: a tensor of rank 0 has no dimension to narrow");
+        }
         if (from < 0 || count < 0 || from > shape[0] || count > shape[0] - from) {
             throw new IllegalArgumentException("narrow: rows [" + from + ", " + ((long) from + count) + ") of " + shapeString()
                     + " (from and count must be ≥ 0 and end within the " + shape[0] + " rows)");
@@ -174,6 +235,9 @@ public final class Tensor implements AutoCloseable {
     public String shapeString() { return shapeString(shape); }
 
     static String shapeString(int[] shape) {
+        if (shape.length == 0) {
+            return "[]";
+        }
         return Arrays.stream(shape).mapToObj(Integer::toString).collect(Collectors.joining("×"));
     }
 
@@ -419,8 +483,62 @@ public final class Tensor implements AutoCloseable {
         return dtype.name().toLowerCase() + " " + shapeString() + " on " + backend.kind().id();
     }
 
+    /**
+     * Small open tensors (at most {@value #PRINTED} elements) print their values as PyTorch does,
+     * e.g. {@code tensor([[1.0000, 2.0000], [3.0000, 4.0000]], requiresGrad)} (i32 tensors print
+     * integers and add {@code , dtype=i32}); larger or closed ones print {@code Tensor(f32 8×3072
+     * on cpu)}. Rows are separated by {@code ", "} on one line, not PyTorch's line breaks.
+     */
     @Override
     public String toString() {
+        if (!isClosed() && size() <= PRINTED) {
+            StringBuilder b = new StringBuilder("tensor(");
+            if (dtype == DType.I32) {
+                int[] v = toIntArray();
+                printNested(b, 0, 0, i -> Integer.toString(v[i]));
+                b.append(", dtype=i32");
+            } else {
+                float[] v = toArray();
+                printNested(b, 0, 0, i -> formatValue(v[i]));
+            }
+            return b.append(requiresGrad ? ", requiresGrad" : "").append(")").toString();
+        }
         return "Tensor(" + describe() + (closed ? ", closed" : "") + (requiresGrad ? ", requiresGrad" : "") + ")";
+    }
+
+    private static final int PRINTED = 100;
+
+    private void printNested(StringBuilder b, int dim, int offset, java.util.function.IntFunction<String> value) {
+        if (shape.length == 0) { // rank 0: tensor(3.0000), as PyTorch
+            b.append(value.apply(0));
+            return;
+        }
+        b.append('[');
+        long stride = 1;
+        for (int d = dim + 1; d < shape.length; d++) {
+            stride *= shape[d];
+        }
+        for (int i = 0; i < shape[dim]; i++) {
+            if (i > 0) {
+                b.append(", ");
+            }
+            int at = Math.toIntExact(offset + i * stride);
+            if (dim == shape.length - 1) {
+                b.append(value.apply(at));
+            } else {
+                printNested(b, dim + 1, at, value);
+            }
+        }
+        b.append(']');
+    }
+
+    private static String formatValue(float v) {
+        if (Float.isNaN(v)) {
+            return "nan";
+        }
+        if (Float.isInfinite(v)) {
+            return v > 0 ? "inf" : "-inf";
+        }
+        return String.format(java.util.Locale.ROOT, "%.4f", v);
     }
 }

@@ -104,7 +104,7 @@ class SafetensorsTest {
     }
 
     @Test
-    void scalarsAndOtherDTypesAreReadAsBytesAndScalarsBecomeShapeOne() throws IOException {
+    void scalarsAndOtherDTypesAreReadAsBytesAndScalarsStayOfRankZero() throws IOException {
         Path file = dir.resolve("types.safetensors");
         byte[] half = {0x00, 0x3e, 0x00, (byte) 0xc0}; // F16 1.5, −2.0
         Safetensors.write(file, List.of(
@@ -114,7 +114,7 @@ class SafetensorsTest {
             assertArrayEquals(half, st.bytes("half"));
             assertArrayEquals(new long[0], st.entry("scalar").shape());
             Tensor scalar = st.tensor("scalar", backend);
-            assertArrayEquals(new int[] {1}, scalar.shape());
+            assertArrayEquals(new int[0], scalar.shape());
             assertEquals(3.25f, scalar.item());
             assertEquals(file + ": tensor 'half' is F16; jrocm tensors are F32 or I32",
                     assertThrows(SafetensorsFormatException.class, () -> st.tensor("half", backend)).getMessage());
@@ -132,7 +132,7 @@ class SafetensorsTest {
         Path file = raw(dir.resolve("r5.safetensors"),
                 "{\"x\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1],\"data_offsets\":[0,4]}}", new byte[4]);
         try (SafetensorsFile st = SafetensorsFile.open(file); Scope ignored = Scope.open()) {
-            assertEquals(file + ": tensor 'x' has rank 5 [1, 1, 1, 1, 1]; jrocm tensors have rank 1 to 4",
+            assertEquals(file + ": tensor 'x' has rank 5 [1, 1, 1, 1, 1]; jrocm tensors have rank 0 to 4",
                     assertThrows(SafetensorsFormatException.class, () -> st.tensor("x", backend)).getMessage());
         }
     }

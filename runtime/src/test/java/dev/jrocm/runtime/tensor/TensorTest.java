@@ -58,7 +58,7 @@ class TensorTest {
             t.close();
             assertEquals("tensor 2×2 is closed", assertThrows(IllegalStateException.class, rows::toArray).getMessage());
         }
-        assertEquals("tensors have rank 1 to 6, not 7 [1, 1, 1, 1, 1, 1, 1]",
+        assertEquals("tensors have rank 0 to 6, not 7 [1, 1, 1, 1, 1, 1, 1]",
                 assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(backend, 1, 1, 1, 1, 1, 1, 1)).getMessage());
         assertEquals(6, Tensor.zeros(backend, 2, 1, 3, 1, 2, 1).rank());
         assertEquals("5 floats do not fill a tensor of shape 2×3",
