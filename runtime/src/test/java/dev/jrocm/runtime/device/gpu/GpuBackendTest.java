@@ -312,7 +312,6 @@ class GpuBackendTest {
         gpu.softmaxBackward(x, y, 2, 4, 8, x, true, true);
         gpu.maxAlong(x, 2, 4, 4, y, idx);
         gpu.scatterAlong(x, idx, 2, 4, 4, y, false);
-        gpu.scatterAddRows(x, 8, idx, 8, y); // also missing here before
         driver.dnn = new GpuDnn() { // a library that takes the log-softmax (MIOpen on HIP): then jr_nll_rows
             @Override public String describe() { return "log-softmax only"; }
             @Override public boolean relu(long in, long out, long n) { return false; }
