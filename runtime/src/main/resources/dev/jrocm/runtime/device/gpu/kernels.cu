@@ -213,7 +213,9 @@ extern "C" __global__ void jr_sum_to_blocks(const float* x, float* out, float al
 __device__ void jr_report(u64* errors, int slot, int position, int value, int bound); // below
 
 // y = exp(x - max) / sum, or (log) x - max - log(sum); a NaN max (the row holds a NaN) makes the row NaN.
-extern "C" __global__ void jr_softmax(const float* x, float* y, int outer, int n, int inner, int log) {
+// exp and log in double rounded to float, as the CPU backend (and: expf/logf bring fused multiply-adds
+// of their own, which --fmad=false cannot turn off).
+extern "C" __global__ void jr_softmax(const float* x, float* y, int outer, int n, int inner, int takeLog) {
     JR_FOR(r, (i64) outer * inner) {
         i64 base = r / inner * n * inner + r % inner;
         float max = __int_as_float(0xff800000); // -infinity
@@ -226,30 +228,30 @@ extern "C" __global__ void jr_softmax(const float* x, float* y, int outer, int n
         }
         float sum = 0.0f;
         for (int k = 0; k < n; k++) {
-            sum += expf(x[base + (i64) k * inner] - max);
+            sum += (float) exp((double) (x[base + (i64) k * inner] - max));
         }
-        float logSum = logf(sum);
+        float logSum = (float) log((double) sum);
         for (int k = 0; k < n; k++) {
             i64 at = base + (i64) k * inner;
             float shifted = x[at] - max;
-            y[at] = log ? shifted - logSum : expf(shifted) / sum;
+            y[at] = takeLog ? shifted - logSum : (float) exp((double) shifted) / sum;
         }
     }
 }
 
 // dx = y * (dy - sum(dy * y)), or (log) dy - exp(y) * sum(dy); added to dx when accumulate.
 extern "C" __global__ void jr_softmax_backward(const float* y, const float* dy, float* dx, int outer, int n, int inner,
-                                               int log, int accumulate) {
+                                               int takeLog, int accumulate) {
     JR_FOR(r, (i64) outer * inner) {
         i64 base = r / inner * n * inner + r % inner;
         float dot = 0.0f;
         for (int k = 0; k < n; k++) {
             i64 at = base + (i64) k * inner;
-            dot += log ? dy[at] : dy[at] * y[at];
+            dot += takeLog ? dy[at] : dy[at] * y[at];
         }
         for (int k = 0; k < n; k++) {
             i64 at = base + (i64) k * inner;
-            float d = log ? dy[at] - expf(y[at]) * dot : y[at] * (dy[at] - dot);
+            float d = takeLog ? dy[at] - (float) exp((double) y[at]) * dot : y[at] * (dy[at] - dot);
             dx[at] = accumulate ? dx[at] + d : d;
         }
     }
