@@ -2,6 +2,7 @@ package dev.jrocm.runtime.autograd;
 
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.Backend.BinaryOp;
+import dev.jrocm.runtime.device.Backend.UnaryOp;
 import dev.jrocm.runtime.device.Strides;
 import dev.jrocm.runtime.tensor.DType;
 import dev.jrocm.runtime.tensor.Tensor;
@@ -268,6 +269,44 @@ public final class Ops {
             y.setNode(new Node("relu", inputs(x), dy -> {
                 Grads.Target dx = Grads.target(x);
                 be.reluBackward(y.buffer(), dy.buffer(), dx.grad().buffer(), !dx.fresh());
+            }));
+        }
+        return y;
+    }
+
+    // ---- element-wise functions ---------------------------------------------------------------
+
+    /** {@code eˣ}, any shape. */
+    public static Tensor exp(Tensor x) { return unary(UnaryOp.EXP, "exp", x); }
+
+    /** Natural logarithm, any shape (log 0 = −∞, log of a negative number NaN, as PyTorch). */
+    public static Tensor log(Tensor x) { return unary(UnaryOp.LOG, "log", x); }
+
+    /** Square root, any shape (NaN for negative numbers, as PyTorch). */
+    public static Tensor sqrt(Tensor x) { return unary(UnaryOp.SQRT, "sqrt", x); }
+
+    /** Hyperbolic tangent, any shape. */
+    public static Tensor tanh(Tensor x) { return unary(UnaryOp.TANH, "tanh", x); }
+
+    /** {@code 1/(1 + e⁻ˣ)}, any shape. */
+    public static Tensor sigmoid(Tensor x) { return unary(UnaryOp.SIGMOID, "sigmoid", x); }
+
+    /** GELU, exact: {@code x·Φ(x)} with Φ the standard normal CDF (PyTorch's default, approximate='none'). */
+    public static Tensor gelu(Tensor x) { return unary(UnaryOp.GELU, "gelu", x); }
+
+    /** SiLU (swish): {@code x·σ(x)}. */
+    public static Tensor silu(Tensor x) { return unary(UnaryOp.SILU, "silu", x); }
+
+    /** One {@link Backend#unary}; its rule dx (+)= dy·f′(x) reads x and y, both kept by the graph. */
+    private static Tensor unary(UnaryOp op, String name, Tensor x) {
+        requireFloat(name, "x", x);
+        Backend be = x.backend();
+        Tensor y = Tensor.empty(be, x.shape());
+        be.unary(op, x.buffer(), y.buffer());
+        if (Autograd.records(x)) {
+            y.setNode(new Node(name, inputs(x), dy -> {
+                Grads.Target dx = Grads.target(x);
+                be.unaryBackward(op, x.buffer(), y.buffer(), dy.buffer(), dx.grad().buffer(), !dx.fresh());
             }));
         }
         return y;
@@ -643,6 +682,22 @@ public final class Ops {
             }));
         }
         return new LossAndCorrect(loss, correct);
+    }
+
+    /**
+     * Mean squared error, PyTorch's {@code F.mse_loss(pred, target)} (reduction 'mean'): pred and
+     * target of one shape (no broadcasting: a shape mismatch is usually a bug, so it throws naming
+     * both); gradients to both when they require grad.
+     */
+    public static Tensor mseLoss(Tensor pred, Tensor target) {
+        requireFloat("mseLoss", "pred", pred);
+        requireFloat("mseLoss", "target", target);
+        if (!Arrays.equals(pred.shape(), target.shape())) {
+            throw new IllegalArgumentException("mseLoss: pred is " + pred.shapeString() + " but target is "
+                    + target.shapeString() + " (they need the same shape)");
+        }
+        Tensor d = sub(pred, target);
+        return mean(mul(d, d));
     }
 
     // ---- not differentiable -------------------------------------------------------------------

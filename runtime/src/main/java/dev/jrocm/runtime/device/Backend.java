@@ -90,6 +90,21 @@ public interface Backend extends AutoCloseable {
     void reluBackward(Buffer y, Buffer dy, Buffer dx, boolean accumulate);
 
     /**
+     * The element-wise functions of {@link #unary}, each as PyTorch defines it: GELU is the exact
+     * form x·Φ(x) (PyTorch's default, {@code approximate='none'}), SILU is x·σ(x).
+     */
+    enum UnaryOp { EXP, LOG, SQRT, TANH, SIGMOID, GELU, SILU }
+
+    /**
+     * y = f(x) element by element, computed in double and rounded to float on every backend (IEEE
+     * edges as PyTorch: log(0) = −∞, log(−1) and sqrt(−1) NaN, exp(100) = ∞). y may be x.
+     */
+    void unary(UnaryOp op, Buffer x, Buffer y);
+
+    /** dx = dy·f′(x) (+ dx when accumulate), from the input x and the output y of {@link #unary}. */
+    void unaryBackward(UnaryOp op, Buffer x, Buffer y, Buffer dy, Buffer dx, boolean accumulate);
+
+    /**
      * Inverted dropout: y = x·mask/(1−p), mask[i] = [u(seed, i) ≥ p] from the counter generator,
      * so backward regenerates the same mask from the seed instead of storing it. y may be x.
      */

@@ -282,6 +282,34 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void unary(UnaryOp op, Buffer x, Buffer y) {
+        long n = Operands.whole(this, "unary " + op, "x", x);
+        Operands.require(this, "unary " + op, "y", y, n);
+        MemorySegment xm = x.memory(), ym = y.memory();
+        Parallel.forRange(n, GRAIN / 16, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                ym.setAtIndex(F, i, (float) UnaryMath.value(op, xm.getAtIndex(F, i)));
+            }
+        });
+    }
+
+    @Override
+    public void unaryBackward(UnaryOp op, Buffer x, Buffer y, Buffer dy, Buffer dx, boolean accumulate) {
+        String name = "unaryBackward " + op;
+        long n = Operands.whole(this, name, "x", x);
+        Operands.require(this, name, "y", y, n);
+        Operands.require(this, name, "dy", dy, n);
+        Operands.require(this, name, "dx", dx, n);
+        MemorySegment xm = x.memory(), ym = y.memory(), dym = dy.memory(), dxm = dx.memory();
+        Parallel.forRange(n, GRAIN / 16, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                float g = (float) (dym.getAtIndex(F, i) * UnaryMath.derivative(op, xm.getAtIndex(F, i), ym.getAtIndex(F, i)));
+                dxm.setAtIndex(F, i, accumulate ? dxm.getAtIndex(F, i) + g : g);
+            }
+        });
+    }
+
+    @Override
     public void dropout(Buffer x, Buffer y, float p, long seed) {
         Operands.require(this, "dropout", "y", y, Operands.whole(this, "dropout", "x", x));
         Operands.probability("dropout", p);

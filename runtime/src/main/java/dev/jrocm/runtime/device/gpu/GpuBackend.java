@@ -337,6 +337,24 @@ public final class GpuBackend implements Backend {
 
     /** MIOpen's activation backward only overwrites (beta = 0): accumulating is jrocm's kernel. */
     @Override
+    public synchronized void unary(UnaryOp op, Buffer x, Buffer y) {
+        long n = Operands.whole(this, "unary " + op, "x", x);
+        Operands.require(this, "unary " + op, "y", y, n);
+        elementwise("jr_unary", n, args.reset().ptr(x).ptr(y).i64(n).i32(op.ordinal()));
+    }
+
+    @Override
+    public synchronized void unaryBackward(UnaryOp op, Buffer x, Buffer y, Buffer dy, Buffer dx, boolean accumulate) {
+        String name = "unaryBackward " + op;
+        long n = Operands.whole(this, name, "x", x);
+        Operands.require(this, name, "y", y, n);
+        Operands.require(this, name, "dy", dy, n);
+        Operands.require(this, name, "dx", dx, n);
+        elementwise("jr_unary_backward", n, args.reset().ptr(x).ptr(y).ptr(dy).ptr(dx).i64(n).i32(op.ordinal())
+                .i32(accumulate ? 1 : 0));
+    }
+
+    @Override
     public synchronized void reluBackward(Buffer y, Buffer dy, Buffer dx, boolean accumulate) {
         Operands.require(this, "reluBackward", "dy", dy, Operands.whole(this, "reluBackward", "y", y));
         Operands.require(this, "reluBackward", "dx", dx, y.length());

@@ -625,3 +625,55 @@ extern "C" __global__ void jr_layer_norm_dparams(const float* x, const float* me
         }
     }
 }
+
+// ---- element-wise functions (Backend.UnaryOp, by ordinal), in double as the CPU's UnaryMath -----
+
+// Numerical Recipes' erfcc: fractional error below 1.2e-7 (the same fit as the CPU backend).
+__device__ double jr_erfc(double x) {
+    double z = fabs(x), t = 1.0 / (1.0 + 0.5 * z);
+    double r = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
+            + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
+            + t * (-0.82215223 + t * 0.17087277)))))))));
+    return x >= 0 ? r : 2.0 - r;
+}
+
+__device__ double jr_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+__device__ double jr_phi(double x) { return 0.5 * jr_erfc(-x * 0.7071067811865476); }
+
+// EXP, LOG, SQRT, TANH, SIGMOID, GELU, SILU
+__device__ double jr_unary_value(int op, double x) {
+    switch (op) {
+        case 0: return exp(x);
+        case 1: return log(x);
+        case 2: return sqrt(x);
+        case 3: return tanh(x);
+        case 4: return jr_sigmoid(x);
+        case 5: return x * jr_phi(x);
+        default: return x * jr_sigmoid(x);
+    }
+}
+
+__device__ double jr_unary_derivative(int op, double x, double y) {
+    switch (op) {
+        case 0: return y;
+        case 1: return 1.0 / x;
+        case 2: return 0.5 / y;
+        case 3: return 1.0 - y * y;
+        case 4: return y * (1.0 - y);
+        case 5: return jr_phi(x) + x * 0.3989422804014327 * exp(-0.5 * x * x);
+        default: { double s = jr_sigmoid(x); return s * (1.0 + x * (1.0 - s)); }
+    }
+}
+
+extern "C" __global__ void jr_unary(const float* x, float* y, i64 n, int op) {
+    JR_FOR(i, n) { y[i] = (float) jr_unary_value(op, x[i]); }
+}
+
+extern "C" __global__ void jr_unary_backward(const float* x, const float* y, const float* dy, float* dx, i64 n, int op,
+                                             int accumulate) {
+    JR_FOR(i, n) {
+        float g = (float) (dy[i] * jr_unary_derivative(op, x[i], y[i]));
+        dx[i] = accumulate ? dx[i] + g : g;
+    }
+}

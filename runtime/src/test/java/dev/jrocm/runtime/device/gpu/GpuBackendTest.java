@@ -303,6 +303,8 @@ class GpuBackendTest {
         gpu.adamFactored(x, y, x, y, x, 2, 4, 8, new AdamStep(0.1f, 0.9f, 0.99f, 1e-8f, 0f, false, 1));
         gpu.gatherRows(x, 8, idx, 8, y);
         gpu.scatterAddRows(x, 8, idx, 8, y);
+        gpu.unary(Backend.UnaryOp.GELU, x, y);
+        gpu.unaryBackward(Backend.UnaryOp.GELU, x, y, x, y, true);
         gpu.layerNorm(x, null, null, 8, 8, 1e-5f, y, idx, idx);
         gpu.layerNormBackward(x, null, idx, idx, x, 8, 8, y, idx, idx);
         gpu.binary(Backend.BinaryOp.MUL, x, new long[] {8, 1}, y, new long[] {0, 1}, x, new int[] {8, 8});
