@@ -25,11 +25,64 @@ public abstract class Optimizer implements AutoCloseable {
     protected final Map<Tensor, Tensor[]> state = new IdentityHashMap<>();
     private final AtomicReference<Thread> stepping = new AtomicReference<>();
 
+    private float lr = Float.NaN; // NaN: this optimizer has no learning rate
+    private double initialLr = Double.NaN; // the lr when the first scheduler was attached (PyTorch's initial_lr)
+
+    /** An optimizer without a learning rate: {@link #lr()} and {@link #setLr} throw. */
     protected Optimizer(List<Tensor> parameters) {
         if (parameters.isEmpty()) {
             throw new IllegalArgumentException(getClass().getSimpleName() + " got no parameters to optimise");
         }
         this.parameters = List.copyOf(parameters);
+    }
+
+    /** An optimizer whose learning rate {@code lr} (≥ 0, finite) can be changed with {@link #setLr}. */
+    protected Optimizer(List<Tensor> parameters, float lr) {
+        this(parameters);
+        this.lr = check("lr", lr, 0f, Float.POSITIVE_INFINITY);
+    }
+
+    /**
+     * The learning rate the next {@link #step()} uses: the constructor's, or the last one
+     * {@link #setLr} (or a scheduler) set. Throws {@link UnsupportedOperationException} for an
+     * optimizer that has none.
+     */
+    public double lr() {
+        requireLr("lr()");
+        return lr;
+    }
+
+    /**
+     * Sets the learning rate of every later {@link #step()} (PyTorch: {@code group["lr"] = lr} for
+     * every param group). The steps compute in float32, so the rate is rounded to a float; it must
+     * be ≥ 0 and finite as a float, else {@link IllegalArgumentException} (with the constructors'
+     * message) and nothing changes.
+     */
+    public void setLr(double lr) {
+        requireLr("setLr");
+        float f = (float) lr;
+        if (!(f >= 0f && f < Float.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException(getClass().getSimpleName() + ".setLr: lr must be in [0.0, Infinity), got "
+                    + lr + (lr >= 0 && lr < Double.POSITIVE_INFINITY ? " (more than float32 holds)" : ""));
+        }
+        this.lr = f;
+    }
+
+    /**
+     * The learning rate schedulers start from (PyTorch's {@code initial_lr}): the lr at the time
+     * the first scheduler asked for it, the same for every later one.
+     */
+    double initialLr() {
+        if (Double.isNaN(initialLr)) {
+            initialLr = lr();
+        }
+        return initialLr;
+    }
+
+    private void requireLr(String what) {
+        if (Float.isNaN(lr)) {
+            throw new UnsupportedOperationException(getClass().getSimpleName() + " has no learning rate (" + what + ")");
+        }
     }
 
     /**

@@ -297,11 +297,13 @@ class GpuBackendTest {
         gpu.dropoutBackward(x, y, 0.5f, 3, false);
         gpu.scale(x, 2f);
         gpu.axpy(1f, x, y);
+        gpu.sumOfSquares(x, out);
         gpu.crossEntropy(x, idx, 8, 8, out, y);
         gpu.argmaxRows(x, 8, 8, idx);
         gpu.adam(x, y, x, y, new AdamStep(0.1f, 0.9f, 0.99f, 1e-8f, 0f, false, 1));
         gpu.adamFactored(x, y, x, y, x, 2, 4, 8, new AdamStep(0.1f, 0.9f, 0.99f, 1e-8f, 0f, false, 1));
         gpu.gatherRows(x, 8, idx, 8, y);
+        gpu.scatterAddRows(x, 8, idx, 8, y);
         gpu.binary(Backend.BinaryOp.MUL, x, new long[] {8, 1}, y, new long[] {0, 1}, x, new int[] {8, 8});
         gpu.sumTo(1f, x, new int[] {8, 8}, 0f, y, new int[] {1, 8});  // few elements per output: a thread each
         gpu.sumTo(1f, x, new int[] {1, 64}, 0f, y, new int[] {1, 1}); // one output of many: a block
