@@ -119,6 +119,14 @@ public interface Backend extends AutoCloseable {
     /** y = y + alpha·x. */
     void axpy(float alpha, Buffer x, Buffer y);
 
+    /**
+     * out[0] = Σ x[i]² over the whole of x (0 when x is empty), summed in double in an order fixed
+     * by x's length alone (so the result does not depend on the number of cores), then rounded
+     * once to float: the squared L2 norm of a gradient for {@code clipGradNorm}. An infinite or
+     * NaN element gives an infinite or NaN sum, as does a sum beyond float's range.
+     */
+    void sumOfSquares(Buffer x, Buffer out);
+
     /** Most dimensions {@link #binary} and {@link #sumTo} take (and tensors have). */
     int MAX_RANK = 6;
 

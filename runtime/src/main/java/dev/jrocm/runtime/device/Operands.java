@@ -110,6 +110,12 @@ public final class Operands {
         require(backend, "adamFactored", "x", x, elements(batch, in));
     }
 
+    /** The operands of {@link Backend#sumOfSquares}: any x, one element of out. */
+    public static void sumOfSquares(Backend backend, Buffer x, Buffer out) {
+        whole(backend, "sumOfSquares", "x", x);
+        require(backend, "sumOfSquares", "out", out, 1);
+    }
+
     /** The operands of {@link Backend#gatherRows}. */
     public static void gatherRows(Backend backend, Buffer src, int cols, Buffer indices, int count, Buffer dst) {
         counts("gatherRows", "cols, count", cols, count);

@@ -14,7 +14,7 @@ import java.util.Map;
  * the parameter's backend.
  */
 public final class Adam extends Optimizer {
-    private final float lr, beta1, beta2, eps, weightDecay;
+    private final float beta1, beta2, eps, weightDecay;
     private final boolean decoupled;
     private int t;
 
@@ -25,8 +25,7 @@ public final class Adam extends Optimizer {
 
     /** @param decoupled true for AdamW, false for Adam's L2 weight decay */
     public Adam(List<Tensor> parameters, float lr, float beta1, float beta2, float eps, float weightDecay, boolean decoupled) {
-        super(parameters);
-        this.lr = check("lr", lr, 0f, Float.POSITIVE_INFINITY);
+        super(parameters, lr);
         this.beta1 = check("beta1", beta1, 0f, 1f);
         this.beta2 = check("beta2", beta2, 0f, 1f);
         this.eps = check("eps", eps, 0f, Float.POSITIVE_INFINITY);
@@ -75,7 +74,7 @@ public final class Adam extends Optimizer {
     @Override
     protected void update() {
         t++;
-        AdamStep scalars = new AdamStep(lr, beta1, beta2, eps, weightDecay, decoupled, t);
+        AdamStep scalars = new AdamStep((float) lr(), beta1, beta2, eps, weightDecay, decoupled, t);
         for (Tensor p : parameters) {
             if (!p.requiresGrad() || !p.hasGrad()) {
                 continue;

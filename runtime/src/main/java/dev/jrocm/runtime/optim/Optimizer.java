@@ -6,6 +6,7 @@ import dev.jrocm.runtime.tensor.Tensor;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -25,11 +26,64 @@ public abstract class Optimizer implements AutoCloseable {
     protected final Map<Tensor, Tensor[]> state = new IdentityHashMap<>();
     private final AtomicReference<Thread> stepping = new AtomicReference<>();
 
+    private float lr = Float.NaN; // NaN: this optimizer has no learning rate
+    private double initialLr = Double.NaN; // the lr when the first scheduler was attached (PyTorch's initial_lr)
+
+    /** An optimizer without a learning rate: {@link #lr()} and {@link #setLr} throw. */
     protected Optimizer(List<Tensor> parameters) {
         if (parameters.isEmpty()) {
             throw new IllegalArgumentException(getClass().getSimpleName() + " got no parameters to optimise");
         }
         this.parameters = List.copyOf(parameters);
+    }
+
+    /** An optimizer whose learning rate {@code lr} (≥ 0, finite) can be changed with {@link #setLr}. */
+    protected Optimizer(List<Tensor> parameters, float lr) {
+        this(parameters);
+        this.lr = check("lr", lr, 0f, Float.POSITIVE_INFINITY);
+    }
+
+    /**
+     * The learning rate the next {@link #step()} uses: the constructor's, or the last one
+     * {@link #setLr} (or a scheduler) set. Throws {@link UnsupportedOperationException} for an
+     * optimizer that has none.
+     */
+    public double lr() {
+        requireLr("lr()");
+        return lr;
+    }
+
+    /**
+     * Sets the learning rate of every later {@link #step()} (PyTorch: {@code group["lr"] = lr} for
+     * every param group). The steps compute in float32, so the rate is rounded to a float; it must
+     * be ≥ 0 and finite as a float, else {@link IllegalArgumentException} (with the constructors'
+     * message) and nothing changes.
+     */
+    public void setLr(double lr) {
+        requireLr("setLr");
+        float f = (float) lr;
+        if (!(f >= 0f && f < Float.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException(getClass().getSimpleName() + ".setLr: lr must be in [0.0, Infinity), got "
+                    + lr + (lr >= 0 && lr < Double.POSITIVE_INFINITY ? " (more than float32 holds)" : ""));
+        }
+        this.lr = f;
+    }
+
+    /**
+     * The learning rate schedulers start from (PyTorch's {@code initial_lr}): the lr at the time
+     * the first scheduler asked for it, the same for every later one.
+     */
+    double initialLr() {
+        if (Double.isNaN(initialLr)) {
+            initialLr = lr();
+        }
+        return initialLr;
+    }
+
+    private void requireLr(String what) {
+        if (Float.isNaN(lr)) {
+            throw new UnsupportedOperationException(getClass().getSimpleName() + " has no learning rate (" + what + ")");
+        }
     }
 
     /**
@@ -69,6 +123,44 @@ public abstract class Optimizer implements AutoCloseable {
     public Tensor[] stateOf(Tensor parameter) {
         Tensor[] s = state.get(parameter);
         return s == null ? null : s.clone();
+    }
+
+    // ---- gradient clipping ----------------------------------------------------------------------
+
+    /**
+     * {@link #clipGradNorm(Collection, double, boolean)} that throws when the norm is not finite.
+     */
+    public static double clipGradNorm(Collection<Tensor> parameters, double maxNorm) {
+        return clipGradNorm(parameters, maxNorm, true);
+    }
+
+    /**
+     * PyTorch's {@code torch.nn.utils.clip_grad_norm_(parameters, maxNorm)} (L2): the norm of all
+     * the gradients together, {@code ‖g‖ = √(Σ over every parameter's gradient of Σ g²)}, and when
+     * {@code c = maxNorm / (‖g‖ + 1e-6)} is below 1 every gradient is multiplied by c in place
+     * (PyTorch multiplies by min(c, 1), so a norm just under maxNorm is scaled by a hair, as
+     * there). Returns ‖g‖ before clipping; 0 when no parameter has a gradient.
+     *
+     * <p>Parameters without a gradient are skipped; a tensor listed twice counts once (PyTorch
+     * would count it twice). A gradient held as factors ({@link Tensor#gradFactors()}, a linear
+     * layer's (dy, x) pairs) is formed in a temporary for the norm and stays factored: clipping
+     * scales each dy by c, which scales Σ dyᵀ·x by c, so a fused Adam step still reads the factors.
+     * The squares are summed on each parameter's device ({@code Backend.sumOfSquares}, in double,
+     * rounded to float per parameter) and read back once per device; the total is summed in double.
+     * A gradient whose own norm exceeds float's range (about 1.8e19) counts as infinite.
+     *
+     * <p>A NaN or infinite norm: when {@code errorIfNonfinite} is true this throws
+     * {@link IllegalStateException} saying the gradient norm is not finite and scales nothing
+     * (what PyTorch does with {@code error_if_nonfinite=True}); when false it does what PyTorch
+     * does by default: scales by c anyway (all NaN for a NaN norm; 0, and NaN where an element is
+     * infinite, for an infinite one) and returns the norm.
+     *
+     * @param maxNorm ≥ 0; {@code Double.POSITIVE_INFINITY} only measures
+     * @throws IllegalArgumentException when parameters or one of them is null, or maxNorm is
+     *         negative or NaN
+     */
+    public static double clipGradNorm(Collection<Tensor> parameters, double maxNorm, boolean errorIfNonfinite) {
+        return GradClipping.clipGradNorm(parameters, maxNorm, errorIfNonfinite);
     }
 
     // ---- state export and import (checkpoints) ------------------------------------------------

@@ -11,15 +11,14 @@ import java.util.List;
  * gradient buffer is left unchanged.
  */
 public final class SGD extends Optimizer {
-    private final float lr, momentum, weightDecay;
+    private final float momentum, weightDecay;
 
     public SGD(List<Tensor> parameters, float lr) {
         this(parameters, lr, 0f, 0f);
     }
 
     public SGD(List<Tensor> parameters, float lr, float momentum, float weightDecay) {
-        super(parameters);
-        this.lr = check("lr", lr, 0f, Float.POSITIVE_INFINITY);
+        super(parameters, lr);
         this.momentum = check("momentum", momentum, 0f, Float.POSITIVE_INFINITY);
         this.weightDecay = check("weightDecay", weightDecay, 0f, Float.POSITIVE_INFINITY);
     }
@@ -32,6 +31,7 @@ public final class SGD extends Optimizer {
 
     @Override
     protected void update() {
+        float lr = (float) lr(); // read at every step: setLr and schedulers change it between steps
         for (Tensor p : parameters) {
             if (!p.requiresGrad() || !p.hasGrad()) {
                 continue;

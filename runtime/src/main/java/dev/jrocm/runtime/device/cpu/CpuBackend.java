@@ -359,6 +359,33 @@ public final class CpuBackend implements Backend {
     }
 
     /**
+     * Chunks of {@link #GRAIN} elements, each summed in double on its own core, then the chunks'
+     * sums in order: the same result for any number of cores.
+     */
+    @Override
+    public void sumOfSquares(Buffer x, Buffer out) {
+        Operands.sumOfSquares(this, x, out);
+        MemorySegment xm = x.memory();
+        long n = x.length();
+        double[] partial = new double[(int) ((n + GRAIN - 1) / GRAIN)];
+        Parallel.forRange(partial.length, 1, (from, to) -> {
+            for (long c = from; c < to; c++) {
+                double acc = 0;
+                for (long i = c * GRAIN, end = Math.min(n, i + GRAIN); i < end; i++) {
+                    double v = xm.getAtIndex(F, i);
+                    acc += v * v;
+                }
+                partial[(int) c] = acc;
+            }
+        });
+        double sum = 0;
+        for (double p : partial) {
+            sum += p;
+        }
+        out.memory().setAtIndex(F, 0, (float) sum);
+    }
+
+    /**
      * Over the merged dimensions ({@link Strides#walk}): the last one is an inner loop with fixed
      * steps, the ones before it are split across the cores, a row at a time. A dense same-shape
      * op is one row, split in chunks.

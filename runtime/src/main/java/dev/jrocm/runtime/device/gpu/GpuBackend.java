@@ -53,6 +53,10 @@ public final class GpuBackend implements Backend {
     /** sumTo runs a thread per output (jr_sum_to) from this many outputs on, or when each sums at most SUM_THREADS_MAX_COUNT. */
     private static final long SUM_THREADS_MIN_OUTPUTS = 16_384;
     private static final long SUM_THREADS_MAX_COUNT = 32;
+    private static final int SUMSQ_THREADS = 256;        // JR_SUMSQ_THREADS
+    /** sumOfSquares: at most this many blocks, each of at least SUMSQ_PER_BLOCK elements when x has that many. */
+    private static final int SUMSQ_MAX_BLOCKS = 256;
+    private static final long SUMSQ_PER_BLOCK = 8 * SUMSQ_THREADS;
 
     private final GpuDriver driver;
     private final Map<Long, ArrayDeque<Long>> free = new HashMap<>();
@@ -397,6 +401,24 @@ public final class GpuBackend implements Backend {
         Operands.require(this, "axpy", "y", y, Operands.whole(this, "axpy", "x", x));
         long n = x.length();
         elementwise("jr_axpy", n, args.reset().f32(alpha).ptr(x).ptr(y).i64(n));
+    }
+
+    /**
+     * Two launches (jr_sum_of_squares_blocks, then _reduce): partial sums in double per block, the
+     * number of blocks a function of x's length alone, so the result does not vary from run to run.
+     */
+    @Override
+    public synchronized void sumOfSquares(Buffer x, Buffer out) {
+        Operands.sumOfSquares(this, x, out);
+        long n = x.length();
+        int blocks = (int) Math.max(1, Math.min(SUMSQ_MAX_BLOCKS, (n + SUMSQ_PER_BLOCK - 1) / SUMSQ_PER_BLOCK));
+        Buffer partial = allocate((long) blocks * Double.BYTES);
+        try {
+            launch("jr_sum_of_squares_blocks", blocks, 1, SUMSQ_THREADS, 1, args.reset().ptr(x).i64(n).ptr(partial));
+            launch("jr_sum_of_squares_reduce", 1, 1, SUMSQ_THREADS, 1, args.reset().ptr(partial).i32(blocks).ptr(out));
+        } finally {
+            release(partial); // safe at once: the next user of the block is queued behind these kernels
+        }
     }
 
     /** One kernel over the merged dimensions ({@link Strides#walk}); shape and strides go by value. */

@@ -122,6 +122,49 @@ extern "C" __global__ void jr_axpy(float alpha, const float* x, float* y, i64 n)
     JR_FOR(i, n) { y[i] = y[i] + alpha * x[i]; }
 }
 
+// Sum of squares in two launches, in double, in an order fixed by n (GpuBackend picks the grid from n
+// alone): each block sums its grid-stride share then a tree in shared memory into partial[block];
+// one block sums the partials the same way and rounds once to float.
+#define JR_SUMSQ_THREADS 256
+
+__device__ double jr_block_sum(double* shared, double value) {
+    int t = threadIdx.x;
+    shared[t] = value;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (t < s) {
+            shared[t] += shared[t + s];
+        }
+        __syncthreads();
+    }
+    return shared[0];
+}
+
+extern "C" __global__ void jr_sum_of_squares_blocks(const float* x, i64 n, double* partial) {
+    __shared__ double shared[JR_SUMSQ_THREADS];
+    double acc = 0.0;
+    JR_FOR(i, n) {
+        double v = x[i];
+        acc += v * v;
+    }
+    double sum = jr_block_sum(shared, acc);
+    if (threadIdx.x == 0) {
+        partial[blockIdx.x] = sum;
+    }
+}
+
+extern "C" __global__ void jr_sum_of_squares_reduce(const double* partial, int blocks, float* out) {
+    __shared__ double shared[JR_SUMSQ_THREADS];
+    double acc = 0.0;
+    for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
+        acc += partial[b];
+    }
+    double sum = jr_block_sum(shared, acc);
+    if (threadIdx.x == 0) {
+        out[0] = (float) sum;
+    }
+}
+
 // ---- broadcasting binary ops and their reduction -----------------------------------------------------
 // Shapes and strides come by value in one struct (GpuBackend.KernelArgs.longs): up to JR_MAX_RANK
 // merged dimensions (Strides.walk), the extents and two operands' strides in elements.

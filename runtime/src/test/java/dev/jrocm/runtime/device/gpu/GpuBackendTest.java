@@ -297,6 +297,7 @@ class GpuBackendTest {
         gpu.dropoutBackward(x, y, 0.5f, 3, false);
         gpu.scale(x, 2f);
         gpu.axpy(1f, x, y);
+        gpu.sumOfSquares(x, out);
         gpu.crossEntropy(x, idx, 8, 8, out, y);
         gpu.argmaxRows(x, 8, 8, idx);
         gpu.adam(x, y, x, y, new AdamStep(0.1f, 0.9f, 0.99f, 1e-8f, 0f, false, 1));
