@@ -41,12 +41,13 @@ final class OutputSet implements AutoCloseable {
     private final Fault fault;
     private final Thread cleanOnExit;
     private boolean landing;
+    private volatile boolean stopping; // the JVM is shutting down: no more files are staged
 
     private OutputSet(Path target, Path staging, Fault fault) {
         this.target = target;
         this.staging = staging;
         this.fault = fault;
-        this.cleanOnExit = new Thread(this::removeStaging, "jrocm-remove-staging");
+        this.cleanOnExit = new Thread(this::removeStagingOnExit, "jrocm-remove-staging");
     }
 
     /**
@@ -85,6 +86,9 @@ final class OutputSet implements AutoCloseable {
 
     /** Where the file {@code name} (a path relative to the output folder) is to be written now. */
     Path path(String name) {
+        if (stopping) {
+            throw new IllegalStateException("the run is stopping: " + name + " is not written");
+        }
         return staging.resolve(name);
     }
 
@@ -147,6 +151,32 @@ final class OutputSet implements AutoCloseable {
             Runtime.getRuntime().removeShutdownHook(cleanOnExit);
         } catch (IllegalStateException exiting) {
             // the JVM is already shutting down: the hook runs or has run
+        }
+    }
+
+    /**
+     * The shutdown hook (Ctrl-C, SIGTERM). The main thread keeps running while hooks run and may be
+     * writing into the staging folder, so one pass can miss a file created during it: no new paths
+     * are handed out from now on, and the folder is removed again until it has stayed gone for
+     * 100 ms (at most 5 s; the JVM halts when the hook returns).
+     */
+    private void removeStagingOnExit() {
+        stopping = true;
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        int goneChecks = 0;
+        while (goneChecks < 4 && System.nanoTime() < deadline) {
+            if (Files.exists(staging)) {
+                goneChecks = 0;
+                removeStaging();
+            } else {
+                goneChecks++;
+            }
+            try {
+                Thread.sleep(25);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 
