@@ -45,7 +45,7 @@ public final class Lora {
         collect(model, "", found, problems);
         List<String> missing = new ArrayList<>();
         for (String target : config.targets()) {
-            if (found.keySet().stream().noneMatch(path -> leaf(path).equals(target))) {
+            if (found.keySet().stream().noneMatch(path -> LoraConfig.matches(path, target))) {
                 missing.add(target);
             }
         }
@@ -55,12 +55,12 @@ public final class Lora {
         }
         found.forEach((path, t) -> {
             int in = t.linear().inFeatures(), out = t.linear().outFeatures();
-            if (config.targets(leaf(path)) && config.rank() > Math.min(in, out)) {
+            if (config.targets(path) && config.rank() > Math.min(in, out)) {
                 problems.add("LoRA rank " + config.rank() + " exceeds min(in, out) = " + Math.min(in, out)
                         + " of layer " + path + ", " + t.linear());
             }
         });
-        if (problems.isEmpty() && found.keySet().stream().noneMatch(path -> config.targets(leaf(path)))) {
+        if (problems.isEmpty() && found.keySet().stream().noneMatch(config::targets)) {
             problems.add(model.getClass().getSimpleName() + " has no Linear layer to adapt");
         }
         return problems;
@@ -77,7 +77,7 @@ public final class Lora {
         }
         Map<String, Target> found = new LinkedHashMap<>();
         collect(model, "", found, new ArrayList<>());
-        found.keySet().removeIf(path -> !config.targets(leaf(path)));
+        found.keySet().removeIf(path -> !config.targets(path));
         Map<String, LoraLinear> layers = build(found, config, seed, fill);
         found.forEach((path, t) -> t.parent().replaceModule(leaf(path), layers.get(path)));
         return new LoraModel(model, config, layers);

@@ -33,8 +33,9 @@ public record LoraConfig(int rank, float alpha, float dropout, List<String> targ
         }
         targets = List.copyOf(targets);
         for (String t : targets) {
-            if (t.isBlank() || t.contains(".")) {
-                throw new IllegalArgumentException("LoRA target '" + t + "' must be a layer name such as fc1");
+            if (t.isBlank() || t.startsWith(".") || t.endsWith(".") || t.contains("..")) {
+                throw new IllegalArgumentException("LoRA target '" + t
+                        + "' must be a layer name such as fc1, or a dotted path such as h0.attn.q");
             }
         }
         if (init == null) {
@@ -64,8 +65,16 @@ public record LoraConfig(int rank, float alpha, float dropout, List<String> targ
         return new LoraConfig(rank, alpha, dropout, targets, init, on);
     }
 
-    /** Whether the layer called {@code name} is adapted. */
+    /** Whether the layer of dotted name {@code name} is adapted (every Linear when no targets are named). */
     public boolean targets(String name) {
-        return targets.isEmpty() || targets.contains(name);
+        return targets.isEmpty() || targets.stream().anyMatch(t -> matches(name, t));
+    }
+
+    /**
+     * PEFT's rule for a {@code target_modules} list entry: a layer's dotted name equals the target
+     * or ends with "." + target ({@code "q"} matches {@code h0.attn.q}, not {@code h0.attn.qk}).
+     */
+    static boolean matches(String name, String target) {
+        return name.equals(target) || name.endsWith("." + target);
     }
 }

@@ -63,8 +63,9 @@ public final class PeftAdapter {
         n.put("lora_alpha", c.alpha());
         n.put("lora_dropout", c.dropout());
         ArrayNode targets = n.putArray("target_modules");
-        new TreeSet<>(lora.layers().keySet().stream().map(p -> p.substring(p.lastIndexOf('.') + 1)).toList())
-                .forEach(targets::add);
+        // The adapted layers' full dotted names: under PEFT's rule (equal, or a suffix after a dot)
+        // they match exactly these layers again, whatever targets made them.
+        new TreeSet<>(lora.layers().keySet()).forEach(targets::add);
         n.put("use_rslora", c.rsLora());
         if (c.init() == LoraConfig.Init.GAUSSIAN) {
             n.put("init_lora_weights", "gaussian");
@@ -105,7 +106,7 @@ public final class PeftAdapter {
         LoraConfig config = readConfig(dir);
         Map<String, Factor> wanted = new LinkedHashMap<>();
         collectLinears(model, "").forEach((path, shape) -> {
-            if (config.targets(path.substring(path.lastIndexOf('.') + 1))) {
+            if (config.targets(path)) {
                 wanted.put(key(path, "lora_A"), new Factor(path, new long[] {config.rank(), shape[1]}));
                 wanted.put(key(path, "lora_B"), new Factor(path, new long[] {shape[0], config.rank()}));
             }
