@@ -785,8 +785,7 @@ public final class Ops {
         be.layerNorm(x.buffer(), weight == null ? null : weight.buffer(), bias == null ? null : bias.buffer(), rows, cols,
                 eps, y.buffer(), mean == null ? null : mean.buffer(), rstd == null ? null : rstd.buffer());
         if (record) {
-            List<Tensor> in = weight == null && bias == null ? inputs(x) : weight == null ? inputs(x, bias)
-                    : bias == null ? inputs(x, weight) : inputs(x, weight, bias);
+            List<Tensor> in = java.util.stream.Stream.of(x, weight, bias).filter(java.util.Objects::nonNull).toList();
             y.setNode(new Node("layerNorm", in, dy -> {
                 boolean dw = weight != null && weight.requiresGrad(), db = bias != null && bias.requiresGrad();
                 Tensor dx = x.requiresGrad() ? Tensor.empty(be, x.shape()) : null;
@@ -820,19 +819,11 @@ public final class Ops {
         }
         Backend be = x.backend();
         Tensor y = Tensor.empty(be, x.shape());
-        if (p == 1f) {
-            be.fill(y.buffer(), 0f);
-        } else {
-            be.dropout(x.buffer(), y.buffer(), p, seed);
-        }
+        be.dropout(x.buffer(), y.buffer(), p, seed); // p = 1 keeps nothing: the mask is all zeros
         if (Autograd.records(x)) {
             y.setNode(new Node("dropout", inputs(x), dy -> {
                 Grads.Target dx = Grads.target(x);
-                if (p < 1f) {
-                    be.dropoutBackward(dy.buffer(), dx.grad().buffer(), p, seed, !dx.fresh());
-                } else if (dx.fresh()) {
-                    be.fill(dx.grad().buffer(), 0f);
-                }
+                be.dropoutBackward(dy.buffer(), dx.grad().buffer(), p, seed, !dx.fresh());
             }));
         }
         return y;
