@@ -3,6 +3,7 @@ package dev.jrocm.runtime.autograd;
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.Backend.BinaryOp;
 import dev.jrocm.runtime.device.Backend.UnaryOp;
+import dev.jrocm.runtime.device.Buffer;
 import dev.jrocm.runtime.device.Strides;
 import dev.jrocm.runtime.tensor.DType;
 import dev.jrocm.runtime.tensor.Tensor;
@@ -59,6 +60,83 @@ public final class Ops {
                 be.axpy(1f, dy.buffer(), rows.buffer());
             }
         }));
+    }
+
+    /**
+     * PyTorch's {@code x.permute(dims)} as a new dense tensor: result dim i is x's dim
+     * {@code dims[i]} (negative dims count from the end). One strided read of x (a
+     * {@link Backend#binary} adding 0, so every backend runs it with its broadcasting kernel).
+     * Gradient: dy permuted back, accumulated into dx. Throws {@link IllegalArgumentException}
+     * when {@code dims} is not a permutation of x's dims.
+     */
+    public static Tensor permute(Tensor x, int... dims) {
+        int rank = x.rank();
+        int[] perm = new int[rank];
+        boolean[] seen = new boolean[rank];
+        if (dims.length != rank) {
+            throw new IllegalArgumentException("permute: " + Arrays.toString(dims) + " names " + dims.length
+                    + " dims but x " + x.shapeString() + " has " + rank);
+        }
+        for (int i = 0; i < rank; i++) {
+            int d = dim("permute", x, dims[i]);
+            if (seen[d]) {
+                throw new IllegalArgumentException("permute: " + Arrays.toString(dims) + " is not a permutation of x's "
+                        + rank + " dims (dim " + dims[i] + " appears twice)");
+            }
+            seen[d] = true;
+            perm[i] = d;
+        }
+        int[] xShape = x.shape();
+        int[] shape = new int[rank];
+        for (int i = 0; i < rank; i++) {
+            shape[i] = xShape[perm[i]];
+        }
+        Backend be = x.backend();
+        Tensor y = Tensor.empty(be, shape);
+        permuteInto(be, x.buffer(), xShape, perm, null, y.buffer());
+        if (Autograd.records(x)) {
+            int[] inverse = new int[rank];
+            for (int i = 0; i < rank; i++) {
+                inverse[perm[i]] = i;
+            }
+            y.setNode(new Node("permute", inputs(x), dy -> {
+                Grads.Target dx = Grads.target(x);
+                permuteInto(be, dy.buffer(), shape, inverse, dx.fresh() ? null : dx.grad().buffer(), dx.grad().buffer());
+            }));
+        }
+        return y;
+    }
+
+    /** PyTorch's {@code x.transpose(d0, d1)}: {@link #permute} swapping two dims (a copy). */
+    public static Tensor transpose(Tensor x, int d0, int d1) {
+        int a = dim("transpose", x, d0), b = dim("transpose", x, d1);
+        int[] perm = new int[x.rank()];
+        for (int i = 0; i < perm.length; i++) {
+            perm[i] = i == a ? b : i == b ? a : i;
+        }
+        return permute(x, perm);
+    }
+
+    /**
+     * out = src permuted by {@code perm} (+ {@code addend}, out's own dense layout, when not null):
+     * src read with its strides reordered, against a zero (or the addend) read densely.
+     */
+    private static void permuteInto(Backend be, Buffer src, int[] srcShape, int[] perm, Buffer addend, Buffer out) {
+        int rank = srcShape.length;
+        long[] own = Strides.dense(srcShape);
+        long[] read = new long[rank];
+        int[] outShape = new int[rank];
+        for (int i = 0; i < rank; i++) {
+            read[i] = own[perm[i]];
+            outShape[i] = srcShape[perm[i]];
+        }
+        if (addend != null) {
+            be.binary(BinaryOp.ADD, addend, Strides.dense(outShape), src, read, out, outShape);
+            return;
+        }
+        try (Tensor zero = Tensor.zeros(be, 1)) {
+            be.binary(BinaryOp.ADD, src, read, zero.buffer(), new long[rank], out, outShape);
+        }
     }
 
     // ---- linear algebra -----------------------------------------------------------------------
@@ -214,6 +292,182 @@ public final class Ops {
     /** {@code y = x·Wᵀ}: x (batch, in), W (out, in) → (batch, out). */
     public static Tensor matmulTransposed(Tensor x, Tensor weight) {
         return linearNamed("matmulT", x, weight);
+    }
+
+    /**
+     * PyTorch's {@code torch.matmul}: 1-D·1-D is the dot product (rank 0); 2-D·2-D the matrix
+     * product; a 1-D a is taken as a row (1, k) and a 1-D b as a column (k, 1), that dimension
+     * dropped from the result; otherwise a (…, m, k)·b (…, k, n) → (…, m, n) with the batch
+     * dimensions (all but the last two) broadcast (NumPy rules). A b of rank 2 under an a of rank
+     * 3 or more is one GEMM over a's rows, as PyTorch folds it; other batches are one GEMM per
+     * matrix of the broadcast batch. Gradients: da = dy·bᵀ, db = aᵀ·dy, each summed over the
+     * batch dimensions its operand was broadcast along. Throws {@link IllegalArgumentException} for
+     * a rank-0 or non-f32 operand, inner dimensions that differ, or batch shapes that do not broadcast.
+     */
+    public static Tensor matmul(Tensor a, Tensor b) {
+        requireFloat("matmul", "a", a);
+        requireFloat("matmul", "b", b);
+        if (a.rank() == 0 || b.rank() == 0) {
+            throw new IllegalArgumentException("matmul: both operands need at least one dimension, got a "
+                    + a.shapeString() + " and b " + b.shapeString() + " (use mul for a scalar)");
+        }
+        int k = a.dim(a.rank() - 1), kb = b.dim(b.rank() == 1 ? 0 : b.rank() - 2);
+        if (k != kb) {
+            throw new IllegalArgumentException("matmul: a is " + a.shapeString() + " and b is " + b.shapeString()
+                    + ": a's last dimension (" + k + ") must equal b's " + (b.rank() == 1 ? "only" : "second-to-last")
+                    + " dimension (" + kb + ")");
+        }
+        if (a.rank() == 1 || b.rank() == 1) { // a row or a column through views, that dimension dropped again
+            Tensor a2 = a.rank() == 1 ? a.view(1, k) : a;
+            Tensor b2 = b.rank() == 1 ? b.view(k, 1) : b;
+            Tensor y = matmul(a2, b2);
+            int[] shape = y.shape();
+            int[] s = new int[shape.length - (a.rank() == 1 ? 1 : 0) - (b.rank() == 1 ? 1 : 0)];
+            for (int d = 0, j = 0; d < shape.length; d++) {
+                boolean dropped = (a.rank() == 1 && d == shape.length - 2) || (b.rank() == 1 && d == shape.length - 1);
+                if (!dropped) {
+                    s[j++] = shape[d];
+                }
+            }
+            return y.view(s);
+        }
+        if (b.rank() == 2) { // (…, m, k)·(k, n): one GEMM over all of a's rows
+            if (a.rank() == 2) {
+                return matmul2d(a, b);
+            }
+            int[] shape = a.shape();
+            long rows = Strides.count(Arrays.copyOf(shape, shape.length - 1));
+            if (rows > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("matmul: a " + a.shapeString() + " has more than " + Integer.MAX_VALUE + " rows");
+            }
+            Tensor y = matmul2d(a.view((int) rows, k), b);
+            shape[shape.length - 1] = b.dim(1);
+            return y.view(shape);
+        }
+        return batchedMatmul(a, b);
+    }
+
+    /** (m, k)·(k, n) → (m, n), one GEMM; gradients da = dy·bᵀ and db = aᵀ·dy. */
+    private static Tensor matmul2d(Tensor a, Tensor b) {
+        Backend be = a.backend();
+        int m = a.dim(0), k = a.dim(1), n = b.dim(1);
+        Tensor y = Tensor.empty(be, m, n);
+        gemmOrZero(be, false, false, m, n, k, a.buffer(), b.buffer(), 0f, y.buffer());
+        if (Autograd.records(a, b)) {
+            y.setNode(new Node("matmul", inputs(a, b), dy -> {
+                if (a.requiresGrad()) {
+                    Grads.Target da = Grads.target(a);
+                    gemmOrZero(be, false, true, m, k, n, dy.buffer(), b.buffer(), da.beta(), da.grad().buffer());
+                }
+                if (b.requiresGrad()) {
+                    Grads.Target db = Grads.target(b);
+                    gemmOrZero(be, true, false, k, n, m, a.buffer(), dy.buffer(), db.beta(), db.grad().buffer());
+                }
+            }));
+        }
+        return y;
+    }
+
+    /** A GEMM, or with an empty inner dimension (no products) C = beta·C: 0 when beta is 0. */
+    private static void gemmOrZero(Backend be, boolean ta, boolean tb, int m, int n, int k,
+                                   Buffer a, Buffer b, float beta, Buffer c) {
+        if ((long) m * n == 0) {
+            return;
+        }
+        if (k == 0) {
+            if (beta == 0f) {
+                be.fill(c, 0f);
+            }
+            return;
+        }
+        be.gemm(ta, tb, m, n, k, 1f, a, b, beta, c);
+    }
+
+    /**
+     * a (…, m, k)·b (…, k, n), both of rank ≥ 2 and at least one above 2: the batch shapes
+     * broadcast, one GEMM per output matrix on slices of the operands' buffers.
+     */
+    private static Tensor batchedMatmul(Tensor a, Tensor b) {
+        int ra = a.rank(), rb = b.rank();
+        int m = a.dim(ra - 2), k = a.dim(ra - 1), n = b.dim(rb - 1);
+        int[] aBatch = Arrays.copyOf(a.shape(), ra - 2), bBatch = Arrays.copyOf(b.shape(), rb - 2);
+        int[] batch;
+        try {
+            batch = broadcastShape("matmul", aBatch, bBatch);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("matmul: a is " + a.shapeString() + " and b is " + b.shapeString()
+                    + ": their batch dimensions " + Arrays.toString(aBatch) + " and " + Arrays.toString(bBatch)
+                    + " cannot be broadcast", e);
+        }
+        int count = Math.toIntExact(Strides.count(batch));
+        long[] aStep = Strides.broadcast(Strides.padded(aBatch, batch.length), batch);
+        long[] bStep = Strides.broadcast(Strides.padded(bBatch, batch.length), batch);
+        long[] aOffsets = batchOffsets(batch, aStep, (long) m * k), bOffsets = batchOffsets(batch, bStep, (long) k * n);
+        int[] shape = Arrays.copyOf(batch, batch.length + 2);
+        shape[batch.length] = m;
+        shape[batch.length + 1] = n;
+        Backend be = a.backend();
+        Tensor y = Tensor.empty(be, shape);
+        long mk = (long) m * k, kn = (long) k * n, mn = (long) m * n;
+        for (int i = 0; i < count; i++) {
+            gemmOrZero(be, false, false, m, n, k, a.buffer().slice(aOffsets[i], mk), b.buffer().slice(bOffsets[i], kn),
+                    0f, y.buffer().slice(i * mn, mn));
+        }
+        if (Autograd.records(a, b)) {
+            boolean aRepeats = Strides.count(aBatch) != count, bRepeats = Strides.count(bBatch) != count;
+            y.setNode(new Node("matmul", inputs(a, b), dy -> {
+                if (a.requiresGrad()) { // da_i (+)= dy_i·b_iᵀ; a matrix used by several i sums them
+                    float beta = batchGradBeta(be, Grads.target(a), aRepeats);
+                    Buffer g = a.grad().buffer();
+                    for (int i = 0; i < count; i++) {
+                        gemmOrZero(be, false, true, m, k, n, dy.buffer().slice(i * mn, mn), b.buffer().slice(bOffsets[i], kn),
+                                beta, g.slice(aOffsets[i], mk));
+                    }
+                }
+                if (b.requiresGrad()) { // db_i (+)= a_iᵀ·dy_i
+                    float beta = batchGradBeta(be, Grads.target(b), bRepeats);
+                    Buffer g = b.grad().buffer();
+                    for (int i = 0; i < count; i++) {
+                        gemmOrZero(be, true, false, k, n, m, a.buffer().slice(aOffsets[i], mk), dy.buffer().slice(i * mn, mn),
+                                beta, g.slice(bOffsets[i], kn));
+                    }
+                }
+            }));
+        }
+        return y;
+    }
+
+    /** The element offset of each batch matrix of an operand read with {@code step} (0 where it repeats). */
+    private static long[] batchOffsets(int[] batch, long[] step, long matrix) {
+        int count = Math.toIntExact(Strides.count(batch));
+        long[] offsets = new long[count];
+        int[] index = new int[batch.length];
+        for (int i = 0; i < count; i++) {
+            long o = 0;
+            for (int d = 0; d < batch.length; d++) {
+                o += index[d] * step[d];
+            }
+            offsets[i] = o * matrix;
+            for (int d = batch.length - 1; d >= 0 && ++index[d] == batch[d]; d--) {
+                index[d] = 0;
+            }
+        }
+        return offsets;
+    }
+
+    /**
+     * The GEMM beta for a batched gradient: an operand whose matrices are each used once takes the
+     * target's (overwrite when fresh); one used by several batch entries is zeroed when fresh and
+     * then always accumulated.
+     */
+    private static float batchGradBeta(Backend be, Grads.Target target, boolean repeats) {
+        if (!repeats) {
+            return target.beta();
+        }
+        if (target.fresh()) {
+            be.fill(target.grad().buffer(), 0f);
+        }
+        return 1f;
     }
 
     private static Tensor linearNamed(String op, Tensor x, Tensor weight) {
@@ -426,32 +680,32 @@ public final class Ops {
     // ---- reductions ---------------------------------------------------------------------------
     // Dims count from the end when negative (−1 is the last), as PyTorch's; one out of range throws
     // "op: dim 3 is out of range for a tensor of rank 2 (expected -2 to 1)". Full reductions give a
-    // one-element tensor of shape [1] (jrocm has no rank-0 tensors yet), as crossEntropy's loss.
+    // rank-0 tensor, as PyTorch's (and as crossEntropy's loss).
 
     /** The result of {@link #max(Tensor, int, boolean)}: the largest values and their indices (i32) along the dim. */
     public record MaxResult(Tensor values, Tensor indices) {}
 
     /**
-     * The sum of all elements of x (any shape): a one-element tensor of shape [1]; 0 for an empty
+     * The sum of all elements of x (any shape): a rank-0 tensor, as PyTorch's; 0 for an empty
      * x. Gradient: dx = dy everywhere.
      */
     public static Tensor sum(Tensor x) {
         requireFloat("sum", "x", x);
-        return reduce("sum", x, Strides.padded(new int[] {1}, x.rank()), new int[] {1}, false);
+        return reduce("sum", x, ones(x.rank()), new int[0], false);
     }
 
     /**
-     * The mean of all elements of x (any shape): a one-element tensor of shape [1]; NaN for an
+     * The mean of all elements of x (any shape): a rank-0 tensor; NaN for an
      * empty x (the mean of nothing), as PyTorch. Gradient: dx = dy/N everywhere.
      */
     public static Tensor mean(Tensor x) {
         requireFloat("mean", "x", x);
-        return reduce("mean", x, Strides.padded(new int[] {1}, x.rank()), new int[] {1}, true);
+        return reduce("mean", x, ones(x.rank()), new int[0], true);
     }
 
     /**
      * The sum of x along {@code dim} (negative counts from the end): x's shape with that dim 1
-     * ({@code keepDim}) or dropped; a rank-1 x reduced without keepDim gives shape [1]. A sum over
+     * ({@code keepDim}) or dropped; a rank-1 x reduced without keepDim gives rank 0. A sum over
      * an empty dim is 0. Gradient: dy repeated along the dim. Throws
      * {@link IllegalArgumentException} for a dim out of range or a non-f32 x.
      */
@@ -474,7 +728,7 @@ public final class Ops {
     /**
      * The largest element of x along {@code dim} and its index (i32, the first on ties; a NaN is
      * the largest, as PyTorch), both of x's shape with that dim 1 ({@code keepDim}) or dropped (a
-     * rank-1 x gives shape [1]). The gradient of values goes to the element each index names, as
+     * rank-1 x gives rank 0). The gradient of values goes to the element each index names, as
      * PyTorch's on the CPU; the indices are read at backward, so they must stay open until then.
      * Throws {@link IllegalArgumentException} for a dim out of range, an empty dim or a non-f32 x.
      */
@@ -575,6 +829,12 @@ public final class Ops {
         return y;
     }
 
+    private static int[] ones(int rank) {
+        int[] s = new int[rank];
+        Arrays.fill(s, 1);
+        return s;
+    }
+
     /** {@code dim} as an index in [0, rank), negative dims counting from the end. */
     private static int dim(String op, Tensor x, int dim) {
         int rank = x.rank();
@@ -585,15 +845,12 @@ public final class Ops {
         return dim < 0 ? dim + rank : dim;
     }
 
-    /** {@code shape} with dim d set to 1 ({@code keepDim}) or dropped; [1] when nothing is left. */
+    /** {@code shape} with dim d set to 1 ({@code keepDim}) or dropped (a rank-1 shape becomes rank 0). */
     private static int[] reducedShape(int[] shape, int d, boolean keepDim) {
         if (keepDim) {
             int[] s = shape.clone();
             s[d] = 1;
             return s;
-        }
-        if (shape.length == 1) {
-            return new int[] {1};
         }
         int[] s = new int[shape.length - 1];
         for (int k = 0, j = 0; k < shape.length; k++) {
@@ -624,7 +881,7 @@ public final class Ops {
     // ---- loss ---------------------------------------------------------------------------------
 
     /**
-     * Mean cross-entropy of (batch, classes) logits against int32 labels (batch): a one-element
+     * Mean cross-entropy of (batch, classes) logits against int32 labels (batch): a rank-0
      * tensor. Logits (…, classes) of higher rank take labels of their leading shape (…), every
      * position one row, as {@code F.cross_entropy(logits.view(-1, C), labels.view(-1))}.
      */
@@ -669,8 +926,11 @@ public final class Ops {
         Tensor dLogits = record ? Tensor.empty(be, batch, classes) : null;
         be.crossEntropy(logits.buffer(), labels.buffer(), batch, classes, stats.buffer(),
                 dLogits == null ? null : dLogits.buffer());
-        Tensor loss = stats.narrow(0, 1);
-        Tensor correct = stats.narrow(1, 1);
+        Tensor loss, correct;
+        try (Autograd.NoGrad none = Autograd.noGrad()) { // rank-0 views of the two stats, as PyTorch's loss
+            loss = stats.narrow(0, 1).view();
+            correct = stats.narrow(1, 1).view();
+        }
         if (record) {
             loss.setNode(new Node("crossEntropy", inputs(logits), dLoss -> {
                 if (Autograd.isSeedOfOne(dLoss)) {

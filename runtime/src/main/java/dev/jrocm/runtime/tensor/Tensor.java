@@ -215,6 +215,16 @@ public final class Tensor implements AutoCloseable {
         return slice;
     }
 
+    /** PyTorch's {@code transpose(d0, d1)} as a new dense tensor carrying gradients: see {@link Ops#transpose}. */
+    public Tensor transpose(int d0, int d1) {
+        return Ops.transpose(this, d0, d1);
+    }
+
+    /** PyTorch's {@code permute(dims)} as a new dense tensor carrying gradients: see {@link Ops#permute}. */
+    public Tensor permute(int... dims) {
+        return Ops.permute(this, dims);
+    }
+
     private Tensor root() { return base == null ? this : base; }
 
     // ---- facts --------------------------------------------------------------------------------

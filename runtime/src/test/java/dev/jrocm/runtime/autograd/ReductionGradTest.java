@@ -162,7 +162,9 @@ class ReductionGradTest {
                             + " the logits' leading dimensions)",
                     assertThrows(IllegalArgumentException.class,
                             () -> Ops.crossEntropy(x, Tensor.ofInts(backend, new int[8], 2, 4))).getMessage());
-            assertArrayEquals(new int[] {1}, Ops.sum(Tensor.zeros(backend, 5), 0, false).shape());
+            assertArrayEquals(new int[0], Ops.sum(Tensor.zeros(backend, 5), 0, false).shape()); // rank 0, as PyTorch
+            assertArrayEquals(new int[0], Ops.sum(Tensor.zeros(backend, 2, 3)).shape());
+            assertEquals(0f, Ops.sum(Ops.sum(Tensor.zeros(backend, 2, 3))).item()); // a rank-0 x sums to itself
             assertEquals(Float.NaN, Ops.mean(Tensor.zeros(backend, 0)).item());
         }
     }
