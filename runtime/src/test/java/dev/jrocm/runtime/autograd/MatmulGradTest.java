@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * dimensions, values against loops in double and gradients against finite differences. The loss is
  * Σ y⊙w for a fixed random w of y's shape, so every output element has its own weight.
  */
-class MatmulGradTest {
+public class MatmulGradTest {
 
     @BeforeAll
     static void open() { GradCheckTest.open(); }
@@ -126,7 +126,7 @@ class MatmulGradTest {
      * torch.matmul in double by its definition: vectors promoted to a row or a column, batch
      * indices broadcast from the right, each output element Σ_k a[…, i, k]·b[…, k, j].
      */
-    static double[] reference(double[] a, int[] aShape, double[] b, int[] bShape) {
+    public static double[] reference(double[] a, int[] aShape, double[] b, int[] bShape) {
         int[] as = aShape.length == 1 ? new int[] {1, aShape[0]} : aShape;
         int[] bs = bShape.length == 1 ? new int[] {bShape[0], 1} : bShape;
         int m = as[as.length - 2], k = as[as.length - 1], n = bs[bs.length - 1];
