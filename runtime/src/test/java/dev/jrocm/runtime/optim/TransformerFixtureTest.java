@@ -5,7 +5,7 @@ import dev.jrocm.runtime.autograd.Ops;
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.cpu.CpuBackend;
 import dev.jrocm.runtime.nn.Embedding;
-import dev.jrocm.runtime.nn.GELU;
+import dev.jrocm.runtime.nn.GptBlock;
 import dev.jrocm.runtime.nn.LayerNorm;
 import dev.jrocm.runtime.nn.Linear;
 import dev.jrocm.runtime.nn.Module;
@@ -29,7 +29,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A GPT-2-style language model written with jrocm's ops and layers — embeddings, pre-LayerNorm
- * blocks of causal multi-head attention (matmul, transpose, an additive −∞ mask, softmax) and a
+ * blocks ({@link GptBlock}) of causal attention (matmul, transpose, an additive −∞ mask, softmax) and a
  * GELU MLP with residuals — against {@code runtime/src/test/python/transformer_fixture.py}
  * (PyTorch 2.13): the same initial state dict loads strictly, the first logits agree, and 20 steps
  * of AdamW with a cosine schedule and gradient clipping follow PyTorch's loss and gradient-norm
@@ -44,66 +44,6 @@ class TransformerFixtureTest {
     @AfterAll
     static void close() { backend.close(); }
 
-    /** Causal self-attention with separate q, k, v projections, PyTorch's layout (B, T, C). */
-    static final class Attention extends Module {
-        private final Linear q, k, v, proj;
-        private final int heads;
-        private final Tensor mask; // (T, T): 0 on and below the diagonal, −∞ above
-
-        Attention(Backend be, int channels, int heads, int blockSize, long seed) {
-            this.heads = heads;
-            q = registerModule("q", new Linear(be, channels, channels, seed));
-            k = registerModule("k", new Linear(be, channels, channels, seed + 1));
-            v = registerModule("v", new Linear(be, channels, channels, seed + 2));
-            proj = registerModule("c_proj", new Linear(be, channels, channels, seed + 3));
-            float[] m = new float[blockSize * blockSize];
-            for (int i = 0; i < blockSize; i++) {
-                for (int j = i + 1; j < blockSize; j++) {
-                    m[i * blockSize + j] = Float.NEGATIVE_INFINITY;
-                }
-            }
-            mask = Scope.detached(() -> Tensor.of(be, m, blockSize, blockSize));
-        }
-
-        @Override
-        public Tensor forward(Tensor x) {
-            int b = x.dim(0), t = x.dim(1), c = x.dim(2), d = c / heads;
-            Tensor qh = q.forward(x).view(b, t, heads, d).transpose(1, 2); // (B, H, T, D)
-            Tensor kh = k.forward(x).view(b, t, heads, d).transpose(1, 2);
-            Tensor vh = v.forward(x).view(b, t, heads, d).transpose(1, 2);
-            Tensor att = Ops.scale(Ops.matmul(qh, kh.transpose(-2, -1)), (float) (1 / Math.sqrt(d)));
-            att = Ops.softmax(Ops.add(att, mask), -1);
-            Tensor y = Ops.matmul(att, vh).transpose(1, 2).reshape(b, t, c);
-            return proj.forward(y);
-        }
-
-        @Override
-        public void close() {
-            mask.close();
-            super.close();
-        }
-    }
-
-    static final class Block extends Module {
-        private final LayerNorm ln1, ln2;
-        private final Attention attn;
-        private final Sequential mlp;
-
-        Block(Backend be, int c, int heads, int blockSize, long seed) {
-            ln1 = registerModule("ln_1", new LayerNorm(be, c));
-            attn = registerModule("attn", new Attention(be, c, heads, blockSize, seed));
-            ln2 = registerModule("ln_2", new LayerNorm(be, c));
-            mlp = registerModule("mlp", new Sequential("0", new Linear(be, c, 4 * c, seed + 10), "1", new GELU(),
-                    "2", new Linear(be, 4 * c, c, seed + 11)));
-        }
-
-        @Override
-        public Tensor forward(Tensor x) {
-            x = Ops.add(x, attn.forward(ln1.forward(x)));
-            return Ops.add(x, mlp.forward(ln2.forward(x)));
-        }
-    }
-
     static final class Gpt extends Module {
         private final Embedding wte, wpe;
         private final Sequential h;
@@ -116,7 +56,7 @@ class TransformerFixtureTest {
             Object[] named = new Object[2 * blocks];
             for (int i = 0; i < blocks; i++) {
                 named[2 * i] = Integer.toString(i);
-                named[2 * i + 1] = new Block(be, c, heads, blockSize, 100L * (i + 1));
+                named[2 * i + 1] = new GptBlock(be, c, heads, 100L * (i + 1));
             }
             h = registerModule("h", new Sequential(named));
             lnF = registerModule("ln_f", new LayerNorm(be, c));
