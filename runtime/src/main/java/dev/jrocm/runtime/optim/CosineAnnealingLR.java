@@ -18,7 +18,7 @@ public final class CosineAnnealingLR extends ClosedFormLr {
     private final double etaMin;
 
     /**
-     * @param tMax the steps from the base lr down to etaMin (PyTorch's {@code T_max}), > 0
+     * @param tMax the steps from the base lr down to etaMin (PyTorch's {@code T_max}), &gt; 0
      * @param etaMin the lowest lr (PyTorch's {@code eta_min}), ≥ 0 and finite
      * @throws IllegalArgumentException naming the bad argument, when optimizer is null or an argument is out of range
      * @throws UnsupportedOperationException when the optimizer has no learning rate

@@ -14,7 +14,7 @@ public final class LinearLR extends ClosedFormLr {
     /**
      * @param startFactor the factor at t = 0, in (0, 1]
      * @param endFactor the factor from t = totalIters on, in [0, 1]
-     * @param totalIters the steps the factor takes from start to end, > 0
+     * @param totalIters the steps the factor takes from start to end, &gt; 0
      * @throws IllegalArgumentException naming the bad argument, when optimizer is null or an argument is out of range
      * @throws UnsupportedOperationException when the optimizer has no learning rate
      */

@@ -14,7 +14,7 @@ import java.util.List;
 public final class LinearWarmup extends SequentialLR {
 
     /**
-     * @param warmupSteps > 0
+     * @param warmupSteps &gt; 0
      * @param then the schedule after the warm-up, on {@code optimizer}
      * @throws IllegalArgumentException when warmupSteps ≤ 0, optimizer or then is null, or then is
      *         on another optimizer

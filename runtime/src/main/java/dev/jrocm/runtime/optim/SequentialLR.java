@@ -25,7 +25,7 @@ public sealed class SequentialLR implements LrScheduler permits LinearWarmup {
     /**
      * @param schedulers at least one, each on {@code optimizer}
      * @param milestones the t at which each scheduler after the first takes over: one fewer than
-     *        schedulers, > 0 and strictly increasing
+     *        schedulers, &gt; 0 and strictly increasing
      * @throws IllegalArgumentException naming the class and the bad value: optimizer, schedulers
      *         or one of them null, no scheduler, a scheduler on another optimizer, the wrong number
      *         of milestones, or milestones not positive and increasing

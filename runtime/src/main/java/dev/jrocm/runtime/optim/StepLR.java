@@ -17,8 +17,8 @@ public final class StepLR extends ClosedFormLr {
     }
 
     /**
-     * @param stepSize steps between two decays, > 0
-     * @param gamma the factor of each decay, > 0 and finite (above 1 the lr grows; a step whose
+     * @param stepSize steps between two decays, &gt; 0
+     * @param gamma the factor of each decay, &gt; 0 and finite (above 1 the lr grows; a step whose
      *        lr would not fit a float throws {@link IllegalStateException})
      * @throws IllegalArgumentException naming the bad argument, when optimizer is null or an argument is out of range
      * @throws UnsupportedOperationException when the optimizer has no learning rate
