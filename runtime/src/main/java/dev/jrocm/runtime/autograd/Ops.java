@@ -218,8 +218,8 @@ public final class Ops {
     }
 
     /**
-     * A LoRA layer, {@code y = x·Wᵀ + b + s·(drop(x)·Aᵀ)·Bᵀ}: x (batch, in), W (out, in), b (out)
-     * or null, A (r, in), B (out, r). The low-rank path is two thin GEMMs, the second accumulating
+     * A LoRA layer, {@code y = x·Wᵀ + b + s·(drop(x)·Aᵀ)·Bᵀ}: x (batch, in) or (…, in) as in
+     * {@link #linear}, W (out, in), b (out) or null, A (r, in), B (out, r). The low-rank path is two thin GEMMs, the second accumulating
      * into y (beta = 1): the out×in update B·A is never formed. With a frozen W and b their
      * gradients are neither computed nor stored; with data as x (no grad) neither is dx.
      *
@@ -229,6 +229,19 @@ public final class Ops {
     @SuppressWarnings("try")
     public static Tensor loraLinear(Tensor x, Tensor weight, Tensor bias, Tensor loraA, Tensor loraB,
                                     float scale, float dropout, long dropoutSeed) {
+        if (x.rank() != 2 && x.rank() > 0) { // (…, in): rows flattened through views that carry gradients, as linear
+            int[] shape = x.shape();
+            long rows = Strides.count(Arrays.copyOf(shape, shape.length - 1));
+            if (rows > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("loraLinear: x " + x.shapeString() + " has more than "
+                        + Integer.MAX_VALUE + " rows");
+            }
+            Tensor y = loraLinear(x.view((int) rows, shape[shape.length - 1]), weight, bias, loraA, loraB,
+                    scale, dropout, dropoutSeed);
+            shape[shape.length - 1] = y.dim(1);
+            return y.view(shape);
+        }
+        requireMatrix("loraLinear", "x", x);
         requireMatrix("loraLinear", "lora_A", loraA);
         requireMatrix("loraLinear", "lora_B", loraB);
         int rank = loraA.dim(0);

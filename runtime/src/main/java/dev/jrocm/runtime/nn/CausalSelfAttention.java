@@ -19,7 +19,6 @@ import java.util.Map;
 public final class CausalSelfAttention extends Module {
     private final Backend backend;
     private final int channels, heads;
-    private final Linear q, k, v, proj;
     private final Map<Integer, Tensor> masks = new HashMap<>(); // (T, T) per sequence length seen
 
     /**
@@ -34,10 +33,11 @@ public final class CausalSelfAttention extends Module {
         this.backend = backend;
         this.channels = channels;
         this.heads = heads;
-        q = registerModule("q", new Linear(backend, channels, channels, seed));
-        k = registerModule("k", new Linear(backend, channels, channels, seed + 1));
-        v = registerModule("v", new Linear(backend, channels, channels, seed + 2));
-        proj = registerModule("c_proj", new Linear(backend, channels, channels, seed + 3));
+        // Children are called through child(name), so LoRA (which replaces them) takes effect.
+        registerModule("q", new Linear(backend, channels, channels, seed));
+        registerModule("k", new Linear(backend, channels, channels, seed + 1));
+        registerModule("v", new Linear(backend, channels, channels, seed + 2));
+        registerModule("c_proj", new Linear(backend, channels, channels, seed + 3));
     }
 
     /** x (B, T, C) → (B, T, C); position t attends to positions ≤ t. */
@@ -48,12 +48,12 @@ public final class CausalSelfAttention extends Module {
                     + " but needs to be (batch, time, " + channels + ")");
         }
         int b = x.dim(0), t = x.dim(1), d = channels / heads;
-        Tensor qh = q.forward(x).view(b, t, heads, d).transpose(1, 2); // (B, H, T, d)
-        Tensor kh = k.forward(x).view(b, t, heads, d).transpose(1, 2);
-        Tensor vh = v.forward(x).view(b, t, heads, d).transpose(1, 2);
+        Tensor qh = child("q").forward(x).view(b, t, heads, d).transpose(1, 2); // (B, H, T, d)
+        Tensor kh = child("k").forward(x).view(b, t, heads, d).transpose(1, 2);
+        Tensor vh = child("v").forward(x).view(b, t, heads, d).transpose(1, 2);
         Tensor scores = Ops.scale(Ops.matmul(qh, kh.transpose(-2, -1)), (float) (1 / Math.sqrt(d)));
         Tensor att = Ops.softmax(Ops.add(scores, mask(t)), -1);
-        return proj.forward(Ops.matmul(att, vh).transpose(1, 2).reshape(b, t, channels));
+        return child("c_proj").forward(Ops.matmul(att, vh).transpose(1, 2).reshape(b, t, channels));
     }
 
     private Tensor mask(int t) {

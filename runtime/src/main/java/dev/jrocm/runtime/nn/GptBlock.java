@@ -12,22 +12,19 @@ import dev.jrocm.runtime.tensor.Tensor;
  * {@code runtime/src/test/python/transformer_fixture.py} has the same ones. No dropout.
  */
 public final class GptBlock extends Module {
-    private final LayerNorm ln1, ln2;
-    private final CausalSelfAttention attn;
-    private final Sequential mlp;
-
     /** @param seed initialisation of the block's Linear layers (PyTorch's default scheme) */
     public GptBlock(Backend backend, int channels, int heads, long seed) {
-        ln1 = registerModule("ln_1", new LayerNorm(backend, channels));
-        attn = registerModule("attn", new CausalSelfAttention(backend, channels, heads, seed));
-        ln2 = registerModule("ln_2", new LayerNorm(backend, channels));
-        mlp = registerModule("mlp", new Sequential("0", new Linear(backend, channels, 4 * channels, seed + 10),
+        // Children are called through child(name), so LoRA (which replaces Linear layers) takes effect.
+        registerModule("ln_1", new LayerNorm(backend, channels));
+        registerModule("attn", new CausalSelfAttention(backend, channels, heads, seed));
+        registerModule("ln_2", new LayerNorm(backend, channels));
+        registerModule("mlp", new Sequential("0", new Linear(backend, channels, 4 * channels, seed + 10),
                 "1", new GELU(), "2", new Linear(backend, 4 * channels, channels, seed + 11)));
     }
 
     @Override
     public Tensor forward(Tensor x) {
-        Tensor h = Ops.add(x, attn.forward(ln1.forward(x)));
-        return Ops.add(h, mlp.forward(ln2.forward(h)));
+        Tensor h = Ops.add(x, child("attn").forward(child("ln_1").forward(x)));
+        return Ops.add(h, child("mlp").forward(child("ln_2").forward(h)));
     }
 }

@@ -37,7 +37,25 @@ public abstract class Module implements AutoCloseable {
         return module;
     }
 
-    /** Replaces the child registered as {@code name} (as LoRA does); returns the old one. */
+    /**
+     * The child registered as {@code name} now: a forward that calls its children through this
+     * (not through a field kept from {@link #registerModule}) runs whatever {@link #replaceModule}
+     * put there, e.g. a LoRA layer, as PyTorch's attribute lookup does.
+     */
+    protected final Module child(String name) {
+        Module m = children.get(name);
+        if (m == null) {
+            throw new IllegalArgumentException("no child module '" + name + "' in " + getClass().getSimpleName()
+                    + " (children: " + children.keySet() + ")");
+        }
+        return m;
+    }
+
+    /**
+     * Replaces the child registered as {@code name} (as LoRA does); returns the old one. The
+     * parent's forward sees the new child only if it calls it through {@link #child(String)} or
+     * {@link #children()}: a Java field still holds the old one.
+     */
     public final Module replaceModule(String name, Module module) {
         if (!children.containsKey(name)) {
             throw new IllegalArgumentException("no child module '" + name + "' in " + getClass().getSimpleName()

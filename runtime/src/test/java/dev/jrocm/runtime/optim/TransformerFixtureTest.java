@@ -44,35 +44,29 @@ class TransformerFixtureTest {
     @AfterAll
     static void close() { backend.close(); }
 
+    /** The model of docs/MODELS.md. */
     static final class Gpt extends Module {
-        private final Embedding wte, wpe;
-        private final Sequential h;
-        private final LayerNorm lnF;
-        private final Linear head;
-
         Gpt(Backend be, int vocab, int blockSize, int c, int heads, int blocks) {
-            wte = registerModule("wte", new Embedding(be, vocab, c, 1));
-            wpe = registerModule("wpe", new Embedding(be, blockSize, c, 2));
+            registerModule("wte", new Embedding(be, vocab, c, 1));
+            registerModule("wpe", new Embedding(be, blockSize, c, 2));
             Object[] named = new Object[2 * blocks];
             for (int i = 0; i < blocks; i++) {
-                named[2 * i] = Integer.toString(i);
+                named[2 * i] = Integer.toString(i);                 // state-dict keys h.0.…, h.1.…
                 named[2 * i + 1] = new GptBlock(be, c, heads, 100L * (i + 1));
             }
-            h = registerModule("h", new Sequential(named));
-            lnF = registerModule("ln_f", new LayerNorm(be, c));
-            head = registerModule("lm_head", new Linear(be, c, vocab, false, 3));
+            registerModule("h", new Sequential(named));
+            registerModule("ln_f", new LayerNorm(be, c));
+            registerModule("lm_head", new Linear(be, c, vocab, false, 3));
         }
 
         /** idx (B, T) i32 → logits (B, T, vocab). */
         @Override
         public Tensor forward(Tensor idx) {
             int t = idx.dim(1);
-            int[] positions = new int[t];
-            for (int i = 0; i < t; i++) {
-                positions[i] = i;
-            }
-            Tensor x = Ops.add(wte.forward(idx), wpe.forward(Tensor.ofInts(idx.backend(), positions, t)));
-            return head.forward(lnF.forward(h.forward(x)));
+            int[] positions = java.util.stream.IntStream.range(0, t).toArray();
+            Tensor x = Ops.add(child("wte").forward(idx),                 // (B, T, C) + (T, C)
+                    child("wpe").forward(Tensor.ofInts(idx.backend(), positions, t)));
+            return child("lm_head").forward(child("ln_f").forward(child("h").forward(x)));
         }
     }
 
