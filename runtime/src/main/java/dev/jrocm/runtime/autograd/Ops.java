@@ -31,7 +31,7 @@ public final class Ops {
     /** The result of {@link #crossEntropyWithAccuracy}: the mean loss and the number of correct argmaxes. */
     public record LossAndCorrect(Tensor loss, Tensor correct) {}
 
-    // ---- shape ops (called by Tensor.view / Tensor.narrow inside a recorded graph) ------------
+    // ---- shape ops (view and row narrow recorded for Tensor; the others copy via copyStrided) --
 
     /** Records {@code view} (same buffer as {@code x}, another shape) as an op: dx (+)= dy in x's shape. */
     public static void recordView(Tensor x, Tensor view) {
