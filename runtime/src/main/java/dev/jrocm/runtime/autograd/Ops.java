@@ -32,7 +32,7 @@ public final class Ops {
     /** The result of {@link #crossEntropyWithAccuracy}: the mean loss and the number of correct argmaxes. */
     public record LossAndCorrect(Tensor loss, Tensor correct) {}
 
-    // ---- shape ops (called by Tensor.view / Tensor.narrow inside a recorded graph) ------------
+    // ---- shape ops (view and row narrow recorded for Tensor; the others copy via copyStrided) --
 
     /** Records {@code view} (same buffer as {@code x}, another shape) as an op: dx (+)= dy in x's shape. */
     public static void recordView(Tensor x, Tensor view) {
@@ -63,80 +63,268 @@ public final class Ops {
     }
 
     /**
-     * PyTorch's {@code x.permute(dims)} as a new dense tensor: result dim i is x's dim
-     * {@code dims[i]} (negative dims count from the end). One strided read of x (a
-     * {@link Backend#binary} adding 0, so every backend runs it with its broadcasting kernel).
-     * Gradient: dy permuted back, accumulated into dx. Throws {@link IllegalArgumentException}
-     * when {@code dims} is not a permutation of x's dims.
+     * x with dims {@code dim0} and {@code dim1} swapped (negative dims count from the end), as
+     * PyTorch's {@code transpose}, but a new dense tensor (a copy) rather than a strided view.
+     * Gradient: dy transposed back into dx. Throws {@link IllegalArgumentException} naming
+     * {@code transpose} for a dim out of range.
+     */
+    public static Tensor transpose(Tensor x, int dim0, int dim1) {
+        int[] perm = new int[x.rank()];
+        Arrays.setAll(perm, d -> d);
+        int d0 = dim("transpose", x, dim0), d1 = dim("transpose", x, dim1);
+        perm[d0] = d1;
+        perm[d1] = d0;
+        return permuted("transpose", x, perm);
+    }
+
+    /**
+     * x's dims reordered: {@code y.dim(d) == x.dim(dims[d])}, as PyTorch's {@code permute} (negative
+     * dims count from the end), but a new dense tensor (a copy). Gradient: dy permuted back by the
+     * inverse permutation into dx. Throws {@link IllegalArgumentException} when dims is not a
+     * permutation of x's dims (wrong length, a dim out of range or repeated), naming it.
      */
     public static Tensor permute(Tensor x, int... dims) {
         int rank = x.rank();
+        if (dims.length != rank) {
+            throw new IllegalArgumentException("permute: dims " + Arrays.toString(dims) + " are not a permutation of the "
+                    + rank + " dims of " + x.shapeString() + " (it needs " + rank + " dims, got " + dims.length + ")");
+        }
         int[] perm = new int[rank];
         boolean[] seen = new boolean[rank];
-        if (dims.length != rank) {
-            throw new IllegalArgumentException("permute: " + Arrays.toString(dims) + " names " + dims.length
-                    + " dims but x " + x.shapeString() + " has " + rank);
-        }
-        for (int i = 0; i < rank; i++) {
-            int d = dim("permute", x, dims[i]);
-            if (seen[d]) {
-                throw new IllegalArgumentException("permute: " + Arrays.toString(dims) + " is not a permutation of x's "
-                        + rank + " dims (dim " + dims[i] + " appears twice)");
+        for (int d = 0; d < rank; d++) {
+            perm[d] = dim("permute", x, dims[d]);
+            if (seen[perm[d]]) {
+                throw new IllegalArgumentException("permute: dims " + Arrays.toString(dims) + " are not a permutation of the "
+                        + rank + " dims of " + x.shapeString() + " (dim " + perm[d] + " appears twice)");
             }
-            seen[d] = true;
-            perm[i] = d;
+            seen[perm[d]] = true;
         }
-        int[] xShape = x.shape();
-        int[] shape = new int[rank];
-        for (int i = 0; i < rank; i++) {
-            shape[i] = xShape[perm[i]];
+        return permuted("permute", x, perm);
+    }
+
+    /**
+     * PyTorch's {@code t()}: a matrix transposed (a copy); a tensor of rank 0 or 1 is returned as
+     * it is. Throws {@link IllegalArgumentException} for rank above 2.
+     */
+    public static Tensor t(Tensor x) {
+        if (x.rank() > 2) {
+            throw new IllegalArgumentException("t: expects a tensor of rank 2 or less, not " + x.shapeString()
+                    + " (use transpose(dim0, dim1))");
+        }
+        return x.rank() < 2 ? x : transpose(x, 0, 1);
+    }
+
+    /** y.dim(d) = x.dim(perm[d]), perm valid: one strided copy forward, its inverse backward (into a dense dx). */
+    private static Tensor permuted(String op, Tensor x, int[] perm) {
+        int rank = perm.length;
+        int[] xShape = x.shape(), yShape = new int[rank];
+        long[] xStrides = Strides.dense(xShape), read = new long[rank];
+        for (int d = 0; d < rank; d++) {
+            yShape[d] = xShape[perm[d]];
+            read[d] = xStrides[perm[d]];
         }
         Backend be = x.backend();
-        Tensor y = Tensor.empty(be, shape);
-        permuteInto(be, x.buffer(), xShape, perm, null, y.buffer());
+        Tensor y = Tensor.empty(be, x.dtype(), yShape);
+        be.copyStrided(x.buffer(), read, y.buffer(), Strides.dense(yShape), yShape, false);
         if (Autograd.records(x)) {
-            int[] inverse = new int[rank];
-            for (int i = 0; i < rank; i++) {
-                inverse[perm[i]] = i;
-            }
-            y.setNode(new Node("permute", inputs(x), dy -> {
+            y.setNode(new Node(op, inputs(x), dy -> {
+                long[] yStrides = Strides.dense(yShape), back = new long[rank]; // dx[i] = dy[i permuted]
+                for (int d = 0; d < rank; d++) {
+                    back[perm[d]] = yStrides[d];
+                }
                 Grads.Target dx = Grads.target(x);
-                permuteInto(be, dy.buffer(), shape, inverse, dx.fresh() ? null : dx.grad().buffer(), dx.grad().buffer());
+                be.copyStrided(dy.buffer(), back, dx.grad().buffer(), xStrides, xShape, !dx.fresh());
             }));
         }
         return y;
     }
 
-    /** PyTorch's {@code x.transpose(d0, d1)}: {@link #permute} swapping two dims (a copy). */
-    public static Tensor transpose(Tensor x, int d0, int d1) {
-        int a = dim("transpose", x, d0), b = dim("transpose", x, d1);
-        int[] perm = new int[x.rank()];
-        for (int i = 0; i < perm.length; i++) {
-            perm[i] = i == a ? b : i == b ? a : i;
+    /**
+     * Elements [start, start + length) of x along {@code dim} (negative dim and start count from
+     * the end), as PyTorch's {@code narrow}: along dim 0 a view sharing x's buffer ({@link Tensor#narrow(int, int)}),
+     * along any other dim a new dense tensor (a copy). Gradient: dy into that slice of dx, 0
+     * elsewhere. Throws {@link IllegalArgumentException} for a dim out of range, a rank-0 x, or a
+     * range that is negative or ends past the dim.
+     */
+    public static Tensor narrow(Tensor x, int dim, int start, int length) {
+        if (x.rank() == 0) {
+            throw new IllegalArgumentException("narrow: a tensor of rank 0 has no dimension to narrow");
         }
-        return permute(x, perm);
+        int d = dim("narrow", x, dim);
+        int[] xShape = x.shape();
+        if (start < -xShape[d] || length < 0 || start > xShape[d]
+                || length > xShape[d] - (start < 0 ? start + xShape[d] : start)) {
+            throw new IllegalArgumentException("narrow: elements [" + start + ", " + ((long) start + length) + ") of dim "
+                    + dim + " of " + x.shapeString() + " (start must be in [" + -xShape[d] + ", " + xShape[d]
+                    + "], length ≥ 0, and the range must end within the dim's " + xShape[d] + " elements)");
+        }
+        if (start < 0) {
+            start += xShape[d];
+        }
+        if (d == 0) {
+            return x.narrow(start, length);
+        }
+        int[] yShape = xShape.clone();
+        yShape[d] = length;
+        long[] xStrides = Strides.dense(xShape);
+        long offset = start * xStrides[d];
+        Backend be = x.backend();
+        Tensor y = Tensor.empty(be, x.dtype(), yShape);
+        if (y.size() > 0) {
+            be.copyStrided(x.buffer().slice(offset, x.size() - offset), xStrides, y.buffer(), Strides.dense(yShape),
+                    yShape, false);
+        }
+        if (Autograd.records(x)) {
+            y.setNode(new Node("narrow", inputs(x), dy -> {
+                Grads.Target dx = Grads.target(x);
+                if (dx.fresh()) {
+                    be.fill(dx.grad().buffer(), 0f);
+                }
+                if (y.size() > 0) {
+                    be.copyStrided(dy.buffer(), Strides.dense(yShape), dx.grad().buffer().slice(offset, x.size() - offset),
+                            xStrides, yShape, true);
+                }
+            }));
+        }
+        return y;
+    }
+
+    /** {@link #cat(int, List)} of {@code parts}. */
+    public static Tensor cat(int dim, Tensor... parts) {
+        return cat(dim, Arrays.asList(parts));
     }
 
     /**
-     * out = src permuted by {@code perm} (+ {@code addend}, out's own dense layout, when not null):
-     * src read with its strides reordered, against a zero (or the addend) read densely.
+     * The parts joined along {@code dim} (negative counts from the end), as PyTorch's {@code cat}:
+     * every part of one rank (at least 1), dtype and backend, with equal dims except along
+     * {@code dim}, where the result's is their sum; always a new tensor. A part may appear more
+     * than once. Gradient: each part gets its slice of dy (a part used twice gets both slices
+     * added). Throws {@link IllegalArgumentException} for no parts, a dim out of range, or the
+     * first part that differs from part 0, naming it and how.
      */
-    private static void permuteInto(Backend be, Buffer src, int[] srcShape, int[] perm, Buffer addend, Buffer out) {
-        int rank = srcShape.length;
-        long[] own = Strides.dense(srcShape);
-        long[] read = new long[rank];
-        int[] outShape = new int[rank];
-        for (int i = 0; i < rank; i++) {
-            read[i] = own[perm[i]];
-            outShape[i] = srcShape[perm[i]];
+    public static Tensor cat(int dim, List<Tensor> parts) {
+        if (parts == null || parts.isEmpty()) {
+            throw new IllegalArgumentException("cat: needs at least one tensor, got none");
         }
-        if (addend != null) {
-            be.binary(BinaryOp.ADD, addend, Strides.dense(outShape), src, read, out, outShape);
-            return;
+        Tensor first = parts.get(0);
+        if (first.rank() == 0) {
+            throw new IllegalArgumentException("cat: part 0 has rank 0 (shape []): a tensor of rank 0 cannot be concatenated");
         }
-        try (Tensor zero = Tensor.zeros(be, 1)) {
-            be.binary(BinaryOp.ADD, src, read, zero.buffer(), new long[rank], out, outShape);
+        int d = dim("cat", first, dim);
+        int[] outShape = first.shape();
+        long total = 0;
+        for (int p = 0; p < parts.size(); p++) {
+            total += requireCatPart(parts, p, d, outShape).dim(d);
         }
+        if (total > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("cat: dim " + dim + " of the result would be " + total
+                    + ", more than " + Integer.MAX_VALUE);
+        }
+        outShape[d] = (int) total;
+        Backend be = first.backend();
+        Tensor y = Tensor.empty(be, first.dtype(), outShape);
+        long[] yStrides = Strides.dense(outShape);
+        long[] offsets = new long[parts.size()];
+        long at = 0;
+        for (int p = 0; p < parts.size(); p++) {
+            Tensor part = parts.get(p);
+            offsets[p] = at * yStrides[d];
+            at += part.dim(d);
+            if (part.size() > 0) {
+                be.copyStrided(part.buffer(), Strides.dense(part.shape()), y.buffer().slice(offsets[p], y.size() - offsets[p]),
+                        yStrides, part.shape(), false);
+            }
+        }
+        if (Autograd.records(parts.toArray(Tensor[]::new))) {
+            List<Tensor> inputs = List.copyOf(parts);
+            y.setNode(new Node("cat", inputs, dy -> {
+                for (int p = 0; p < inputs.size(); p++) {
+                    Tensor part = inputs.get(p);
+                    if (!part.requiresGrad()) {
+                        continue;
+                    }
+                    Grads.Target dp = Grads.target(part);
+                    if (part.size() > 0) {
+                        be.copyStrided(dy.buffer().slice(offsets[p], y.size() - offsets[p]), yStrides, dp.grad().buffer(),
+                                Strides.dense(part.shape()), part.shape(), !dp.fresh());
+                    }
+                }
+            }));
+        }
+        return y;
+    }
+
+    /** Part p of a cat along d, checked against part 0 (whose shape is {@code shape}). */
+    private static Tensor requireCatPart(List<Tensor> parts, int p, int d, int[] shape) {
+        Tensor part = parts.get(p), first = parts.get(0);
+        if (part == null) {
+            throw new IllegalArgumentException("cat: part " + p + " is null");
+        }
+        String differs = "cat: part " + p + " (" + part.describe() + ") does not match part 0 (" + first.describe() + "): ";
+        if (part.backend() != first.backend()) {
+            throw new IllegalArgumentException(differs + "it is on another backend");
+        }
+        if (part.dtype() != first.dtype()) {
+            throw new IllegalArgumentException(differs + "its dtype differs");
+        }
+        if (part.rank() != shape.length) {
+            throw new IllegalArgumentException(differs + "its rank is " + part.rank() + ", not " + shape.length);
+        }
+        for (int k = 0; k < shape.length; k++) {
+            if (k != d && part.dim(k) != shape[k]) {
+                throw new IllegalArgumentException(differs + "dim " + k + " is " + part.dim(k) + ", not " + shape[k]
+                        + " (only dim " + d + ", the one joined along, may differ)");
+            }
+        }
+        return part;
+    }
+
+    /**
+     * x in pieces of {@code size} along {@code dim} (the last one smaller when size does not
+     * divide the dim), as PyTorch's {@code split(split_size, dim)}: each piece is
+     * {@link #narrow}, so along dim 0 views, otherwise copies, each carrying its gradient. An empty
+     * dim gives one empty piece. Throws {@link IllegalArgumentException} for a size below 1 or a dim
+     * out of range.
+     */
+    public static List<Tensor> split(Tensor x, int size, int dim) {
+        if (x.rank() == 0) {
+            throw new IllegalArgumentException("split: a tensor of rank 0 has no dimension to split");
+        }
+        int d = dim("split", x, dim);
+        if (size < 1) {
+            throw new IllegalArgumentException("split: size must be at least 1, got " + size);
+        }
+        int n = x.dim(d);
+        List<Tensor> pieces = new java.util.ArrayList<>();
+        for (int start = 0; start < n || pieces.isEmpty(); start += size) {
+            pieces.add(narrow(x, d, start, Math.min(size, n - start)));
+        }
+        return pieces;
+    }
+
+    /**
+     * x in at most {@code chunks} pieces along {@code dim}, as PyTorch's {@code chunk}: pieces of
+     * ⌈n/chunks⌉ ({@link #split}), so fewer than {@code chunks} when the dim is short ({@code chunks}
+     * empty pieces when it is empty). Throws
+     * {@link IllegalArgumentException} for chunks below 1 or a dim out of range.
+     */
+    public static List<Tensor> chunk(Tensor x, int chunks, int dim) {
+        if (x.rank() == 0) {
+            throw new IllegalArgumentException("chunk: a tensor of rank 0 has no dimension to split");
+        }
+        int d = dim("chunk", x, dim);
+        if (chunks < 1) {
+            throw new IllegalArgumentException("chunk: chunks must be at least 1, got " + chunks);
+        }
+        int n = x.dim(d);
+        if (n == 0) { // as PyTorch: that many empty pieces
+            List<Tensor> empty = new java.util.ArrayList<>();
+            for (int c = 0; c < chunks; c++) {
+                empty.add(narrow(x, d, 0, 0));
+            }
+            return empty;
+        }
+        return split(x, (int) ((n + (long) chunks - 1) / chunks), d);
     }
 
     // ---- linear algebra -----------------------------------------------------------------------

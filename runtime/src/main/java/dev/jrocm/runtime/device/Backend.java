@@ -53,6 +53,22 @@ public interface Backend extends AutoCloseable {
 
     void copy(Buffer source, Buffer target);
 
+    /**
+     * A strided copy: {@code dst[Σ i_d·dstStrides[d]] = src[Σ i_d·srcStrides[d]]} for every index i
+     * of {@code shape} (rank 0 to {@link #MAX_RANK}; rank 0 is one element, an empty shape copies
+     * nothing), or {@code +=} when {@code accumulate}. Strides are elements, not negative, one per
+     * dimension; offsets come from {@link Buffer#slice}. What transpose, permute, narrow and cat
+     * (and their gradients) are made of. 4-byte elements of any type are copied bit for bit
+     * (accumulate adds floats).
+     *
+     * <p>The write pattern must not reach one element of dst twice (each is written once, in no
+     * fixed order, in parallel) and src must not overlap dst; otherwise the result is undefined.
+     * {@link Operands#copyStrided} checks what is cheap: ranks equal, every stride ≥ 0, the
+     * furthest element read and written within each buffer, no dst stride 0 over an extent above
+     * 1, and dst spanning at least as many elements as are written.
+     */
+    void copyStrided(Buffer src, long[] srcStrides, Buffer dst, long[] dstStrides, int[] shape, boolean accumulate);
+
     // ---- initialisation -----------------------------------------------------------------------
 
     void fill(Buffer x, float value);

@@ -184,6 +184,35 @@ public final class Operands {
         require(backend, name, "out", out, Strides.count(outShape));
     }
 
+    /**
+     * The operands of {@link Backend#copyStrided}: shape of rank 0 to {@link Backend#MAX_RANK}, one
+     * non-negative stride per dimension for each side, the furthest element read and written within
+     * src and dst, and the cheap part of "no element of dst written twice": no dst stride 0 over an
+     * extent above 1, and dst spanning at least as many elements as the shape has.
+     */
+    public static void copyStrided(Backend backend, Buffer src, long[] srcStrides, Buffer dst, long[] dstStrides,
+                                   int[] shape) {
+        shape("copyStrided", "shape", shape);
+        long srcReach = reach("copyStrided", "src", srcStrides, shape);
+        long dstReach = reach("copyStrided", "dst", dstStrides, shape);
+        long n = Strides.count(shape);
+        if (n > 0) {
+            for (int d = 0; d < shape.length; d++) {
+                if (shape[d] > 1 && dstStrides[d] == 0) {
+                    throw new IllegalArgumentException("copyStrided: dst stride 0 along dimension " + d + " of shape "
+                            + Arrays.toString(shape) + " would write its elements more than once");
+                }
+            }
+            if (dstReach < n) {
+                throw new IllegalArgumentException("copyStrided: dst strides " + Arrays.toString(dstStrides)
+                        + " span " + dstReach + " elements, fewer than the " + n + " of shape " + Arrays.toString(shape)
+                        + ": some would be written more than once");
+            }
+        }
+        require(backend, "copyStrided", "src", src, srcReach);
+        require(backend, "copyStrided", "dst", dst, dstReach);
+    }
+
     /** The operands of {@link Backend#sumTo}. */
     public static void sumTo(Backend backend, Buffer x, int[] xShape, float beta, Buffer out, int[] outShape) {
         shape("sumTo", "xShape", xShape);

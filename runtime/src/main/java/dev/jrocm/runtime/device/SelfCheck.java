@@ -12,9 +12,10 @@ import java.util.function.Function;
 
 /**
  * A check of a second that a backend computes what the CPU backend computes, for a person who
- * wants to know whether jrocm works on their GPU ({@code scripts/jrocm-info.sh --check}): copies,
- * fill, the counter RNG, a GEMM with alpha and beta, bias + ReLU, the fused cross-entropy with its
- * gradient, an Adam step and a row gather, each on small random data against the CPU backend.
+ * wants to know whether jrocm works on their GPU ({@code scripts/jrocm-info.sh --check}): copies
+ * (plain and strided), fill, the counter RNG, a GEMM with alpha and beta, bias + ReLU, the fused
+ * cross-entropy with its gradient, an Adam step and a row gather, each on small random data against
+ * the CPU backend.
  * Nothing it does throws: a failing op is a result that says what went wrong.
  */
 public final class SelfCheck {
@@ -156,6 +157,12 @@ public final class SelfCheck {
                     Buffer src = b.floats(x), dst = b.empty(n);
                     be.copy(src, dst);
                     return b.read(dst);
+                }),
+                op("strided copy: a 3-d permute, added to its target", 1e-6, (be, b) -> {
+                    int[] shape = {10, 4, 25}; // x seen as (25, 10, 4) permuted to (10, 4, 25)
+                    Buffer out = b.floats(y);
+                    be.copyStrided(b.floats(x), new long[] {4, 1, 40}, out, Strides.dense(shape), shape, true);
+                    return b.read(out);
                 }),
                 op("fill", 0, (be, b) -> {
                     Buffer t = b.empty(n);

@@ -215,14 +215,28 @@ public final class Tensor implements AutoCloseable {
         return slice;
     }
 
-    /** PyTorch's {@code transpose(d0, d1)} as a new dense tensor carrying gradients: see {@link Ops#transpose}. */
-    public Tensor transpose(int d0, int d1) {
-        return Ops.transpose(this, d0, d1);
+    /**
+     * {@link Ops#narrow}: elements [start, start + length) along {@code dim} (negative dim and start
+     * count from the end); along dim 0 a view as {@link #narrow(int, int)}, along others a copy.
+     * Carries the gradient.
+     */
+    public Tensor narrow(int dim, int start, int length) {
+        return Ops.narrow(this, dim, start, length);
     }
 
-    /** PyTorch's {@code permute(dims)} as a new dense tensor carrying gradients: see {@link Ops#permute}. */
+    /** {@link Ops#transpose}: dims {@code dim0} and {@code dim1} swapped, as a new dense tensor carrying the gradient. */
+    public Tensor transpose(int dim0, int dim1) {
+        return Ops.transpose(this, dim0, dim1);
+    }
+
+    /** {@link Ops#permute}: {@code result.dim(d) == dim(dims[d])}, as a new dense tensor carrying the gradient. */
     public Tensor permute(int... dims) {
         return Ops.permute(this, dims);
+    }
+
+    /** {@link Ops#t}: a matrix transposed (a copy); rank 0 and 1 give this tensor itself. */
+    public Tensor t() {
+        return Ops.t(this);
     }
 
     private Tensor root() { return base == null ? this : base; }

@@ -48,9 +48,9 @@ class PermuteTest {
     @Test
     void badDimsAreNamed() {
         try (Tensor x = Tensor.zeros(GradCheckTest.backend, 2, 3)) {
-            assertEquals("permute: [0, 0] is not a permutation of x's 2 dims (dim 0 appears twice)",
+            assertEquals("permute: dims [0, 0] are not a permutation of the 2 dims of 2×3 (dim 0 appears twice)",
                     assertThrows(IllegalArgumentException.class, () -> x.permute(0, 0)).getMessage());
-            assertEquals("permute: [0] names 1 dims but x 2×3 has 2",
+            assertEquals("permute: dims [0] are not a permutation of the 2 dims of 2×3 (it needs 2 dims, got 1)",
                     assertThrows(IllegalArgumentException.class, () -> x.permute(0)).getMessage());
             assertEquals("transpose: dim 2 is out of range for a tensor of rank 2 (expected -2 to 1)",
                     assertThrows(IllegalArgumentException.class, () -> x.transpose(0, 2)).getMessage());

@@ -4,6 +4,7 @@ import dev.jrocm.runtime.autograd.MatmulGradTest;
 import dev.jrocm.runtime.autograd.Ops;
 import dev.jrocm.runtime.tensor.Scope;
 import dev.jrocm.runtime.tensor.Tensor;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -18,7 +19,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class MatmulContractTest {
 
-    @ParameterizedTest
+    @AfterAll
+    static void closeBackends() {
+        BackendContractTest.closeBackends();
+    }
+
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared; closed in @AfterAll
     @MethodSource("dev.jrocm.runtime.device.BackendContractTest#backends")
     void aBroadcastBatchedProductAndItsGradientsMatchTheReference(Backend be) {
         int[] aShape = {2, 1, 3, 4}, bShape = {3, 4, 5};

@@ -2,6 +2,7 @@ package dev.jrocm.runtime.device;
 
 import dev.jrocm.runtime.tensor.Scope;
 import dev.jrocm.runtime.tensor.Tensor;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -15,7 +16,12 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
  */
 public class PermuteContractTest {
 
-    @ParameterizedTest
+    @AfterAll
+    static void closeBackends() {
+        BackendContractTest.closeBackends();
+    }
+
+    @ParameterizedTest(autoCloseArguments = false) // the backends are shared; closed in @AfterAll
     @MethodSource("dev.jrocm.runtime.device.BackendContractTest#backends")
     void permuteOfRankFourAndTransposeMatchIndexLoops(Backend be) {
         int[] shape = {2, 3, 4, 5};

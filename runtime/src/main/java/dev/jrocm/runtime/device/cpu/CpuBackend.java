@@ -163,6 +163,61 @@ public final class CpuBackend implements Backend {
         MemorySegment.copy(s, 0, t, 0, s.byteSize());
     }
 
+    /**
+     * Over the merged dimensions ({@link Strides#walk}), as {@link #binary}: rows of the last one
+     * split across the cores (the writes are distinct, so no two chunks touch one element); a row
+     * that is contiguous on both sides is one bulk copy.
+     */
+    @Override
+    public void copyStrided(Buffer src, long[] srcStrides, Buffer dst, long[] dstStrides, int[] shape, boolean accumulate) {
+        Operands.copyStrided(this, src, srcStrides, dst, dstStrides, shape);
+        long n = Strides.count(shape);
+        if (n == 0) {
+            return;
+        }
+        MemorySegment sm = src.memory(), dm = dst.memory();
+        Strides.Walk w = Strides.walk(shape, srcStrides, dstStrides);
+        int inner = w.rank() - 1;
+        long len = w.shape()[inner], ss = w.strides()[0][inner], ds = w.strides()[1][inner];
+        if (w.rank() == 1) {
+            Parallel.forRange(len, GRAIN, (from, to) ->
+                    copyRow(sm, from * ss, ss, dm, from * ds, ds, to - from, accumulate));
+            return;
+        }
+        Parallel.forRange(n / len, Math.max(1, GRAIN / len), (from, to) -> {
+            for (long r = from; r < to; r++) {
+                copyRow(sm, rowOffset(w, 0, r), ss, dm, rowOffset(w, 1, r), ds, len, accumulate);
+            }
+        });
+    }
+
+    /** Where row r (an index over every merged dimension but the last) of operand k starts. */
+    private static long rowOffset(Strides.Walk w, int k, long r) {
+        long o = 0;
+        for (int d = w.rank() - 2; d >= 0; d--) {
+            o += r % w.shape()[d] * w.strides()[k][d];
+            r /= w.shape()[d];
+        }
+        return o;
+    }
+
+    /** dst[d0 + j·ds] (+)= src[s0 + j·ss] for j in [0, len); plain copies move ints, so any 4-byte type keeps its bits. */
+    private static void copyRow(MemorySegment src, long s0, long ss, MemorySegment dst, long d0, long ds, long len,
+                                boolean accumulate) {
+        if (accumulate) {
+            for (long j = 0; j < len; j++) {
+                long at = d0 + j * ds;
+                dst.setAtIndex(F, at, dst.getAtIndex(F, at) + src.getAtIndex(F, s0 + j * ss));
+            }
+        } else if (ss == 1 && ds == 1) {
+            MemorySegment.copy(src, s0 * Float.BYTES, dst, d0 * Float.BYTES, len * Float.BYTES);
+        } else {
+            for (long j = 0; j < len; j++) {
+                dst.setAtIndex(I, d0 + j * ds, src.getAtIndex(I, s0 + j * ss));
+            }
+        }
+    }
+
     private static void requireAtLeast(String what, long has, long needs) {
         if (has < needs) {
             throw new IllegalArgumentException(what + " holds " + has + " bytes, needs " + needs);

@@ -253,6 +253,27 @@ public final class GpuBackend implements Backend {
         }
     }
 
+    /**
+     * A thread per element over the merged dimensions ({@link Strides#walk}), as {@link #binary};
+     * a plain copy that merges into one contiguous run is a device-to-device copy.
+     */
+    @Override
+    public synchronized void copyStrided(Buffer src, long[] srcStrides, Buffer dst, long[] dstStrides, int[] shape,
+                                         boolean accumulate) {
+        Operands.copyStrided(this, src, srcStrides, dst, dstStrides, shape);
+        long n = Strides.count(shape);
+        if (n == 0) {
+            return;
+        }
+        Strides.Walk w = Strides.walk(shape, srcStrides, dstStrides);
+        if (!accumulate && w.isDense()) {
+            driver.copyOnDevice(src.memory().address(), dst.memory().address(), n * Float.BYTES);
+            return;
+        }
+        elementwise("jr_copy_strided", n, args.reset().ptr(src).ptr(dst).i32(w.rank())
+                .longs(dims(w.shape(), w.strides()[0], w.strides()[1])).i32(accumulate ? 1 : 0).i64(n));
+    }
+
     private static void requireAtLeast(String what, long has, long needs) {
         if (has < needs) {
             throw new IllegalArgumentException(what + " holds " + has + " bytes, needs " + needs);

@@ -596,6 +596,28 @@ extern "C" __global__ void jr_scatter_add_rows(const float* src, int cols, const
     }
 }
 
+// dst[sum k_d * s1[d]] (+)= src[sum k_d * s0[d]] for the i-th index k of g's merged dimensions
+// (Backend.copyStrided): the writes are distinct, so threads need no atomics. Plain copies move the
+// 32-bit pattern, so ints pass unchanged.
+extern "C" __global__ void jr_copy_strided(const float* src, float* dst, int rank, jr_dims g, int accumulate, i64 n) {
+    JR_FOR(i, n) {
+        i64 from = 0, to = 0, rest = i;
+        for (int d = rank - 1; d > 0; d--) {
+            i64 k = rest % g.shape[d];
+            rest /= g.shape[d];
+            from += k * g.s0[d];
+            to += k * g.s1[d];
+        }
+        from += rest * g.s0[0];
+        to += rest * g.s1[0];
+        if (accumulate) {
+            dst[to] += src[from];
+        } else {
+            ((unsigned int*) dst)[to] = ((const unsigned int*) src)[from];
+        }
+    }
+}
+
 // ---- layer normalisation: one thread per row (forward, dx) or per column (dweight, dbias) -------
 
 extern "C" __global__ void jr_layer_norm(const float* x, const float* w, const float* b, int rows, int cols,

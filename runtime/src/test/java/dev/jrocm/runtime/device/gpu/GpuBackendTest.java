@@ -304,6 +304,7 @@ class GpuBackendTest {
         gpu.adamFactored(x, y, x, y, x, 2, 4, 8, new AdamStep(0.1f, 0.9f, 0.99f, 1e-8f, 0f, false, 1));
         gpu.gatherRows(x, 8, idx, 8, y);
         gpu.scatterAddRows(x, 8, idx, 8, y);
+        gpu.copyStrided(x, new long[] {1, 8}, y, new long[] {8, 1}, new int[] {8, 8}, false); // a transpose
         gpu.unary(Backend.UnaryOp.GELU, x, y);
         gpu.unaryBackward(Backend.UnaryOp.GELU, x, y, x, y, true);
         gpu.layerNorm(x, null, null, 8, 8, 1e-5f, y, idx, idx);
