@@ -51,11 +51,11 @@ class MergeAndUnloadTest {
      * each layer through children() so the LoRA layers that replace them are the ones used.
      */
     static final class Block extends Module {
-        Block(long seed) {
-            registerModule("q", new Linear(backend, 4, 4, seed));
-            registerModule("qk", new Linear(backend, 4, 4, seed + 1));
-            registerModule("mlp", new Sequential("0", new Linear(backend, 4, 6, seed + 2), "1", new ReLU(),
-                    "2", new Linear(backend, 6, 4, seed + 3)));
+        Block(Backend be, long seed) {
+            registerModule("q", new Linear(be, 4, 4, seed));
+            registerModule("qk", new Linear(be, 4, 4, seed + 1));
+            registerModule("mlp", new Sequential("0", new Linear(be, 4, 6, seed + 2), "1", new ReLU(),
+                    "2", new Linear(be, 6, 4, seed + 3)));
         }
 
         @Override
@@ -66,9 +66,9 @@ class MergeAndUnloadTest {
     }
 
     static final class Net extends Module {
-        Net() {
-            registerModule("h0", new Block(1));
-            registerModule("h1", new Block(10));
+        Net(Backend be) {
+            registerModule("h0", new Block(be, 1));
+            registerModule("h1", new Block(be, 10));
         }
 
         @Override
@@ -84,6 +84,7 @@ class MergeAndUnloadTest {
 
     /** A few Adam steps on the adapter only, so every B moves away from zero as in real fine-tuning. */
     static void train(Module model, LoraModel lora, int in, long seed) {
+        Backend be = model.parameters().getFirst().backend();
         lora.freezeBase();
         Random r = new Random(seed);
         CrossEntropyLoss lossFn = new CrossEntropyLoss();
@@ -95,8 +96,8 @@ class MergeAndUnloadTest {
                         y[i] = r.nextInt(4);
                     }
                     adam.zeroGrad();
-                    lossFn.forward(model.forward(Tensor.of(backend, LoraTest.randomInput(8, in, seed + step), 8, in)),
-                            Tensor.ofInts(backend, y, 8)).backward();
+                    lossFn.forward(model.forward(Tensor.of(be, LoraTest.randomInput(8, in, seed + step), 8, in)),
+                            Tensor.ofInts(be, y, 8)).backward();
                     adam.step();
                 }
             }
@@ -106,8 +107,9 @@ class MergeAndUnloadTest {
     }
 
     static float[] outputs(Module model, float[] x, int rows, int cols) {
+        Backend be = model.parameters().getFirst().backend();
         try (Scope s = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
-            return model.forward(Tensor.of(backend, x, rows, cols)).toArray();
+            return model.forward(Tensor.of(be, x, rows, cols)).toArray();
         }
     }
 
@@ -165,20 +167,20 @@ class MergeAndUnloadTest {
 
     @Test
     void aMergedNestedTreeComputesWhatTheAdapterDidAndLoadsStrictlyIntoAFreshBase() {
-        mergedModelIsThePlainBaseArchitectureWithTheAdaptedOutputs(Net::new,
+        mergedModelIsThePlainBaseArchitectureWithTheAdaptedOutputs(() -> new Net(backend),
                 LoraConfig.of(2, 2, "q", "h1.qk", "mlp.2"), 4);
     }
 
     @Test
     void aMergedRsLoraTreeComputesWhatTheAdapterDid() {
-        mergedModelIsThePlainBaseArchitectureWithTheAdaptedOutputs(Net::new,
+        mergedModelIsThePlainBaseArchitectureWithTheAdaptedOutputs(() -> new Net(backend),
                 LoraConfig.of(3, 2, "q", "mlp.0").withRsLora(true), 4);
     }
 
     @Test
     void theMergedWeightIsWPlusScaleTimesBAInDoubleAndTheBiasIsTheOriginal() {
         for (boolean rs : new boolean[] {false, true}) {
-            try (Module net = new Net()) {
+            try (Module net = new Net(backend)) {
                 LoraModel lora = Lora.apply(net, LoraConfig.of(3, 5, "h0.mlp.0", "h1.q").withRsLora(rs), 8);
                 train(net, lora, 4, 2);
                 Map<String, float[]> want = new LinkedHashMap<>();
@@ -206,7 +208,7 @@ class MergeAndUnloadTest {
 
     @Test
     void layersThatWereNotTargetedAreLeftExactlyAsTheyWere() {
-        try (Module net = new Net()) {
+        try (Module net = new Net(backend)) {
             net.children().get("h0").children().get("qk").parameters().forEach(p -> p.requiresGrad(false));
             LoraModel lora = Lora.apply(net, LoraConfig.of(2, 2, "h1.q"), 4);
             train(net, lora, 4, 6);
@@ -312,7 +314,7 @@ class MergeAndUnloadTest {
 
     @Test
     void aLayerMovedAfterApplyIsRefusedByPath() {
-        try (Module net = new Net()) {
+        try (Module net = new Net(backend)) {
             LoraModel lora = Lora.apply(net, LoraConfig.of(1, 1, "h1.q"), 1);
             Module h1 = net.children().get("h1");
             LoraLinear q = (LoraLinear) h1.replaceModule("q", new Linear(backend, 4, 4, 99));
