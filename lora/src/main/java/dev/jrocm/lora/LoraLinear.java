@@ -24,6 +24,7 @@ public final class LoraLinear extends Module {
     private boolean merged;
     private long dropoutCalls;
     private final long dropoutSeed;
+    private String unloaded; // why this layer is no longer usable (LoraModel unloaded it), null while it is
 
     /** One LoRA factor as a module, so its parameter is named {@code lora_A.weight} like PEFT's. */
     static final class Factor extends Module {
@@ -75,6 +76,7 @@ public final class LoraLinear extends Module {
 
     @Override
     public Tensor forward(Tensor x) {
+        checkLoaded();
         if (!enabled) {
             if (merged) {
                 throw new IllegalStateException("a merged LoRA layer cannot be disabled: unmerge() first");
@@ -91,6 +93,7 @@ public final class LoraLinear extends Module {
 
     /** W ← W + s·B·A: the forward then costs what a plain Linear costs. */
     public void merge() {
+        checkLoaded();
         if (merged) {
             throw new IllegalStateException("this LoRA layer is already merged");
         }
@@ -100,6 +103,7 @@ public final class LoraLinear extends Module {
 
     /** W ← W − s·B·A: restores W to within float rounding. */
     public void unmerge() {
+        checkLoaded();
         if (!merged) {
             throw new IllegalStateException("this LoRA layer is not merged");
         }
@@ -113,9 +117,13 @@ public final class LoraLinear extends Module {
                 loraB.weight().buffer(), loraA.weight().buffer(), 1f, w.buffer());
     }
 
-    public void enable() { enabled = true; }
+    public void enable() {
+        checkLoaded();
+        enabled = true;
+    }
 
     public void disable() {
+        checkLoaded();
         if (merged) {
             throw new IllegalStateException("a merged LoRA layer cannot be disabled: unmerge() first");
         }
@@ -138,6 +146,23 @@ public final class LoraLinear extends Module {
     public float scale() { return scale; }
 
     public int rank() { return loraA.weight().dim(0); }
+
+    /**
+     * Takes this layer out of use once {@link LoraModel} has put its base back into the model:
+     * frees A and B, and every later forward, merge, unmerge, enable or disable throws an
+     * {@link IllegalStateException} ending in {@code because}. The base layer is left as it is.
+     */
+    void unload(String because) {
+        unloaded = because;
+        loraA.weight().close(because);
+        loraB.weight().close(because);
+    }
+
+    private void checkLoaded() {
+        if (unloaded != null) {
+            throw new IllegalStateException("this LoRA layer is unloaded: " + unloaded);
+        }
+    }
 
     @Override
     public String toString() {

@@ -27,21 +27,22 @@ class NestedTargetsTest {
     @AfterAll
     static void close() { backend.close(); }
 
-    /** q, qk (a name that only starts like q) and an mlp Sequential: y = mlp(q(x) + qk(x)). */
+    /**
+     * q, qk (a name that only starts like q) and an mlp Sequential: y = mlp(q(x) + qk(x)). The
+     * forward finds its layers through children(), so the LoRA layers that replace them are used.
+     */
     static final class Block extends Module {
-        private final Linear q, qk;
-        private final Sequential mlp;
-
         Block(long seed) {
-            q = registerModule("q", new Linear(backend, 4, 4, seed));
-            qk = registerModule("qk", new Linear(backend, 4, 4, seed + 1));
-            mlp = registerModule("mlp", new Sequential("0", new Linear(backend, 4, 6, seed + 2), "1", new ReLU(),
+            registerModule("q", new Linear(backend, 4, 4, seed));
+            registerModule("qk", new Linear(backend, 4, 4, seed + 1));
+            registerModule("mlp", new Sequential("0", new Linear(backend, 4, 6, seed + 2), "1", new ReLU(),
                     "2", new Linear(backend, 6, 4, seed + 3)));
         }
 
         @Override
         public Tensor forward(Tensor x) {
-            return mlp.forward(dev.jrocm.runtime.autograd.Ops.add(q.forward(x), qk.forward(x)));
+            java.util.Map<String, Module> c = children();
+            return c.get("mlp").forward(dev.jrocm.runtime.autograd.Ops.add(c.get("q").forward(x), c.get("qk").forward(x)));
         }
     }
 
@@ -90,9 +91,11 @@ class NestedTargetsTest {
             try (dev.jrocm.runtime.io.SafetensorsFile f = dev.jrocm.runtime.io.SafetensorsFile.open(dir.resolve("adapter_model.safetensors"))) {
                 assertTrue(f.names().contains("base_model.model.h1.qk.lora_A.weight"), f.names().toString());
             }
+            Tensor x = Tensor.of(backend, new float[] {0.5f, -1f, 2f, 0.25f, 1f, 1f, -0.5f, 0f}, 2, 4);
+            org.junit.jupiter.api.Assertions.assertFalse(java.util.Arrays.equals(net.forward(x).toArray(), fresh.forward(x).toArray()),
+                    "the adapter changes nothing: the check below would prove nothing");
             LoraModel loaded = PeftAdapter.load(fresh, dir);
             assertEquals(List.copyOf(lora.layers().keySet()), List.copyOf(loaded.layers().keySet()));
-            Tensor x = Tensor.of(backend, new float[] {0.5f, -1f, 2f, 0.25f, 1f, 1f, -0.5f, 0f}, 2, 4);
             org.junit.jupiter.api.Assertions.assertArrayEquals(net.forward(x).toArray(), fresh.forward(x).toArray(), 1e-6f);
         }
     }
