@@ -48,7 +48,7 @@ class HipKernelsTest {
 
     @Test
     void theSourceHasEveryKernelTheBackendLaunches() {
-        assertEquals(33, GpuKernels.names().size(), GpuKernels.names().toString());
+        assertEquals(43, GpuKernels.names().size(), GpuKernels.names().toString());
         assertTrue(GpuKernels.names().stream().allMatch(n -> n.startsWith("jr_")), GpuKernels.names().toString());
     }
 
