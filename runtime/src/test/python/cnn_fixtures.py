@@ -29,18 +29,14 @@ Run from the repository root (a PyTorch 2.x, CPU, one thread):
 The committed fixture was produced with torch 2.13.0+cpu.
 """
 
-import json
 import os
 
 import torch
 from torch import nn
 
+from make_fixtures import flat, write_json  # this folder's: the same float and JSON layout
+
 OUT = os.path.join("runtime", "src", "test", "resources", "fixtures", "cnn_train.json")
-
-
-def flat(t):
-    """Row-major list of Python floats holding the exact float32 values."""
-    return [float(x) for x in t.detach().to(torch.float32).reshape(-1).tolist()]
 
 
 def state(model):
@@ -103,13 +99,7 @@ def main():
         "eval_logits": flat(eval_logits),
     }
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, "w") as f:
-        lines = ["{"]
-        items = list(fixture.items())
-        for i, (k, v) in enumerate(items):
-            lines.append("%s: %s%s" % (json.dumps(k), json.dumps(v, separators=(",", ":")), "," if i < len(items) - 1 else ""))
-        lines.append("}")
-        f.write("\n".join(lines) + "\n")
+    write_json(OUT, fixture)
     print("wrote", OUT, "with torch", torch.__version__, "losses", losses[0], "->", losses[-1])
 
 

@@ -35,83 +35,66 @@ public final class Im2col {
 
     /** {@link Backend#conv2dForward} (operands already checked). */
     public static void forward(Backend be, Kernels kernels, Buffer x, Buffer weight, Conv2dShape s, Buffer y) {
-        int rows = s.c() * s.kh() * s.kw(), positions = s.outH() * s.outW(), group = groupSize(s);
-        if (s.n() == 0) {
-            return;
-        }
-        long outPerImage = (long) s.k() * positions;
-        Buffer columns = be.allocate((long) rows * group * positions * Float.BYTES);
-        Buffer product = group > 1 ? be.allocate(outPerImage * group * Float.BYTES) : null;
-        try {
-            for (int first = 0; first < s.n(); first += group) {
-                int g = Math.min(group, s.n() - first);
-                kernels.im2col(x, s, first, g, columns);
-                Buffer yg = y.slice(first * outPerImage, g * outPerImage);
-                if (g == 1) { // (k, L) is image first's block of y already
-                    be.gemm(false, false, s.k(), positions, rows, 1f, weight, columns, 0f, yg);
-                } else {
-                    be.gemm(false, false, s.k(), g * positions, rows, 1f, weight, columns, 0f, product);
-                    kernels.swapLeading(product, s.k(), g, positions, yg);
-                }
+        int rows = s.c() * s.kh() * s.kw(), positions = s.outH() * s.outW();
+        groups(be, s, (first, g, columns, scratch) -> {
+            kernels.im2col(x, s, first, g, columns);
+            Buffer yg = y.slice(first * (long) s.k() * positions, (long) g * s.k() * positions);
+            if (g == 1) { // (k, L) is image first's block of y already
+                be.gemm(false, false, s.k(), positions, rows, 1f, weight, columns, 0f, yg);
+            } else {
+                be.gemm(false, false, s.k(), g * positions, rows, 1f, weight, columns, 0f, scratch);
+                kernels.swapLeading(scratch, s.k(), g, positions, yg);
             }
-        } finally {
-            be.release(columns);
-            if (product != null) {
-                be.release(product);
-            }
-        }
+        });
     }
 
     /** {@link Backend#conv2dBackwardWeight} (operands already checked). */
     public static void backwardWeight(Backend be, Kernels kernels, Buffer dy, Buffer x, Conv2dShape s, Buffer dw,
                                       boolean accumulate) {
-        int rows = s.c() * s.kh() * s.kw(), positions = s.outH() * s.outW(), group = groupSize(s);
-        if (s.n() == 0) {
-            if (!accumulate) {
-                be.fill(dw.slice(0, s.weightSize()), 0f); // a sum over no images
-            }
-            return;
+        if (s.n() == 0 && !accumulate) {
+            be.fill(dw.slice(0, s.weightSize()), 0f); // a sum over no images
         }
-        long outPerImage = (long) s.k() * positions;
-        Buffer columns = be.allocate((long) rows * group * positions * Float.BYTES);
-        Buffer swapped = group > 1 ? be.allocate(outPerImage * group * Float.BYTES) : null;
-        try {
-            for (int first = 0; first < s.n(); first += group) {
-                int g = Math.min(group, s.n() - first);
-                kernels.im2col(x, s, first, g, columns);
-                Buffer dyg = leading(kernels, dy, s, first, g, swapped);
-                be.gemm(false, true, s.k(), rows, g * positions, 1f, dyg, columns,
-                        accumulate || first > 0 ? 1f : 0f, dw);
-            }
-        } finally {
-            be.release(columns);
-            if (swapped != null) {
-                be.release(swapped);
-            }
-        }
+        int rows = s.c() * s.kh() * s.kw(), positions = s.outH() * s.outW();
+        groups(be, s, (first, g, columns, scratch) -> {
+            kernels.im2col(x, s, first, g, columns);
+            Buffer dyg = leading(kernels, dy, s, first, g, scratch);
+            be.gemm(false, true, s.k(), rows, g * positions, 1f, dyg, columns, accumulate || first > 0 ? 1f : 0f, dw);
+        });
     }
 
     /** {@link Backend#conv2dBackwardData} (operands already checked). */
     public static void backwardData(Backend be, Kernels kernels, Buffer dy, Buffer weight, Conv2dShape s, Buffer dx,
                                     boolean accumulate) {
-        int rows = s.c() * s.kh() * s.kw(), positions = s.outH() * s.outW(), group = groupSize(s);
+        int rows = s.c() * s.kh() * s.kw(), positions = s.outH() * s.outW();
+        groups(be, s, (first, g, columns, scratch) -> {
+            Buffer dyg = leading(kernels, dy, s, first, g, scratch);
+            be.gemm(true, false, rows, g * positions, s.k(), 1f, weight, dyg, 0f, columns);
+            kernels.col2im(columns, s, first, g, dx, accumulate);
+        });
+    }
+
+    /** One group of images: [first, first + count), with the group's columns and a (k, count·L) scratch (null for one image). */
+    private interface Group {
+        void run(int first, int count, Buffer columns, Buffer scratch);
+    }
+
+    /** Runs {@code group} over the batch in groups of {@link #groupSize}, with temporaries from the pool. */
+    private static void groups(Backend be, Conv2dShape s, Group group) {
         if (s.n() == 0) {
             return;
         }
-        long outPerImage = (long) s.k() * positions;
-        Buffer columns = be.allocate((long) rows * group * positions * Float.BYTES);
-        Buffer swapped = group > 1 ? be.allocate(outPerImage * group * Float.BYTES) : null;
+        int size = groupSize(s);
+        long positions = (long) s.outH() * s.outW();
+        Buffer columns = be.allocate((long) s.c() * s.kh() * s.kw() * size * positions * Float.BYTES);
+        Buffer scratch = size > 1 ? be.allocate(s.k() * positions * size * Float.BYTES) : null;
         try {
-            for (int first = 0; first < s.n(); first += group) {
-                int g = Math.min(group, s.n() - first);
-                Buffer dyg = leading(kernels, dy, s, first, g, swapped);
-                be.gemm(true, false, rows, g * positions, s.k(), 1f, weight, dyg, 0f, columns);
-                kernels.col2im(columns, s, first, g, dx, accumulate);
+            for (int first = 0; first < s.n(); first += size) {
+                group.run(first, Math.min(size, s.n() - first), columns, scratch);
             }
         } finally {
             be.release(columns);
-            if (swapped != null) {
-                be.release(swapped);
+            if (scratch != null) {
+                be.release(scratch);
             }
         }
     }

@@ -778,15 +778,21 @@ extern "C" __global__ void jr_swap_leading(const float* in, float* out, i64 a, i
     }
 }
 
+// The rows [h0, h1) and columns [w0, w1) of x that window (oi, oj) covers, padding left out.
+__device__ void jr_pool_window(jr_window s, i64 oi, i64 oj, i64* h0, i64* h1, i64* w0, i64* w1) {
+    i64 top = oi * s.sh - s.ph, left = oj * s.sw - s.pw;
+    *h0 = top > 0 ? top : 0;
+    *w0 = left > 0 ? left : 0;
+    *h1 = top + s.kh < s.h ? top + s.kh : s.h;
+    *w1 = left + s.kw < s.w ? left + s.kw : s.w;
+}
+
 // The largest element of each window (padding is -inf; a NaN wins, the first one) and its index ih*w + iw.
 extern "C" __global__ void jr_max_pool(const float* x, float* y, int* indices, jr_window s) {
     JR_FOR(e, s.n * s.c * s.oh * s.ow) {
-        i64 oj = e % s.ow, oi = e / s.ow % s.oh, plane = e / (s.ow * s.oh);
-        i64 h0 = oi * s.sh - s.ph, w0 = oj * s.sw - s.pw;
-        i64 h1 = h0 + s.kh < s.h ? h0 + s.kh : s.h, w1 = w0 + s.kw < s.w ? w0 + s.kw : s.w;
-        h0 = h0 > 0 ? h0 : 0;
-        w0 = w0 > 0 ? w0 : 0;
-        const float* xp = x + plane * s.h * s.w;
+        i64 oj = e % s.ow, oi = e / s.ow % s.oh, h0, h1, w0, w1;
+        jr_pool_window(s, oi, oj, &h0, &h1, &w0, &w1);
+        const float* xp = x + e / (s.ow * s.oh) * s.h * s.w;
         float best = -__int_as_float(0x7f800000);
         i64 at = h0 * s.w + w0;
         for (i64 ih = h0; ih < h1; ih++) {
@@ -835,12 +841,9 @@ __device__ i64 jr_pool_divisor(jr_window s, i64 oi, i64 oj) {
 
 extern "C" __global__ void jr_avg_pool(const float* x, float* y, jr_window s) {
     JR_FOR(e, s.n * s.c * s.oh * s.ow) {
-        i64 oj = e % s.ow, oi = e / s.ow % s.oh, plane = e / (s.ow * s.oh);
-        i64 h0 = oi * s.sh - s.ph, w0 = oj * s.sw - s.pw;
-        i64 h1 = h0 + s.kh < s.h ? h0 + s.kh : s.h, w1 = w0 + s.kw < s.w ? w0 + s.kw : s.w;
-        h0 = h0 > 0 ? h0 : 0;
-        w0 = w0 > 0 ? w0 : 0;
-        const float* xp = x + plane * s.h * s.w;
+        i64 oj = e % s.ow, oi = e / s.ow % s.oh, h0, h1, w0, w1;
+        jr_pool_window(s, oi, oj, &h0, &h1, &w0, &w1);
+        const float* xp = x + e / (s.ow * s.oh) * s.h * s.w;
         double sum = 0.0;
         for (i64 ih = h0; ih < h1; ih++) {
             for (i64 iw = w0; iw < w1; iw++) {
