@@ -45,7 +45,9 @@ public final class ConvOps {
      * outH = ⌊(h + 2·padding − dilation·(kh − 1) − 1)/stride⌋ + 1, likewise outW. Gradients to x,
      * weight and bias.
      *
-     * @param stride, padding, dilation pairs {h, w}
+     * @param stride a pair {h, w}, each ≥ 1
+     * @param padding a pair {h, w} of zero rows and columns added on each side, each ≥ 0
+     * @param dilation a pair {h, w}, each ≥ 1: the spacing of the kernel's taps
      * @throws IllegalArgumentException for a non-f32 operand, shapes that do not fit ("conv2d: x has
      *     4 channels but weight expects 3"), a pair that is not two numbers, a stride or dilation
      *     below 1, negative padding, or an output smaller than 1×1
