@@ -271,6 +271,87 @@ public interface Backend extends AutoCloseable {
     void layerNormBackward(Buffer x, Buffer weight, Buffer mean, Buffer rstd, Buffer dy, int rows, int cols,
                            Buffer dx, Buffer dWeight, Buffer dBias);
 
+    // ---- convolution --------------------------------------------------------------------------
+
+    /*
+     * NCHW batches, float32, dense; the shapes are records checked when made (Conv2dShape,
+     * Pool2dShape), so here only the buffers' sizes are. These are the operations MIOpen offers
+     * (convolution forward, backward-data, backward-weights; pooling; spatial batch norm), so a
+     * backend may route them to it: results agree with the CPU's within float rounding, and sums
+     * run in an order fixed by the shape on every backend (no atomics: results are deterministic).
+     */
+
+    /**
+     * The cross-correlation PyTorch's {@code F.conv2d} computes (groups = 1, no bias): y[b, o, i, j] =
+     * Σ_{ch, p, q} x[b, ch, i·strideH − padH + p·dilH, j·strideW − padW + q·dilW]·weight[o, ch, p, q],
+     * reading x as 0 outside its h×w (zero padding). x (n, c, h, w), weight (k, c, kh, kw), y (n, k,
+     * outH, outW), overwritten.
+     */
+    void conv2dForward(Buffer x, Buffer weight, Conv2dShape shape, Buffer y);
+
+    /** The gradient of {@link #conv2dForward} with respect to x: dx (n, c, h, w) (+)= the transposed convolution of dy (n, k, outH, outW). */
+    void conv2dBackwardData(Buffer dy, Buffer weight, Conv2dShape shape, Buffer dx, boolean accumulate);
+
+    /** The gradient of {@link #conv2dForward} with respect to the weight: dw (k, c, kh, kw) (+)= Σ over the batch and positions of dy·x. */
+    void conv2dBackwardWeight(Buffer dy, Buffer x, Conv2dShape shape, Buffer dw, boolean accumulate);
+
+    /**
+     * Max pooling as PyTorch's {@code F.max_pool2d(x, kernel, stride, padding, return_indices=True)}:
+     * y (n, c, outH, outW) is the largest element of each window, padding counting as −∞, and
+     * indices (int32, y's shape) its position ih·w + iw within its h×w plane. Ties give the first in
+     * row-major order of the window; a NaN is the largest (the first NaN), as PyTorch.
+     */
+    void maxPool2dForward(Buffer x, Pool2dShape shape, Buffer y, Buffer indices);
+
+    /**
+     * The gradient of {@link #maxPool2dForward}: each dy[b, ch, i, j] goes to dx[b, ch] at its index,
+     * contributions to one element (overlapping windows) added in the order of the outputs (+ dx when
+     * accumulate). An index outside [0, h·w) throws {@link IllegalArgumentException} naming it and its
+     * position in indices: on the CPU before anything is written, on a GPU from the next read-back or
+     * {@link #synchronize}.
+     */
+    void maxPool2dBackward(Buffer dy, Buffer indices, Pool2dShape shape, Buffer dx, boolean accumulate);
+
+    /**
+     * Average pooling as PyTorch's {@code F.avg_pool2d(x, kernel, stride, padding)} with its defaults
+     * ({@code count_include_pad=True}, {@code ceil_mode=False}): the sum of each window's elements of x
+     * divided by the window's size, padding included. y (n, c, outH, outW), overwritten.
+     */
+    void avgPool2dForward(Buffer x, Pool2dShape shape, Buffer y);
+
+    /** The gradient of {@link #avgPool2dForward}: dx (+)= each window's dy over the window's size, spread over it. */
+    void avgPool2dBackward(Buffer dy, Pool2dShape shape, Buffer dx, boolean accumulate);
+
+    /**
+     * Spatial batch normalisation in training mode, as PyTorch's {@code F.batch_norm(…, training=True)}
+     * over x (n, c, hw) (hw = h·w): per channel, μ and the biased variance σ² over its n·hw
+     * elements, y = (x − μ)/√(σ² + eps)·weight + bias. weight and bias (c) may each be null (1 and 0).
+     * runningMean and runningVar (c), when not null, are updated in place: r ← (1 − momentum)·r +
+     * momentum·s with s = μ, and for the variance the unbiased σ²·N/(N − 1), N = n·hw. saveMean and
+     * saveRstd (c) receive μ and 1/√(σ² + eps) for {@link #batchNorm2dBackward}, or are both null. An
+     * empty batch changes nothing; running statistics from N = 1 value throw.
+     */
+    void batchNorm2dTraining(Buffer x, Buffer weight, Buffer bias, int n, int c, int hw, float eps, float momentum,
+                             Buffer runningMean, Buffer runningVar, Buffer y, Buffer saveMean, Buffer saveRstd);
+
+    /**
+     * Spatial batch normalisation in evaluation mode: y = (x − runningMean)/√(runningVar + eps)·weight
+     * + bias per channel; weight and bias may each be null.
+     */
+    void batchNorm2dInference(Buffer x, Buffer weight, Buffer bias, Buffer runningMean, Buffer runningVar, int n, int c,
+                              int hw, float eps, Buffer y);
+
+    /**
+     * The gradients of batch normalisation, each overwriting its target and each skipped when its
+     * target is null, from the mean and rstd (c) it normalised with (saved by
+     * {@link #batchNorm2dTraining}, or in evaluation the running mean and 1/√(runningVar + eps)):
+     * with x̂ = (x − mean)·rstd and the sums over a channel's N = n·hw elements, dWeight = Σ dy·x̂,
+     * dBias = Σ dy, and dx = weight·rstd·(dy − Σ dy/N − x̂·Σ dy·x̂/N) in training (the statistics
+     * depend on x), weight·rstd·dy when not. weight may be null (1).
+     */
+    void batchNorm2dBackward(Buffer x, Buffer weight, Buffer mean, Buffer rstd, Buffer dy, int n, int c, int hw,
+                             boolean training, Buffer dx, Buffer dWeight, Buffer dBias);
+
     /** Waits for all queued work. */
     void synchronize();
 

@@ -313,4 +313,109 @@ public final class Operands {
         }
         return last == Long.MAX_VALUE ? last : last + 1;
     }
+
+    // ---- convolution (Backend's section of the same name) -------------------------------------
+
+    /** The operands of {@link Backend#conv2dForward}. */
+    public static void conv2dForward(Backend backend, Buffer x, Buffer weight, Conv2dShape shape, Buffer y) {
+        conv2d(backend, "conv2dForward", "x", x, "weight", weight, "y", y, shape);
+    }
+
+    /** The operands of {@link Backend#conv2dBackwardData}. */
+    public static void conv2dBackwardData(Backend backend, Buffer dy, Buffer weight, Conv2dShape shape, Buffer dx) {
+        conv2d(backend, "conv2dBackwardData", "dx", dx, "weight", weight, "dy", dy, shape);
+    }
+
+    /** The operands of {@link Backend#conv2dBackwardWeight}. */
+    public static void conv2dBackwardWeight(Backend backend, Buffer dy, Buffer x, Conv2dShape shape, Buffer dw) {
+        conv2d(backend, "conv2dBackwardWeight", "x", x, "dw", dw, "dy", dy, shape);
+    }
+
+    private static void conv2d(Backend backend, String op, String inName, Buffer in, String weightName, Buffer weight,
+                               String outName, Buffer out, Conv2dShape shape) {
+        notNull(op, shape);
+        require(backend, op, inName, in, shape.inputSize());
+        require(backend, op, weightName, weight, shape.weightSize());
+        require(backend, op, outName, out, shape.outputSize());
+    }
+
+    /** The operands of {@link Backend#maxPool2dForward} (and, with indices null, {@link Backend#avgPool2dForward}). */
+    public static void pool2dForward(Backend backend, String op, Buffer x, Pool2dShape shape, Buffer y, Buffer indices) {
+        notNull(op, shape);
+        require(backend, op, "x", x, shape.inputSize());
+        require(backend, op, "y", y, shape.outputSize());
+        if (op.startsWith("max")) {
+            require(backend, op, "indices", indices, shape.outputSize());
+        }
+    }
+
+    /** The operands of {@link Backend#maxPool2dBackward} (and, with indices null, {@link Backend#avgPool2dBackward}). */
+    public static void pool2dBackward(Backend backend, String op, Buffer dy, Buffer indices, Pool2dShape shape, Buffer dx) {
+        notNull(op, shape);
+        require(backend, op, "dy", dy, shape.outputSize());
+        if (op.startsWith("max")) {
+            require(backend, op, "indices", indices, shape.outputSize());
+        }
+        require(backend, op, "dx", dx, shape.inputSize());
+    }
+
+    /** The operands of {@link Backend#batchNorm2dTraining} and {@link Backend#batchNorm2dInference} (running statistics required). */
+    public static void batchNorm2d(Backend backend, String op, Buffer x, Buffer weight, Buffer bias, int n, int c, int hw,
+                                   float eps, Buffer runningMean, Buffer runningVar, Buffer y, Buffer saveMean,
+                                   Buffer saveRstd) {
+        long total = batchNormCounts(op, n, c, hw);
+        if (!(eps > 0f) || Float.isInfinite(eps)) {
+            throw new IllegalArgumentException(op + ": eps must be a positive finite number, got " + eps);
+        }
+        boolean training = op.endsWith("Training");
+        if (training && (saveMean == null) != (saveRstd == null)) {
+            throw new IllegalArgumentException(op + ": saveMean and saveRstd are saved together: give both or neither");
+        }
+        if (training && (runningMean == null) != (runningVar == null)) {
+            throw new IllegalArgumentException(op + ": runningMean and runningVar are updated together: give both or neither");
+        }
+        if (training && runningVar != null && total == c && n > 0) {
+            throw new IllegalArgumentException(op + ": one value per channel (n = " + n + ", hw = " + hw
+                    + ") has no unbiased variance for the running statistics");
+        }
+        require(backend, op, "x", x, total);
+        optional(backend, op, "weight", weight, c);
+        optional(backend, op, "bias", bias, c);
+        if (training) {
+            optional(backend, op, "runningMean", runningMean, c);
+            optional(backend, op, "runningVar", runningVar, c);
+        } else {
+            require(backend, op, "runningMean", runningMean, c);
+            require(backend, op, "runningVar", runningVar, c);
+        }
+        require(backend, op, "y", y, total);
+        optional(backend, op, "saveMean", saveMean, c);
+        optional(backend, op, "saveRstd", saveRstd, c);
+    }
+
+    /** The operands of {@link Backend#batchNorm2dBackward}. */
+    public static void batchNorm2dBackward(Backend backend, Buffer x, Buffer weight, Buffer mean, Buffer rstd, Buffer dy,
+                                           int n, int c, int hw, Buffer dx, Buffer dWeight, Buffer dBias) {
+        String op = "batchNorm2dBackward";
+        long total = batchNormCounts(op, n, c, hw);
+        require(backend, op, "x", x, total);
+        optional(backend, op, "weight", weight, c);
+        require(backend, op, "mean", mean, c);
+        require(backend, op, "rstd", rstd, c);
+        require(backend, op, "dy", dy, total);
+        optional(backend, op, "dx", dx, total);
+        optional(backend, op, "dWeight", dWeight, c);
+        optional(backend, op, "dBias", dBias, c);
+    }
+
+    private static long batchNormCounts(String op, int n, int c, int hw) {
+        counts(op, "n, c, hw", n, c, hw);
+        return alongChecked(op, n, c, hw);
+    }
+
+    private static void notNull(String op, Record shape) {
+        if (shape == null) {
+            throw new IllegalArgumentException(op + ": shape is null");
+        }
+    }
 }

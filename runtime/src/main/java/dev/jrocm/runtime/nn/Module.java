@@ -11,11 +11,14 @@ import java.util.Map;
 import java.util.SequencedMap;
 
 /**
- * A layer or a model: named parameters, named children, a train/eval mode, and a state dict
- * keyed like PyTorch's ({@code fc1.weight}). Closing a module frees its parameters and children.
+ * A layer or a model: named parameters, named buffers (state that is no parameter, such as batch
+ * norm's running statistics), named children, a train/eval mode, and a state dict keyed like
+ * PyTorch's ({@code fc1.weight}, {@code bn.running_mean}). Closing a module frees its parameters,
+ * buffers and children.
  */
 public abstract class Module implements AutoCloseable {
     private final SequencedMap<String, Tensor> parameters = new LinkedHashMap<>();
+    private final SequencedMap<String, Tensor> buffers = new LinkedHashMap<>();
     private final SequencedMap<String, Module> children = new LinkedHashMap<>();
     private boolean training = true;
 
@@ -28,6 +31,17 @@ public abstract class Module implements AutoCloseable {
         parameter.requiresGrad(true);
         parameters.put(name, parameter);
         return parameter;
+    }
+
+    /**
+     * Registers a buffer under {@code name}, as PyTorch's {@code register_buffer}: saved and loaded
+     * with the parameters ({@link #stateDict}), never a parameter (no optimizer sees it, it gets no
+     * gradient); returns it.
+     */
+    protected final Tensor registerBuffer(String name, Tensor buffer) {
+        checkName(name);
+        buffers.put(name, buffer);
+        return buffer;
     }
 
     /** Registers a child module under {@code name}; returns it. */
@@ -68,7 +82,7 @@ public abstract class Module implements AutoCloseable {
         if (name == null || name.isEmpty() || name.contains(".")) {
             throw new IllegalArgumentException("module and parameter names must be non-empty and dot-free: '" + name + "'");
         }
-        if (parameters.containsKey(name) || children.containsKey(name)) {
+        if (parameters.containsKey(name) || buffers.containsKey(name) || children.containsKey(name)) {
             throw new IllegalArgumentException("'" + name + "' is already registered in " + getClass().getSimpleName());
         }
     }
@@ -88,6 +102,22 @@ public abstract class Module implements AutoCloseable {
     private void collect(String prefix, Map<String, Tensor> into) {
         parameters.forEach((name, p) -> into.put(prefix + name, p));
         children.forEach((name, child) -> child.collect(prefix + name + ".", into));
+    }
+
+    /** Every buffer of this module and its descendants, by dotted name, in registration order. */
+    public final SequencedMap<String, Tensor> namedBuffers() {
+        SequencedMap<String, Tensor> all = new LinkedHashMap<>();
+        collectState("", false, all);
+        return all;
+    }
+
+    /** Each module's parameters (and, with {@code withBuffers}, then its buffers) before its children's: PyTorch's order. */
+    private void collectState(String prefix, boolean withParameters, Map<String, Tensor> into) {
+        if (withParameters) {
+            parameters.forEach((name, p) -> into.put(prefix + name, p));
+        }
+        buffers.forEach((name, b) -> into.put(prefix + name, b));
+        children.forEach((name, child) -> child.collectState(prefix + name + ".", withParameters, into));
     }
 
     public final List<Tensor> parameters() {
@@ -132,13 +162,19 @@ public abstract class Module implements AutoCloseable {
 
     public final boolean isTraining() { return training; }
 
-    /** The parameters by dotted name: the live tensors, not copies (write them with {@link #loadStateDict}). */
+    /**
+     * The parameters and buffers by dotted name, in PyTorch's order (each module's parameters, then
+     * its buffers, then its children's): the live tensors, not copies (write them with
+     * {@link #loadStateDict}).
+     */
     public final SequencedMap<String, Tensor> stateDict() {
-        return namedParameters();
+        SequencedMap<String, Tensor> all = new LinkedHashMap<>();
+        collectState("", true, all);
+        return all;
     }
 
     /**
-     * Copies {@code state} into the parameters. Every parameter must be present with its shape,
+     * Copies {@code state} into the parameters and buffers. Every one must be present with its shape,
      * and nothing else may be: the error lists what is missing, unexpected or mis-shaped.
      * {@code loadStateDict(state, true)}.
      */
@@ -155,14 +191,14 @@ public abstract class Module implements AutoCloseable {
     }
 
     /**
-     * Copies {@code state} into the parameters whose keys it holds, as PyTorch's
+     * Copies {@code state} into the parameters and buffers whose keys it holds, as PyTorch's
      * {@code load_state_dict(state, strict)}. With {@code strict} a missing or unexpected key is an
      * error; without it those keys are returned and the rest loads. A key present on both sides
      * with another shape or dtype is an error either way. All or nothing: after an error no
      * parameter has changed.
      */
     public final IncompatibleKeys loadStateDict(Map<String, Tensor> state, boolean strict) {
-        SequencedMap<String, Tensor> own = namedParameters();
+        SequencedMap<String, Tensor> own = stateDict();
         List<String> missing = new ArrayList<>(), unexpected = new ArrayList<>(), problems = new ArrayList<>();
         for (Map.Entry<String, Tensor> entry : own.entrySet()) {
             Tensor given = state.get(entry.getKey());
@@ -197,12 +233,26 @@ public abstract class Module implements AutoCloseable {
                 p.copyFrom(given);
             }
         });
+        stateLoaded();
         return new IncompatibleKeys(missing, unexpected);
     }
+
+    /** Tells this module and its descendants that {@link #loadStateDict} wrote their state. */
+    private void stateLoaded() {
+        loaded();
+        children.values().forEach(Module::stateLoaded);
+    }
+
+    /**
+     * Called after {@link #loadStateDict} wrote this module's parameters and buffers: a module that
+     * mirrors some of its state on the host reads it back here. Does nothing by default.
+     */
+    protected void loaded() {}
 
     @Override
     public void close() {
         parameters.values().forEach(Tensor::close);
+        buffers.values().forEach(Tensor::close);
         children.values().forEach(Module::close);
     }
 

@@ -3,9 +3,12 @@ package dev.jrocm.runtime.device.cpu;
 import dev.jrocm.runtime.device.AdamStep;
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.Buffer;
+import dev.jrocm.runtime.device.Conv2dShape;
 import dev.jrocm.runtime.device.DeviceKind;
+import dev.jrocm.runtime.device.Im2col;
 import dev.jrocm.runtime.device.MemoryStats;
 import dev.jrocm.runtime.device.Operands;
+import dev.jrocm.runtime.device.Pool2dShape;
 import dev.jrocm.runtime.device.Strides;
 
 import java.lang.foreign.Arena;
@@ -1031,5 +1034,338 @@ public final class CpuBackend implements Backend {
     @Override
     public void synchronize() {
         // CPU ops complete before they return.
+    }
+
+    // ---- convolution --------------------------------------------------------------------------
+
+    /** im2col, col2im and the transpose of {@link Im2col}, each split over the images and channels. */
+    private final Im2col.Kernels lowering = new Im2col.Kernels() {
+        @Override
+        public void im2col(Buffer x, Conv2dShape s, int first, int count, Buffer columns) {
+            MemorySegment xm = x.memory(), cm = columns.memory();
+            int positions = s.outH() * s.outW(), window = s.kh() * s.kw();
+            long width = (long) count * positions; // a row of columns
+            Parallel.forRange((long) count * s.c(), Math.max(1, GRAIN / ((long) window * positions)), (from, to) -> {
+                for (long jc = from; jc < to; jc++) {
+                    long j = jc / s.c(), ch = jc % s.c();
+                    long plane = ((first + j) * s.c() + ch) * s.h() * s.w();
+                    for (int p = 0; p < s.kh(); p++) {
+                        for (int q = 0; q < s.kw(); q++) {
+                            long at = (ch * window + (long) p * s.kw() + q) * width + j * positions;
+                            for (int oi = 0; oi < s.outH(); oi++) {
+                                int ih = oi * s.strideH() - s.padH() + p * s.dilH();
+                                for (int oj = 0; oj < s.outW(); oj++) {
+                                    int iw = oj * s.strideW() - s.padW() + q * s.dilW();
+                                    boolean inside = ih >= 0 && ih < s.h() && iw >= 0 && iw < s.w();
+                                    cm.setAtIndex(F, at++, inside ? xm.getAtIndex(F, plane + (long) ih * s.w() + iw) : 0f);
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        }
+
+        @Override
+        public void col2im(Buffer columns, Conv2dShape s, int first, int count, Buffer dx, boolean accumulate) {
+            MemorySegment cm = columns.memory(), dm = dx.memory();
+            int positions = s.outH() * s.outW(), window = s.kh() * s.kw();
+            long width = (long) count * positions;
+            Parallel.forRange((long) count * s.c(), Math.max(1, GRAIN / ((long) window * s.h() * s.w())), (from, to) -> {
+                for (long jc = from; jc < to; jc++) {
+                    long j = jc / s.c(), ch = jc % s.c();
+                    long plane = ((first + j) * s.c() + ch) * s.h() * s.w();
+                    for (int ih = 0; ih < s.h(); ih++) {
+                        for (int iw = 0; iw < s.w(); iw++) {
+                            float sum = 0f; // every window position that read x[ih, iw], in the order of (p, q)
+                            for (int p = 0; p < s.kh(); p++) {
+                                int oi = ih + s.padH() - p * s.dilH();
+                                if (oi < 0 || oi % s.strideH() != 0 || oi / s.strideH() >= s.outH()) {
+                                    continue;
+                                }
+                                for (int q = 0; q < s.kw(); q++) {
+                                    int oj = iw + s.padW() - q * s.dilW();
+                                    if (oj < 0 || oj % s.strideW() != 0 || oj / s.strideW() >= s.outW()) {
+                                        continue;
+                                    }
+                                    long row = ch * window + (long) p * s.kw() + q;
+                                    sum += cm.getAtIndex(F, row * width + j * positions
+                                            + (long) (oi / s.strideH()) * s.outW() + oj / s.strideW());
+                                }
+                            }
+                            long at = plane + (long) ih * s.w() + iw;
+                            dm.setAtIndex(F, at, accumulate ? dm.getAtIndex(F, at) + sum : sum);
+                        }
+                    }
+                }
+            });
+        }
+
+        @Override
+        public void swapLeading(Buffer in, int a, int b, int inner, Buffer out) {
+            MemorySegment im = in.memory(), om = out.memory();
+            long bytes = (long) inner * Float.BYTES;
+            Parallel.forRange((long) a * b, Math.max(1, GRAIN / Math.max(1, inner)), (from, to) -> {
+                for (long ba = from; ba < to; ba++) { // out row (bi, ai) is in row (ai, bi)
+                    long bi = ba / a, ai = ba % a;
+                    MemorySegment.copy(im, (ai * b + bi) * bytes, om, ba * bytes, bytes);
+                }
+            });
+        }
+    };
+
+    @Override
+    public void conv2dForward(Buffer x, Buffer weight, Conv2dShape shape, Buffer y) {
+        Operands.conv2dForward(this, x, weight, shape, y);
+        Im2col.forward(this, lowering, x, weight, shape, y);
+    }
+
+    @Override
+    public void conv2dBackwardData(Buffer dy, Buffer weight, Conv2dShape shape, Buffer dx, boolean accumulate) {
+        Operands.conv2dBackwardData(this, dy, weight, shape, dx);
+        Im2col.backwardData(this, lowering, dy, weight, shape, dx, accumulate);
+    }
+
+    @Override
+    public void conv2dBackwardWeight(Buffer dy, Buffer x, Conv2dShape shape, Buffer dw, boolean accumulate) {
+        Operands.conv2dBackwardWeight(this, dy, x, shape, dw);
+        Im2col.backwardWeight(this, lowering, dy, x, shape, dw, accumulate);
+    }
+
+    /** Runs {@code plane} for every (image, channel) plane, split over the cores. */
+    private static void forPlanes(Pool2dShape s, long work, Parallel.Range plane) {
+        Parallel.forRange((long) s.n() * s.c(), Math.max(1, GRAIN / Math.max(1, work)), plane);
+    }
+
+    @Override
+    public void maxPool2dForward(Buffer x, Pool2dShape s, Buffer y, Buffer indices) {
+        Operands.pool2dForward(this, "maxPool2dForward", x, s, y, indices);
+        MemorySegment xm = x.memory(), ym = y.memory(), im = indices.memory();
+        int oh = s.outH(), ow = s.outW();
+        forPlanes(s, (long) oh * ow * s.kh() * s.kw(), (from, to) -> {
+            for (long pl = from; pl < to; pl++) {
+                long in = pl * s.h() * s.w(), out = pl * oh * ow;
+                for (int oi = 0; oi < oh; oi++) {
+                    int h0 = oi * s.strideH() - s.padH(), h1 = Math.min(h0 + s.kh(), s.h());
+                    h0 = Math.max(h0, 0);
+                    for (int oj = 0; oj < ow; oj++) {
+                        int w0 = oj * s.strideW() - s.padW(), w1 = Math.min(w0 + s.kw(), s.w());
+                        w0 = Math.max(w0, 0);
+                        float best = Float.NEGATIVE_INFINITY;
+                        int at = h0 * s.w() + w0;
+                        for (int ih = h0; ih < h1; ih++) {
+                            for (int iw = w0; iw < w1; iw++) {
+                                float v = xm.getAtIndex(F, in + (long) ih * s.w() + iw);
+                                if (v > best || (v != v && best == best)) { // a NaN wins, the first one
+                                    best = v;
+                                    at = ih * s.w() + iw;
+                                }
+                            }
+                        }
+                        ym.setAtIndex(F, out + (long) oi * ow + oj, best);
+                        im.setAtIndex(I, out + (long) oi * ow + oj, at);
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
+    public void maxPool2dBackward(Buffer dy, Buffer indices, Pool2dShape s, Buffer dx, boolean accumulate) {
+        Operands.pool2dBackward(this, "maxPool2dBackward", dy, indices, s, dx);
+        MemorySegment dym = dy.memory(), im = indices.memory(), dxm = dx.memory();
+        long outputs = s.outputSize(), planeIn = (long) s.h() * s.w(), planeOut = (long) s.outH() * s.outW();
+        for (long i = 0; i < outputs; i++) { // every index checked before anything is written
+            int at = im.getAtIndex(I, i);
+            if (at < 0 || at >= planeIn) {
+                throw new IllegalArgumentException("maxPool2dBackward: index " + at + " at position " + i
+                        + " is outside [0, " + planeIn + ")");
+            }
+        }
+        forPlanes(s, planeOut + planeIn, (from, to) -> {
+            for (long pl = from; pl < to; pl++) {
+                long in = pl * planeIn, out = pl * planeOut;
+                if (!accumulate) {
+                    dxm.asSlice(in * Float.BYTES, planeIn * Float.BYTES).fill((byte) 0);
+                }
+                for (long o = out; o < out + planeOut; o++) { // in the order of the outputs
+                    long at = in + im.getAtIndex(I, o);
+                    dxm.setAtIndex(F, at, dxm.getAtIndex(F, at) + dym.getAtIndex(F, o));
+                }
+            }
+        });
+    }
+
+    /** The divisor of window (oi, oj) with count_include_pad: its size within the padded input. */
+    private static int poolDivisor(Pool2dShape s, int oi, int oj) {
+        int h0 = oi * s.strideH() - s.padH(), w0 = oj * s.strideW() - s.padW();
+        return (Math.min(h0 + s.kh(), s.h() + s.padH()) - h0) * (Math.min(w0 + s.kw(), s.w() + s.padW()) - w0);
+    }
+
+    @Override
+    public void avgPool2dForward(Buffer x, Pool2dShape s, Buffer y) {
+        Operands.pool2dForward(this, "avgPool2dForward", x, s, y, null);
+        MemorySegment xm = x.memory(), ym = y.memory();
+        int oh = s.outH(), ow = s.outW();
+        forPlanes(s, (long) oh * ow * s.kh() * s.kw(), (from, to) -> {
+            for (long pl = from; pl < to; pl++) {
+                long in = pl * s.h() * s.w(), out = pl * oh * ow;
+                for (int oi = 0; oi < oh; oi++) {
+                    int h0 = Math.max(oi * s.strideH() - s.padH(), 0), h1 = Math.min(oi * s.strideH() - s.padH() + s.kh(), s.h());
+                    for (int oj = 0; oj < ow; oj++) {
+                        int w0 = Math.max(oj * s.strideW() - s.padW(), 0);
+                        int w1 = Math.min(oj * s.strideW() - s.padW() + s.kw(), s.w());
+                        double sum = 0;
+                        for (int ih = h0; ih < h1; ih++) {
+                            for (int iw = w0; iw < w1; iw++) {
+                                sum += xm.getAtIndex(F, in + (long) ih * s.w() + iw);
+                            }
+                        }
+                        ym.setAtIndex(F, out + (long) oi * ow + oj, (float) (sum / poolDivisor(s, oi, oj)));
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
+    public void avgPool2dBackward(Buffer dy, Pool2dShape s, Buffer dx, boolean accumulate) {
+        Operands.pool2dBackward(this, "avgPool2dBackward", dy, null, s, dx);
+        MemorySegment dym = dy.memory(), dxm = dx.memory();
+        int oh = s.outH(), ow = s.outW();
+        forPlanes(s, (long) s.h() * s.w() * s.kh() * s.kw(), (from, to) -> {
+            for (long pl = from; pl < to; pl++) {
+                long in = pl * s.h() * s.w(), out = pl * oh * ow;
+                for (int ih = 0; ih < s.h(); ih++) {
+                    // the windows oi·stride − pad ≤ ih < oi·stride − pad + kh that hold row ih
+                    int oi0 = Math.max(0, Math.floorDiv(ih + s.padH() - s.kh(), s.strideH()) + 1);
+                    int oi1 = Math.min(oh - 1, Math.floorDiv(ih + s.padH(), s.strideH()));
+                    for (int iw = 0; iw < s.w(); iw++) {
+                        int oj0 = Math.max(0, Math.floorDiv(iw + s.padW() - s.kw(), s.strideW()) + 1);
+                        int oj1 = Math.min(ow - 1, Math.floorDiv(iw + s.padW(), s.strideW()));
+                        double sum = 0;
+                        for (int oi = oi0; oi <= oi1; oi++) {
+                            for (int oj = oj0; oj <= oj1; oj++) {
+                                sum += (double) dym.getAtIndex(F, out + (long) oi * ow + oj) / poolDivisor(s, oi, oj);
+                            }
+                        }
+                        long at = in + (long) ih * s.w() + iw;
+                        dxm.setAtIndex(F, at, (float) (accumulate ? dxm.getAtIndex(F, at) + sum : sum));
+                    }
+                }
+            }
+        });
+    }
+
+    /** Runs {@code channel} for every channel, split over the cores. */
+    private static void forChannels(int c, long perChannel, Parallel.Range channel) {
+        Parallel.forRange(c, Math.max(1, GRAIN / Math.max(1, perChannel)), channel);
+    }
+
+    @Override
+    public void batchNorm2dTraining(Buffer x, Buffer weight, Buffer bias, int n, int c, int hw, float eps, float momentum,
+                                    Buffer runningMean, Buffer runningVar, Buffer y, Buffer saveMean, Buffer saveRstd) {
+        Operands.batchNorm2d(this, "batchNorm2dTraining", x, weight, bias, n, c, hw, eps, runningMean, runningVar, y,
+                saveMean, saveRstd);
+        long count = (long) n * hw;
+        if (count == 0) {
+            return;
+        }
+        MemorySegment xm = x.memory(), ym = y.memory();
+        forChannels(c, count, (from, to) -> {
+            for (long ch = from; ch < to; ch++) {
+                double sum = 0; // two passes in double: the mean, then the variance about it
+                for (long b = 0; b < n; b++) {
+                    for (long i = 0, at = (b * c + ch) * hw; i < hw; i++) {
+                        sum += xm.getAtIndex(F, at + i);
+                    }
+                }
+                float mu = (float) (sum / count);
+                double sq = 0;
+                for (long b = 0; b < n; b++) {
+                    for (long i = 0, at = (b * c + ch) * hw; i < hw; i++) {
+                        double d = xm.getAtIndex(F, at + i) - mu;
+                        sq += d * d;
+                    }
+                }
+                float rs = (float) (1 / Math.sqrt(sq / count + eps));
+                normalise(xm, ym, weight, bias, n, c, hw, ch, mu, rs);
+                if (saveMean != null) {
+                    saveMean.memory().setAtIndex(F, ch, mu);
+                    saveRstd.memory().setAtIndex(F, ch, rs);
+                }
+                if (runningMean != null) {
+                    MemorySegment rm = runningMean.memory(), rv = runningVar.memory();
+                    rm.setAtIndex(F, ch, (float) ((1.0 - momentum) * rm.getAtIndex(F, ch) + (double) momentum * mu));
+                    rv.setAtIndex(F, ch, (float) ((1.0 - momentum) * rv.getAtIndex(F, ch)
+                            + (double) momentum * (sq / (count - 1))));
+                }
+            }
+        });
+    }
+
+    /** y = (x − mu)·rs·w + b over channel ch's elements. */
+    private static void normalise(MemorySegment xm, MemorySegment ym, Buffer weight, Buffer bias, int n, int c, int hw,
+                                  long ch, float mu, float rs) {
+        float w = weight == null ? 1f : weight.memory().getAtIndex(F, ch);
+        float b = bias == null ? 0f : bias.memory().getAtIndex(F, ch);
+        for (long img = 0; img < n; img++) {
+            for (long i = 0, at = (img * c + ch) * hw; i < hw; i++) {
+                ym.setAtIndex(F, at + i, (xm.getAtIndex(F, at + i) - mu) * rs * w + b);
+            }
+        }
+    }
+
+    @Override
+    public void batchNorm2dInference(Buffer x, Buffer weight, Buffer bias, Buffer runningMean, Buffer runningVar, int n,
+                                     int c, int hw, float eps, Buffer y) {
+        Operands.batchNorm2d(this, "batchNorm2dInference", x, weight, bias, n, c, hw, eps, runningMean, runningVar, y,
+                null, null);
+        MemorySegment xm = x.memory(), ym = y.memory(), rm = runningMean.memory(), rv = runningVar.memory();
+        forChannels(c, (long) n * hw, (from, to) -> {
+            for (long ch = from; ch < to; ch++) {
+                float rs = (float) (1 / Math.sqrt((double) rv.getAtIndex(F, ch) + eps));
+                normalise(xm, ym, weight, bias, n, c, hw, ch, rm.getAtIndex(F, ch), rs);
+            }
+        });
+    }
+
+    @Override
+    public void batchNorm2dBackward(Buffer x, Buffer weight, Buffer mean, Buffer rstd, Buffer dy, int n, int c, int hw,
+                                    boolean training, Buffer dx, Buffer dWeight, Buffer dBias) {
+        Operands.batchNorm2dBackward(this, x, weight, mean, rstd, dy, n, c, hw, dx, dWeight, dBias);
+        MemorySegment xm = x.memory(), dym = dy.memory(), mm = mean.memory(), rm = rstd.memory();
+        long count = (long) n * hw;
+        forChannels(c, count, (from, to) -> {
+            for (long ch = from; ch < to; ch++) {
+                float mu = mm.getAtIndex(F, ch), rs = rm.getAtIndex(F, ch);
+                double sumDy = 0, sumDyXhat = 0;
+                for (long b = 0; b < n; b++) {
+                    for (long i = 0, at = (b * c + ch) * hw; i < hw; i++) {
+                        float d = dym.getAtIndex(F, at + i);
+                        sumDy += d;
+                        sumDyXhat += d * (double) ((xm.getAtIndex(F, at + i) - mu) * rs);
+                    }
+                }
+                if (dWeight != null) {
+                    dWeight.memory().setAtIndex(F, ch, (float) sumDyXhat);
+                }
+                if (dBias != null) {
+                    dBias.memory().setAtIndex(F, ch, (float) sumDy);
+                }
+                if (dx == null) {
+                    continue;
+                }
+                MemorySegment dxm = dx.memory();
+                float scale = (weight == null ? 1f : weight.memory().getAtIndex(F, ch)) * rs;
+                float meanDy = training ? (float) (sumDy / count) : 0f, meanDyXhat = training ? (float) (sumDyXhat / count) : 0f;
+                for (long b = 0; b < n; b++) {
+                    for (long i = 0, at = (b * c + ch) * hw; i < hw; i++) {
+                        float xhat = (xm.getAtIndex(F, at + i) - mu) * rs;
+                        dxm.setAtIndex(F, at + i, scale * (dym.getAtIndex(F, at + i) - meanDy - xhat * meanDyXhat));
+                    }
+                }
+            }
+        });
     }
 }

@@ -3,10 +3,13 @@ package dev.jrocm.runtime.device.gpu;
 import dev.jrocm.runtime.device.AdamStep;
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.Buffer;
+import dev.jrocm.runtime.device.Conv2dShape;
 import dev.jrocm.runtime.device.DeviceKind;
 import dev.jrocm.runtime.device.GpuException;
+import dev.jrocm.runtime.device.Im2col;
 import dev.jrocm.runtime.device.MemoryStats;
 import dev.jrocm.runtime.device.Operands;
+import dev.jrocm.runtime.device.Pool2dShape;
 import dev.jrocm.runtime.device.Strides;
 
 import java.lang.foreign.Arena;
@@ -839,5 +842,130 @@ public final class GpuBackend implements Backend {
         MemorySegment slot(int i) { return slots.asSlice(8L * i, 8); }
 
         MemorySegment pointers() { return pointers; }
+    }
+
+    // ---- convolution --------------------------------------------------------------------------
+
+    /** The jr_window struct of kernels.cu for a convolution. */
+    private static long[] window(Conv2dShape s) {
+        return new long[] {s.n(), s.c(), s.h(), s.w(), s.k(), s.kh(), s.kw(), s.strideH(), s.strideW(), s.padH(), s.padW(),
+                s.dilH(), s.dilW(), s.outH(), s.outW()};
+    }
+
+    /** The jr_window struct for a pooling: k = c, dilation 1. */
+    private static long[] window(Pool2dShape s) {
+        return new long[] {s.n(), s.c(), s.h(), s.w(), s.c(), s.kh(), s.kw(), s.strideH(), s.strideW(), s.padH(), s.padW(),
+                1, 1, s.outH(), s.outW()};
+    }
+
+    /** {@link Im2col}'s kernels, launched under this backend's lock (the callers hold it). */
+    private final Im2col.Kernels lowering = new Im2col.Kernels() {
+        @Override
+        public void im2col(Buffer x, Conv2dShape s, int first, int count, Buffer columns) {
+            long n = (long) s.c() * s.kh() * s.kw() * count * s.outH() * s.outW();
+            elementwise("jr_im2col", n, args.reset().ptr(x).ptr(columns).longs(window(s)).i64(first).i64(count));
+        }
+
+        @Override
+        public void col2im(Buffer columns, Conv2dShape s, int first, int count, Buffer dx, boolean accumulate) {
+            long n = (long) count * s.c() * s.h() * s.w();
+            elementwise("jr_col2im", n, args.reset().ptr(columns).ptr(dx).longs(window(s)).i64(first).i64(count)
+                    .i32(accumulate ? 1 : 0));
+        }
+
+        @Override
+        public void swapLeading(Buffer in, int a, int b, int inner, Buffer out) {
+            elementwise("jr_swap_leading", (long) a * b * inner, args.reset().ptr(in).ptr(out).i64(a).i64(b).i64(inner));
+        }
+    };
+
+    @Override
+    public synchronized void conv2dForward(Buffer x, Buffer weight, Conv2dShape shape, Buffer y) {
+        Operands.conv2dForward(this, x, weight, shape, y);
+        Im2col.forward(this, lowering, x, weight, shape, y);
+    }
+
+    @Override
+    public synchronized void conv2dBackwardData(Buffer dy, Buffer weight, Conv2dShape shape, Buffer dx, boolean accumulate) {
+        Operands.conv2dBackwardData(this, dy, weight, shape, dx);
+        Im2col.backwardData(this, lowering, dy, weight, shape, dx, accumulate);
+    }
+
+    @Override
+    public synchronized void conv2dBackwardWeight(Buffer dy, Buffer x, Conv2dShape shape, Buffer dw, boolean accumulate) {
+        Operands.conv2dBackwardWeight(this, dy, x, shape, dw);
+        Im2col.backwardWeight(this, lowering, dy, x, shape, dw, accumulate);
+    }
+
+    @Override
+    public synchronized void maxPool2dForward(Buffer x, Pool2dShape shape, Buffer y, Buffer indices) {
+        Operands.pool2dForward(this, "maxPool2dForward", x, shape, y, indices);
+        elementwise("jr_max_pool", shape.outputSize(), args.reset().ptr(x).ptr(y).ptr(indices).longs(window(shape)));
+    }
+
+    @Override
+    public synchronized void maxPool2dBackward(Buffer dy, Buffer indices, Pool2dShape shape, Buffer dx, boolean accumulate) {
+        Operands.pool2dBackward(this, "maxPool2dBackward", dy, indices, shape, dx);
+        elementwise("jr_max_pool_backward", (long) shape.n() * shape.c(), args.reset().ptr(dy).ptr(indices).ptr(dx)
+                .longs(window(shape)).i32(accumulate ? 1 : 0).ptr(errors()));
+        indexErrorOp = "maxPool2dBackward";
+        errorsPending = true;
+    }
+
+    @Override
+    public synchronized void avgPool2dForward(Buffer x, Pool2dShape shape, Buffer y) {
+        Operands.pool2dForward(this, "avgPool2dForward", x, shape, y, null);
+        elementwise("jr_avg_pool", shape.outputSize(), args.reset().ptr(x).ptr(y).longs(window(shape)));
+    }
+
+    @Override
+    public synchronized void avgPool2dBackward(Buffer dy, Pool2dShape shape, Buffer dx, boolean accumulate) {
+        Operands.pool2dBackward(this, "avgPool2dBackward", dy, null, shape, dx);
+        elementwise("jr_avg_pool_backward", shape.inputSize(), args.reset().ptr(dy).ptr(dx).longs(window(shape))
+                .i32(accumulate ? 1 : 0));
+    }
+
+    /** One block per channel (at most {@value #MAX_GRID}, each then taking several). */
+    private void perChannel(String kernel, int c, long count, KernelArgs a) {
+        if (count > 0 && c > 0) {
+            launch(kernel, Math.min(c, MAX_GRID), 1, REDUCE_THREADS, 1, a);
+        }
+    }
+
+    @Override
+    public synchronized void batchNorm2dTraining(Buffer x, Buffer weight, Buffer bias, int n, int c, int hw, float eps,
+                                                 float momentum, Buffer runningMean, Buffer runningVar, Buffer y,
+                                                 Buffer saveMean, Buffer saveRstd) {
+        Operands.batchNorm2d(this, "batchNorm2dTraining", x, weight, bias, n, c, hw, eps, runningMean, runningVar, y,
+                saveMean, saveRstd);
+        perChannel("jr_batch_norm_train", c, (long) n * hw, args.reset().ptr(x).ptrOrNull(weight).ptrOrNull(bias)
+                .i32(n).i32(c).i32(hw).f32(eps).f32(momentum).ptrOrNull(runningMean).ptrOrNull(runningVar).ptr(y)
+                .ptrOrNull(saveMean).ptrOrNull(saveRstd));
+    }
+
+    @Override
+    public synchronized void batchNorm2dInference(Buffer x, Buffer weight, Buffer bias, Buffer runningMean,
+                                                  Buffer runningVar, int n, int c, int hw, float eps, Buffer y) {
+        Operands.batchNorm2d(this, "batchNorm2dInference", x, weight, bias, n, c, hw, eps, runningMean, runningVar, y,
+                null, null);
+        elementwise("jr_batch_norm_infer", (long) n * c * hw, args.reset().ptr(x).ptrOrNull(weight).ptrOrNull(bias)
+                .ptr(runningMean).ptr(runningVar).i32(n).i32(c).i32(hw).f32(eps).ptr(y));
+    }
+
+    @Override
+    public synchronized void batchNorm2dBackward(Buffer x, Buffer weight, Buffer mean, Buffer rstd, Buffer dy, int n,
+                                                 int c, int hw, boolean training, Buffer dx, Buffer dWeight,
+                                                 Buffer dBias) {
+        Operands.batchNorm2dBackward(this, x, weight, mean, rstd, dy, n, c, hw, dx, dWeight, dBias);
+        if ((long) n * hw == 0) { // sums over nothing: 0, as the CPU backend
+            for (Buffer b : new Buffer[] {dWeight, dBias}) {
+                if (b != null && c > 0) {
+                    fill(b.slice(0, c), 0f);
+                }
+            }
+            return;
+        }
+        perChannel("jr_batch_norm_backward", c, (long) n * hw, args.reset().ptr(x).ptrOrNull(weight).ptr(mean).ptr(rstd)
+                .ptr(dy).i32(n).i32(c).i32(hw).i32(training ? 1 : 0).ptrOrNull(dx).ptrOrNull(dWeight).ptrOrNull(dBias));
     }
 }

@@ -742,3 +742,256 @@ extern "C" __global__ void jr_unary_backward(const float* x, const float* y, con
         dx[i] = accumulate ? dx[i] + g : g;
     }
 }
+
+// ---- convolution: im2col lowering (Im2col), pooling, batch normalisation ------------------------
+// The geometry comes by value (GpuBackend.window): n, c, h, w, k (output channels; c for pooling),
+// kh, kw, strides, paddings, dilations (1 for pooling), outH, outW. Sums run in an order fixed by
+// the shape, as the CPU backend's, so every kernel here is deterministic and needs no atomics.
+
+struct jr_window {
+    i64 n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
+};
+
+// columns (c*kh*kw, count*L), L = oh*ow: entry (row (ch, p, q), column j*L + (oi, oj)) is x[first + j, ch]
+// at (oi*sh - ph + p*dh, oj*sw - pw + q*dw), 0 outside. One thread per entry, writes coalesced.
+extern "C" __global__ void jr_im2col(const float* x, float* columns, jr_window s, i64 first, i64 count) {
+    i64 positions = s.oh * s.ow, width = count * positions;
+    JR_FOR(e, s.c * s.kh * s.kw * width) {
+        i64 row = e / width, col = e % width;
+        i64 j = col / positions, pos = col % positions;
+        i64 ch = row / (s.kh * s.kw), p = row / s.kw % s.kh, q = row % s.kw;
+        i64 ih = pos / s.ow * s.sh - s.ph + p * s.dh, iw = pos % s.ow * s.sw - s.pw + q * s.dw;
+        bool inside = ih >= 0 && ih < s.h && iw >= 0 && iw < s.w;
+        columns[e] = inside ? x[(((first + j) * s.c + ch) * s.h + ih) * s.w + iw] : 0.0f;
+    }
+}
+
+// dx[first + j, ch, ih, iw] (+)= the entries of columns read from it, in the order of (p, q): a gather,
+// one thread per element of dx.
+extern "C" __global__ void jr_col2im(const float* columns, float* dx, jr_window s, i64 first, i64 count,
+                                     int accumulate) {
+    i64 positions = s.oh * s.ow, width = count * positions;
+    JR_FOR(e, count * s.c * s.h * s.w) {
+        i64 iw = e % s.w, ih = e / s.w % s.h, ch = e / (s.w * s.h) % s.c, j = e / (s.w * s.h * s.c);
+        float sum = 0.0f;
+        for (i64 p = 0; p < s.kh; p++) {
+            i64 oi = ih + s.ph - p * s.dh;
+            if (oi < 0 || oi % s.sh != 0 || oi / s.sh >= s.oh) {
+                continue;
+            }
+            for (i64 q = 0; q < s.kw; q++) {
+                i64 oj = iw + s.pw - q * s.dw;
+                if (oj < 0 || oj % s.sw != 0 || oj / s.sw >= s.ow) {
+                    continue;
+                }
+                sum += columns[((ch * s.kh + p) * s.kw + q) * width + j * positions + oi / s.sh * s.ow + oj / s.sw];
+            }
+        }
+        i64 at = (first * s.c) * s.h * s.w + e;
+        dx[at] = accumulate ? dx[at] + sum : sum;
+    }
+}
+
+// out (b, a, inner) = in (a, b, inner).
+extern "C" __global__ void jr_swap_leading(const float* in, float* out, i64 a, i64 b, i64 inner) {
+    JR_FOR(e, a * b * inner) {
+        i64 l = e % inner, ai = e / inner % a, bi = e / (inner * a);
+        out[e] = in[(ai * b + bi) * inner + l];
+    }
+}
+
+// The rows [h0, h1) and columns [w0, w1) of x that window (oi, oj) covers, padding left out.
+__device__ void jr_pool_window(jr_window s, i64 oi, i64 oj, i64* h0, i64* h1, i64* w0, i64* w1) {
+    i64 top = oi * s.sh - s.ph, left = oj * s.sw - s.pw;
+    *h0 = top > 0 ? top : 0;
+    *w0 = left > 0 ? left : 0;
+    *h1 = top + s.kh < s.h ? top + s.kh : s.h;
+    *w1 = left + s.kw < s.w ? left + s.kw : s.w;
+}
+
+// The largest element of each window (padding is -inf; a NaN wins, the first one) and its index ih*w + iw.
+extern "C" __global__ void jr_max_pool(const float* x, float* y, int* indices, jr_window s) {
+    JR_FOR(e, s.n * s.c * s.oh * s.ow) {
+        i64 oj = e % s.ow, oi = e / s.ow % s.oh, h0, h1, w0, w1;
+        jr_pool_window(s, oi, oj, &h0, &h1, &w0, &w1);
+        const float* xp = x + e / (s.ow * s.oh) * s.h * s.w;
+        float best = -__int_as_float(0x7f800000);
+        i64 at = h0 * s.w + w0;
+        for (i64 ih = h0; ih < h1; ih++) {
+            for (i64 iw = w0; iw < w1; iw++) {
+                float v = xp[ih * s.w + iw];
+                if (v > best || (v != v && best == best)) {
+                    best = v;
+                    at = ih * s.w + iw;
+                }
+            }
+        }
+        y[e] = best;
+        indices[e] = (int) at;
+    }
+}
+
+// One thread per (image, channel) plane: dx's plane zeroed (unless accumulating), then each output's dy
+// added at its index in the order of the outputs, as the CPU backend. A bad index is reported (slot 1).
+extern "C" __global__ void jr_max_pool_backward(const float* dy, const int* indices, float* dx, jr_window s,
+                                                int accumulate, u64* errors) {
+    i64 planeIn = s.h * s.w, planeOut = s.oh * s.ow;
+    JR_FOR(plane, s.n * s.c) {
+        float* dxp = dx + plane * planeIn;
+        if (!accumulate) {
+            for (i64 i = 0; i < planeIn; i++) {
+                dxp[i] = 0.0f;
+            }
+        }
+        for (i64 o = plane * planeOut; o < (plane + 1) * planeOut; o++) {
+            int at = indices[o];
+            if (at < 0 || at >= planeIn) {
+                jr_report(errors, 1, (int) o, at, (int) planeIn);
+            } else {
+                dxp[at] += dy[o];
+            }
+        }
+    }
+}
+
+// The divisor of window (oi, oj) with count_include_pad: its size within the padded input (PyTorch's).
+__device__ i64 jr_pool_divisor(jr_window s, i64 oi, i64 oj) {
+    i64 h0 = oi * s.sh - s.ph, w0 = oj * s.sw - s.pw;
+    i64 h1 = h0 + s.kh < s.h + s.ph ? h0 + s.kh : s.h + s.ph, w1 = w0 + s.kw < s.w + s.pw ? w0 + s.kw : s.w + s.pw;
+    return (h1 - h0) * (w1 - w0);
+}
+
+extern "C" __global__ void jr_avg_pool(const float* x, float* y, jr_window s) {
+    JR_FOR(e, s.n * s.c * s.oh * s.ow) {
+        i64 oj = e % s.ow, oi = e / s.ow % s.oh, h0, h1, w0, w1;
+        jr_pool_window(s, oi, oj, &h0, &h1, &w0, &w1);
+        const float* xp = x + e / (s.ow * s.oh) * s.h * s.w;
+        double sum = 0.0;
+        for (i64 ih = h0; ih < h1; ih++) {
+            for (i64 iw = w0; iw < w1; iw++) {
+                sum += xp[ih * s.w + iw];
+            }
+        }
+        y[e] = (float) (sum / (double) jr_pool_divisor(s, oi, oj));
+    }
+}
+
+// dx[ih, iw] (+)= the dy of every window holding it over that window's divisor, summed in double.
+extern "C" __global__ void jr_avg_pool_backward(const float* dy, float* dx, jr_window s, int accumulate) {
+    JR_FOR(e, s.n * s.c * s.h * s.w) {
+        i64 iw = e % s.w, ih = e / s.w % s.h, plane = e / (s.w * s.h);
+        i64 oi0 = ih + s.ph - s.kh, oj0 = iw + s.pw - s.kw; // floor division of possibly negative numbers, then + 1
+        oi0 = (oi0 >= 0 ? oi0 / s.sh : -((-oi0 + s.sh - 1) / s.sh)) + 1;
+        oj0 = (oj0 >= 0 ? oj0 / s.sw : -((-oj0 + s.sw - 1) / s.sw)) + 1;
+        oi0 = oi0 > 0 ? oi0 : 0;
+        oj0 = oj0 > 0 ? oj0 : 0;
+        i64 oi1 = (ih + s.ph) / s.sh, oj1 = (iw + s.pw) / s.sw;
+        oi1 = oi1 < s.oh - 1 ? oi1 : s.oh - 1;
+        oj1 = oj1 < s.ow - 1 ? oj1 : s.ow - 1;
+        const float* dyp = dy + plane * s.oh * s.ow;
+        double sum = 0.0;
+        for (i64 oi = oi0; oi <= oi1; oi++) {
+            for (i64 oj = oj0; oj <= oj1; oj++) {
+                sum += (double) dyp[oi * s.ow + oj] / (double) jr_pool_divisor(s, oi, oj);
+            }
+        }
+        dx[e] = (float) (accumulate ? dx[e] + sum : sum);
+    }
+}
+
+// ---- batch normalisation over NCHW: one block of JR_REDUCE_THREADS per channel ---------------------
+// Channel ch's N = n*hw elements lie at (b*c + ch)*hw + i. Sums in double (jr_block_sum's fixed tree).
+
+__device__ i64 jr_bn_at(i64 e, i64 ch, int c, int hw) {
+    return (e / hw * c + ch) * hw + e % hw;
+}
+
+// jr_block_sum, then a barrier so that the shared array may be used again.
+__device__ double jr_block_sum_once(double* shared, double value) {
+    double sum = jr_block_sum(shared, value);
+    __syncthreads();
+    return sum;
+}
+
+extern "C" __global__ void jr_batch_norm_train(const float* x, const float* weight, const float* bias, int n, int c,
+                                               int hw, float eps, float momentum, float* runningMean,
+                                               float* runningVar, float* y, float* saveMean, float* saveRstd) {
+    __shared__ double shared[JR_REDUCE_THREADS];
+    i64 count = (i64) n * hw;
+    for (i64 ch = blockIdx.x; ch < c; ch += gridDim.x) {
+        double acc = 0.0;
+        for (i64 e = threadIdx.x; e < count; e += blockDim.x) {
+            acc += x[jr_bn_at(e, ch, c, hw)];
+        }
+        float mu = (float) (jr_block_sum_once(shared, acc) / (double) count);
+        acc = 0.0;
+        for (i64 e = threadIdx.x; e < count; e += blockDim.x) {
+            double d = x[jr_bn_at(e, ch, c, hw)] - mu;
+            acc += d * d;
+        }
+        double sq = jr_block_sum_once(shared, acc);
+        float rs = (float) (1.0 / sqrt(sq / (double) count + eps));
+        float wc = weight ? weight[ch] : 1.0f, bc = bias ? bias[ch] : 0.0f;
+        for (i64 e = threadIdx.x; e < count; e += blockDim.x) {
+            i64 at = jr_bn_at(e, ch, c, hw);
+            y[at] = (x[at] - mu) * rs * wc + bc;
+        }
+        if (threadIdx.x == 0) {
+            if (saveMean) {
+                saveMean[ch] = mu;
+                saveRstd[ch] = rs;
+            }
+            if (runningMean) {
+                runningMean[ch] = (float) ((1.0 - momentum) * runningMean[ch] + (double) momentum * mu);
+                runningVar[ch] = (float) ((1.0 - momentum) * runningVar[ch] + (double) momentum * (sq / (double) (count - 1)));
+            }
+        }
+    }
+}
+
+extern "C" __global__ void jr_batch_norm_infer(const float* x, const float* weight, const float* bias,
+                                               const float* runningMean, const float* runningVar, int n, int c, int hw,
+                                               float eps, float* y) {
+    JR_FOR(e, (i64) n * c * hw) {
+        i64 ch = e / hw % c;
+        float rs = (float) (1.0 / sqrt((double) runningVar[ch] + eps));
+        y[e] = (x[e] - runningMean[ch]) * rs * (weight ? weight[ch] : 1.0f) + (bias ? bias[ch] : 0.0f);
+    }
+}
+
+extern "C" __global__ void jr_batch_norm_backward(const float* x, const float* weight, const float* mean,
+                                                  const float* rstd, const float* dy, int n, int c, int hw,
+                                                  int training, float* dx, float* dweight, float* dbias) {
+    __shared__ double shared[JR_REDUCE_THREADS];
+    i64 count = (i64) n * hw;
+    for (i64 ch = blockIdx.x; ch < c; ch += gridDim.x) {
+        float mu = mean[ch], rs = rstd[ch];
+        double accDy = 0.0, accDyXhat = 0.0;
+        for (i64 e = threadIdx.x; e < count; e += blockDim.x) {
+            i64 at = jr_bn_at(e, ch, c, hw);
+            float d = dy[at];
+            accDy += d;
+            accDyXhat += d * (double) ((x[at] - mu) * rs);
+        }
+        double sumDy = jr_block_sum_once(shared, accDy);
+        double sumDyXhat = jr_block_sum_once(shared, accDyXhat);
+        if (threadIdx.x == 0) {
+            if (dweight) {
+                dweight[ch] = (float) sumDyXhat;
+            }
+            if (dbias) {
+                dbias[ch] = (float) sumDy;
+            }
+        }
+        if (dx) {
+            float scale = (weight ? weight[ch] : 1.0f) * rs;
+            float meanDy = training ? (float) (sumDy / (double) count) : 0.0f;
+            float meanDyXhat = training ? (float) (sumDyXhat / (double) count) : 0.0f;
+            for (i64 e = threadIdx.x; e < count; e += blockDim.x) {
+                i64 at = jr_bn_at(e, ch, c, hw);
+                float xhat = (x[at] - mu) * rs;
+                dx[at] = scale * (dy[at] - meanDy - xhat * meanDyXhat);
+            }
+        }
+    }
+}

@@ -3,8 +3,10 @@ package dev.jrocm.runtime.device.gpu;
 import dev.jrocm.runtime.device.AdamStep;
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.Buffer;
+import dev.jrocm.runtime.device.Conv2dShape;
 import dev.jrocm.runtime.device.GpuException;
 import dev.jrocm.runtime.device.MemoryStats;
+import dev.jrocm.runtime.device.Pool2dShape;
 import dev.jrocm.runtime.device.TestBuffers;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -316,6 +318,19 @@ class GpuBackendTest {
         gpu.softmaxBackward(x, y, 2, 4, 8, x, true, true);
         gpu.maxAlong(x, 2, 4, 4, y, idx);
         gpu.scatterAlong(x, idx, 2, 4, 4, y, false);
+        Conv2dShape conv = new Conv2dShape(2, 1, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1); // groups of 2: im2col, GEMM, swap
+        gpu.conv2dForward(x, x, conv, y);
+        gpu.conv2dBackwardData(y, x, conv, x, true);
+        gpu.conv2dBackwardWeight(y, x, conv, x, true);
+        Pool2dShape pool = new Pool2dShape(2, 2, 4, 4, 2, 2, 2, 2, 0, 0);
+        Buffer poolIdx = gpu.allocate(4 * 16);
+        gpu.maxPool2dForward(x, pool, y, poolIdx);
+        gpu.maxPool2dBackward(y, poolIdx, pool, x, false);
+        gpu.avgPool2dForward(x, pool, y);
+        gpu.avgPool2dBackward(y, pool, x, true);
+        gpu.batchNorm2dTraining(x, null, null, 2, 2, 16, 1e-5f, 0.1f, null, null, y, null, null);
+        gpu.batchNorm2dInference(x, null, null, y, y, 2, 2, 16, 1e-5f, y);
+        gpu.batchNorm2dBackward(x, null, y, y, x, 2, 2, 16, true, y, null, null);
         driver.dnn = new GpuDnn() { // a library that takes the log-softmax (MIOpen on HIP): then jr_nll_rows
             @Override public String describe() { return "log-softmax only"; }
             @Override public boolean relu(long in, long out, long n) { return false; }
