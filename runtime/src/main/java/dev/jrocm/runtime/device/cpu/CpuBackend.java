@@ -1037,29 +1037,60 @@ public final class CpuBackend implements Backend {
     }
 
     // ---- convolution --------------------------------------------------------------------------
+    // Each task copies its planes (one image's channel) to the heap, works there and copies back:
+    // C2 compiles array loops tightly (and vectorises them), loops over native segments it does not.
 
-    /** im2col, col2im and the transpose of {@link Im2col}, each split over the images and channels. */
+    /** {@code n} floats of {@code m} from element {@code from} into {@code into} (returned). */
+    private static float[] load(MemorySegment m, long from, int n, float[] into) {
+        MemorySegment.copy(m, F, from * Float.BYTES, into, 0, n);
+        return into;
+    }
+
+    private static void store(float[] from, int n, MemorySegment m, long at) {
+        MemorySegment.copy(from, 0, m, F, at * Float.BYTES, n);
+    }
+
+    /** The first output column oj whose tap oj·stride + offset lies in [0, size) (ow when none). */
+    private static int firstInside(int offset, int stride, int ow) {
+        return Math.min(ow, Math.max(0, Math.ceilDiv(-offset, stride)));
+    }
+
+    /** The last output column oj whose tap oj·stride + offset lies in [0, size) (below firstInside when none). */
+    private static int lastInside(int offset, int stride, int size, int ow) {
+        return Math.min(ow - 1, Math.floorDiv(size - 1 - offset, stride));
+    }
+
+    /**
+     * im2col, col2im and the transpose of {@link Im2col}, each split over (image, channel) planes.
+     * Each kernel tap (p, q) touches the output columns from the first whose input column lies
+     * inside x to the last ({@link #firstInside}, {@link #lastInside}): runs with no test per element.
+     */
     private final Im2col.Kernels lowering = new Im2col.Kernels() {
         @Override
         public void im2col(Buffer x, Conv2dShape s, int first, int count, Buffer columns) {
             MemorySegment xm = x.memory(), cm = columns.memory();
-            int positions = s.outH() * s.outW(), window = s.kh() * s.kw();
+            int positions = s.outH() * s.outW(), window = s.kh() * s.kw(), ow = s.outW(), plane = s.h() * s.w();
             long width = (long) count * positions; // a row of columns
             Parallel.forRange((long) count * s.c(), Math.max(1, GRAIN / ((long) window * positions)), (from, to) -> {
+                float[] in = new float[plane], out = new float[positions];
                 for (long jc = from; jc < to; jc++) {
                     long j = jc / s.c(), ch = jc % s.c();
-                    long plane = ((first + j) * s.c() + ch) * s.h() * s.w();
+                    load(xm, ((first + j) * s.c() + ch) * plane, plane, in);
                     for (int p = 0; p < s.kh(); p++) {
                         for (int q = 0; q < s.kw(); q++) {
-                            long at = (ch * window + (long) p * s.kw() + q) * width + j * positions;
+                            int shift = q * s.dilW() - s.padW();
+                            int lo = firstInside(shift, s.strideW(), ow), hi = lastInside(shift, s.strideW(), s.w(), ow);
+                            java.util.Arrays.fill(out, 0f);
                             for (int oi = 0; oi < s.outH(); oi++) {
                                 int ih = oi * s.strideH() - s.padH() + p * s.dilH();
-                                for (int oj = 0; oj < s.outW(); oj++) {
-                                    int iw = oj * s.strideW() - s.padW() + q * s.dilW();
-                                    boolean inside = ih >= 0 && ih < s.h() && iw >= 0 && iw < s.w();
-                                    cm.setAtIndex(F, at++, inside ? xm.getAtIndex(F, plane + (long) ih * s.w() + iw) : 0f);
+                                if (ih < 0 || ih >= s.h()) {
+                                    continue;
+                                }
+                                for (int oj = lo, src = ih * s.w() + lo * s.strideW() + shift; oj <= hi; oj++, src += s.strideW()) {
+                                    out[oi * ow + oj] = in[src];
                                 }
                             }
+                            store(out, positions, cm, (ch * window + (long) p * s.kw() + q) * width + j * positions);
                         }
                     }
                 }
@@ -1069,34 +1100,37 @@ public final class CpuBackend implements Backend {
         @Override
         public void col2im(Buffer columns, Conv2dShape s, int first, int count, Buffer dx, boolean accumulate) {
             MemorySegment cm = columns.memory(), dm = dx.memory();
-            int positions = s.outH() * s.outW(), window = s.kh() * s.kw();
+            int positions = s.outH() * s.outW(), window = s.kh() * s.kw(), ow = s.outW(), plane = s.h() * s.w();
             long width = (long) count * positions;
-            Parallel.forRange((long) count * s.c(), Math.max(1, GRAIN / ((long) window * s.h() * s.w())), (from, to) -> {
+            Parallel.forRange((long) count * s.c(), Math.max(1, GRAIN / ((long) window * positions)), (from, to) -> {
+                float[] sum = new float[plane], row = new float[positions], old = accumulate ? new float[plane] : null;
                 for (long jc = from; jc < to; jc++) {
                     long j = jc / s.c(), ch = jc % s.c();
-                    long plane = ((first + j) * s.c() + ch) * s.h() * s.w();
-                    for (int ih = 0; ih < s.h(); ih++) {
-                        for (int iw = 0; iw < s.w(); iw++) {
-                            float sum = 0f; // every window position that read x[ih, iw], in the order of (p, q)
-                            for (int p = 0; p < s.kh(); p++) {
-                                int oi = ih + s.padH() - p * s.dilH();
-                                if (oi < 0 || oi % s.strideH() != 0 || oi / s.strideH() >= s.outH()) {
+                    java.util.Arrays.fill(sum, 0f);
+                    for (int p = 0; p < s.kh(); p++) { // each element's terms added in the order of (p, q), as jr_col2im
+                        for (int q = 0; q < s.kw(); q++) {
+                            int shift = q * s.dilW() - s.padW();
+                            int lo = firstInside(shift, s.strideW(), ow), hi = lastInside(shift, s.strideW(), s.w(), ow);
+                            load(cm, (ch * window + (long) p * s.kw() + q) * width + j * positions, positions, row);
+                            for (int oi = 0; oi < s.outH(); oi++) {
+                                int ih = oi * s.strideH() - s.padH() + p * s.dilH();
+                                if (ih < 0 || ih >= s.h()) {
                                     continue;
                                 }
-                                for (int q = 0; q < s.kw(); q++) {
-                                    int oj = iw + s.padW() - q * s.dilW();
-                                    if (oj < 0 || oj % s.strideW() != 0 || oj / s.strideW() >= s.outW()) {
-                                        continue;
-                                    }
-                                    long row = ch * window + (long) p * s.kw() + q;
-                                    sum += cm.getAtIndex(F, row * width + j * positions
-                                            + (long) (oi / s.strideH()) * s.outW() + oj / s.strideW());
+                                for (int oj = lo, to0 = ih * s.w() + lo * s.strideW() + shift; oj <= hi; oj++, to0 += s.strideW()) {
+                                    sum[to0] += row[oi * ow + oj];
                                 }
                             }
-                            long at = plane + (long) ih * s.w() + iw;
-                            dm.setAtIndex(F, at, accumulate ? dm.getAtIndex(F, at) + sum : sum);
                         }
                     }
+                    long base = ((first + j) * s.c() + ch) * plane;
+                    if (accumulate) {
+                        load(dm, base, plane, old);
+                        for (int i = 0; i < plane; i++) {
+                            sum[i] = old[i] + sum[i];
+                        }
+                    }
+                    store(sum, plane, dm, base);
                 }
             });
         }
@@ -1132,66 +1166,86 @@ public final class CpuBackend implements Backend {
         Im2col.backwardWeight(this, lowering, dy, x, shape, dw, accumulate);
     }
 
-    /** Runs {@code plane} for every (image, channel) plane, split over the cores. */
-    private static void forPlanes(Pool2dShape s, long work, Parallel.Range plane) {
-        Parallel.forRange((long) s.n() * s.c(), Math.max(1, GRAIN / Math.max(1, work)), plane);
+    /** The body of a pooling over one (image, channel) plane: its input and output on the heap. */
+    @FunctionalInterface
+    private interface PlaneBody {
+        void run(long plane, float[] in, float[] out);
+    }
+
+    /**
+     * Runs {@code body} for every (image, channel) plane, split over the cores, each with its plane
+     * of {@code source} (planes of {@code sourcePlane} floats) loaded and its plane of {@code target}
+     * (of {@code targetPlane}) stored after, or first loaded too when {@code loadTarget}.
+     */
+    private static void forPlanes(Pool2dShape s, MemorySegment source, int sourcePlane, MemorySegment target,
+                                  int targetPlane, boolean loadTarget, PlaneBody body) {
+        long work = (long) Math.max(sourcePlane, targetPlane) * s.kh() * s.kw();
+        Parallel.forRange((long) s.n() * s.c(), Math.max(1, GRAIN / Math.max(1, work)), (from, to) -> {
+            float[] in = new float[sourcePlane], out = new float[targetPlane];
+            for (long pl = from; pl < to; pl++) {
+                load(source, pl * sourcePlane, sourcePlane, in);
+                if (loadTarget) {
+                    load(target, pl * targetPlane, targetPlane, out);
+                }
+                body.run(pl, in, out);
+                store(out, targetPlane, target, pl * targetPlane);
+            }
+        });
     }
 
     @Override
     public void maxPool2dForward(Buffer x, Pool2dShape s, Buffer y, Buffer indices) {
         Operands.pool2dForward(this, "maxPool2dForward", x, s, y, indices);
-        MemorySegment xm = x.memory(), ym = y.memory(), im = indices.memory();
-        int oh = s.outH(), ow = s.outW();
-        forPlanes(s, (long) oh * ow * s.kh() * s.kw(), (from, to) -> {
-            for (long pl = from; pl < to; pl++) {
-                long in = pl * s.h() * s.w(), out = pl * oh * ow;
-                for (int oi = 0; oi < oh; oi++) {
-                    int h0 = oi * s.strideH() - s.padH(), h1 = Math.min(h0 + s.kh(), s.h());
-                    h0 = Math.max(h0, 0);
-                    for (int oj = 0; oj < ow; oj++) {
-                        int w0 = oj * s.strideW() - s.padW(), w1 = Math.min(w0 + s.kw(), s.w());
-                        w0 = Math.max(w0, 0);
-                        float best = Float.NEGATIVE_INFINITY;
-                        int at = h0 * s.w() + w0;
-                        for (int ih = h0; ih < h1; ih++) {
-                            for (int iw = w0; iw < w1; iw++) {
-                                float v = xm.getAtIndex(F, in + (long) ih * s.w() + iw);
-                                if (v > best || (v != v && best == best)) { // a NaN wins, the first one
-                                    best = v;
-                                    at = ih * s.w() + iw;
-                                }
+        MemorySegment im = indices.memory();
+        int oh = s.outH(), ow = s.outW(), planeOut = oh * ow;
+        int h = s.h(), w = s.w(), kh = s.kh(), kw = s.kw(), sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
+        forPlanes(s, x.memory(), h * w, y.memory(), planeOut, false, (plane, in, out) -> {
+            int[] where = new int[planeOut];
+            for (int oi = 0; oi < oh; oi++) {
+                int h0 = oi * sh - ph, h1 = Math.min(h0 + kh, h);
+                h0 = Math.max(h0, 0);
+                for (int oj = 0; oj < ow; oj++) {
+                    int w0 = oj * sw - pw, w1 = Math.min(w0 + kw, w);
+                    w0 = Math.max(w0, 0);
+                    float best = Float.NEGATIVE_INFINITY;
+                    int at = h0 * w + w0;
+                    for (int ih = h0; ih < h1; ih++) {
+                        for (int iw = w0; iw < w1; iw++) {
+                            float v = in[ih * w + iw];
+                            if (v > best || (v != v && best == best)) { // a NaN wins, the first one
+                                best = v;
+                                at = ih * w + iw;
                             }
                         }
-                        ym.setAtIndex(F, out + (long) oi * ow + oj, best);
-                        im.setAtIndex(I, out + (long) oi * ow + oj, at);
                     }
+                    out[oi * ow + oj] = best;
+                    where[oi * ow + oj] = at;
                 }
             }
+            MemorySegment.copy(where, 0, im, I, plane * planeOut * Integer.BYTES, planeOut);
         });
     }
 
     @Override
     public void maxPool2dBackward(Buffer dy, Buffer indices, Pool2dShape s, Buffer dx, boolean accumulate) {
         Operands.pool2dBackward(this, "maxPool2dBackward", dy, indices, s, dx);
-        MemorySegment dym = dy.memory(), im = indices.memory(), dxm = dx.memory();
-        long outputs = s.outputSize(), planeIn = (long) s.h() * s.w(), planeOut = (long) s.outH() * s.outW();
-        for (long i = 0; i < outputs; i++) { // every index checked before anything is written
+        MemorySegment im = indices.memory();
+        int planeIn = s.h() * s.w(), planeOut = s.outH() * s.outW();
+        for (long i = 0, outputs = s.outputSize(); i < outputs; i++) { // every index checked before anything is written
             int at = im.getAtIndex(I, i);
             if (at < 0 || at >= planeIn) {
                 throw new IllegalArgumentException("maxPool2dBackward: index " + at + " at position " + i
                         + " is outside [0, " + planeIn + ")");
             }
         }
-        forPlanes(s, planeOut + planeIn, (from, to) -> {
-            for (long pl = from; pl < to; pl++) {
-                long in = pl * planeIn, out = pl * planeOut;
-                if (!accumulate) {
-                    dxm.asSlice(in * Float.BYTES, planeIn * Float.BYTES).fill((byte) 0);
-                }
-                for (long o = out; o < out + planeOut; o++) { // in the order of the outputs
-                    long at = in + im.getAtIndex(I, o);
-                    dxm.setAtIndex(F, at, dxm.getAtIndex(F, at) + dym.getAtIndex(F, o));
-                }
+        forPlanes(s, dy.memory(), planeOut, dx.memory(), planeIn, accumulate, (plane, in, out) -> {
+            if (!accumulate) {
+                java.util.Arrays.fill(out, 0f);
+            }
+            int[] where = new int[planeOut];
+            MemorySegment.copy(im, I, plane * planeOut * Integer.BYTES, where, 0, planeOut);
+            for (int o = 0; o < planeOut; o++) { // in the order of the outputs
+                out[where[o]] += in[o];
             }
         });
     }
@@ -1205,24 +1259,19 @@ public final class CpuBackend implements Backend {
     @Override
     public void avgPool2dForward(Buffer x, Pool2dShape s, Buffer y) {
         Operands.pool2dForward(this, "avgPool2dForward", x, s, y, null);
-        MemorySegment xm = x.memory(), ym = y.memory();
         int oh = s.outH(), ow = s.outW();
-        forPlanes(s, (long) oh * ow * s.kh() * s.kw(), (from, to) -> {
-            for (long pl = from; pl < to; pl++) {
-                long in = pl * s.h() * s.w(), out = pl * oh * ow;
-                for (int oi = 0; oi < oh; oi++) {
-                    int h0 = Math.max(oi * s.strideH() - s.padH(), 0), h1 = Math.min(oi * s.strideH() - s.padH() + s.kh(), s.h());
-                    for (int oj = 0; oj < ow; oj++) {
-                        int w0 = Math.max(oj * s.strideW() - s.padW(), 0);
-                        int w1 = Math.min(oj * s.strideW() - s.padW() + s.kw(), s.w());
-                        double sum = 0;
-                        for (int ih = h0; ih < h1; ih++) {
-                            for (int iw = w0; iw < w1; iw++) {
-                                sum += xm.getAtIndex(F, in + (long) ih * s.w() + iw);
-                            }
+        forPlanes(s, x.memory(), s.h() * s.w(), y.memory(), oh * ow, false, (plane, in, out) -> {
+            for (int oi = 0; oi < oh; oi++) {
+                int h0 = Math.max(oi * s.strideH() - s.padH(), 0), h1 = Math.min(oi * s.strideH() - s.padH() + s.kh(), s.h());
+                for (int oj = 0; oj < ow; oj++) {
+                    int w0 = Math.max(oj * s.strideW() - s.padW(), 0), w1 = Math.min(oj * s.strideW() - s.padW() + s.kw(), s.w());
+                    double sum = 0;
+                    for (int ih = h0; ih < h1; ih++) {
+                        for (int iw = w0; iw < w1; iw++) {
+                            sum += in[ih * s.w() + iw];
                         }
-                        ym.setAtIndex(F, out + (long) oi * ow + oj, (float) (sum / poolDivisor(s, oi, oj)));
                     }
+                    out[oi * ow + oj] = (float) (sum / poolDivisor(s, oi, oj));
                 }
             }
         });
@@ -1231,35 +1280,61 @@ public final class CpuBackend implements Backend {
     @Override
     public void avgPool2dBackward(Buffer dy, Pool2dShape s, Buffer dx, boolean accumulate) {
         Operands.pool2dBackward(this, "avgPool2dBackward", dy, null, s, dx);
-        MemorySegment dym = dy.memory(), dxm = dx.memory();
         int oh = s.outH(), ow = s.outW();
-        forPlanes(s, (long) s.h() * s.w() * s.kh() * s.kw(), (from, to) -> {
-            for (long pl = from; pl < to; pl++) {
-                long in = pl * s.h() * s.w(), out = pl * oh * ow;
-                for (int ih = 0; ih < s.h(); ih++) {
-                    // the windows oi·stride − pad ≤ ih < oi·stride − pad + kh that hold row ih
-                    int oi0 = Math.max(0, Math.floorDiv(ih + s.padH() - s.kh(), s.strideH()) + 1);
-                    int oi1 = Math.min(oh - 1, Math.floorDiv(ih + s.padH(), s.strideH()));
-                    for (int iw = 0; iw < s.w(); iw++) {
-                        int oj0 = Math.max(0, Math.floorDiv(iw + s.padW() - s.kw(), s.strideW()) + 1);
-                        int oj1 = Math.min(ow - 1, Math.floorDiv(iw + s.padW(), s.strideW()));
-                        double sum = 0;
-                        for (int oi = oi0; oi <= oi1; oi++) {
-                            for (int oj = oj0; oj <= oj1; oj++) {
-                                sum += (double) dym.getAtIndex(F, out + (long) oi * ow + oj) / poolDivisor(s, oi, oj);
-                            }
+        forPlanes(s, dy.memory(), oh * ow, dx.memory(), s.h() * s.w(), accumulate, (plane, in, out) -> {
+            for (int ih = 0; ih < s.h(); ih++) {
+                // the windows oi·stride − pad ≤ ih < oi·stride − pad + kh that hold row ih
+                int oi0 = Math.max(0, Math.floorDiv(ih + s.padH() - s.kh(), s.strideH()) + 1);
+                int oi1 = Math.min(oh - 1, Math.floorDiv(ih + s.padH(), s.strideH()));
+                for (int iw = 0; iw < s.w(); iw++) {
+                    int oj0 = Math.max(0, Math.floorDiv(iw + s.padW() - s.kw(), s.strideW()) + 1);
+                    int oj1 = Math.min(ow - 1, Math.floorDiv(iw + s.padW(), s.strideW()));
+                    double sum = 0;
+                    for (int oi = oi0; oi <= oi1; oi++) {
+                        for (int oj = oj0; oj <= oj1; oj++) {
+                            sum += (double) in[oi * ow + oj] / poolDivisor(s, oi, oj);
                         }
-                        long at = in + (long) ih * s.w() + iw;
-                        dxm.setAtIndex(F, at, (float) (accumulate ? dxm.getAtIndex(F, at) + sum : sum));
                     }
+                    int at = ih * s.w() + iw;
+                    out[at] = (float) (accumulate ? out[at] + sum : sum);
                 }
             }
         });
     }
 
-    /** Runs {@code channel} for every channel, split over the cores. */
-    private static void forChannels(int c, long perChannel, Parallel.Range channel) {
-        Parallel.forRange(c, Math.max(1, GRAIN / Math.max(1, perChannel)), channel);
+    /**
+     * Runs {@code channel} for every channel, split over the cores, with the channel's n·hw
+     * elements of x (and of dy when not null) on the heap, image after image.
+     */
+    private static void forChannels(MemorySegment x, MemorySegment dy, int n, int c, int hw, ChannelBody channel) {
+        long count = (long) n * hw;
+        if (count > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("batch norm: " + count + " values per channel are more than one array holds");
+        }
+        Parallel.forRange(c, Math.max(1, GRAIN / Math.max(1, count)), (from, to) -> {
+            float[] xs = new float[(int) count], dys = dy == null ? null : new float[(int) count];
+            for (long ch = from; ch < to; ch++) {
+                for (int b = 0; b < n; b++) {
+                    MemorySegment.copy(x, F, ((long) b * c + ch) * hw * Float.BYTES, xs, b * hw, hw);
+                    if (dy != null) {
+                        MemorySegment.copy(dy, F, ((long) b * c + ch) * hw * Float.BYTES, dys, b * hw, hw);
+                    }
+                }
+                channel.run((int) ch, xs, dys);
+            }
+        });
+    }
+
+    @FunctionalInterface
+    private interface ChannelBody {
+        void run(int ch, float[] x, float[] dy);
+    }
+
+    /** Writes a channel's n·hw values back, image after image. */
+    private static void storeChannel(float[] values, MemorySegment m, int n, int c, int hw, int ch) {
+        for (int b = 0; b < n; b++) {
+            MemorySegment.copy(values, b * hw, m, F, ((long) b * c + ch) * hw * Float.BYTES, hw);
+        }
     }
 
     @Override
@@ -1271,48 +1346,39 @@ public final class CpuBackend implements Backend {
         if (count == 0) {
             return;
         }
-        MemorySegment xm = x.memory(), ym = y.memory();
-        forChannels(c, count, (from, to) -> {
-            for (long ch = from; ch < to; ch++) {
-                double sum = 0; // two passes in double: the mean, then the variance about it
-                for (long b = 0; b < n; b++) {
-                    for (long i = 0, at = (b * c + ch) * hw; i < hw; i++) {
-                        sum += xm.getAtIndex(F, at + i);
-                    }
-                }
-                float mu = (float) (sum / count);
-                double sq = 0;
-                for (long b = 0; b < n; b++) {
-                    for (long i = 0, at = (b * c + ch) * hw; i < hw; i++) {
-                        double d = xm.getAtIndex(F, at + i) - mu;
-                        sq += d * d;
-                    }
-                }
-                float rs = (float) (1 / Math.sqrt(sq / count + eps));
-                normalise(xm, ym, weight, bias, n, c, hw, ch, mu, rs);
-                if (saveMean != null) {
-                    saveMean.memory().setAtIndex(F, ch, mu);
-                    saveRstd.memory().setAtIndex(F, ch, rs);
-                }
-                if (runningMean != null) {
-                    MemorySegment rm = runningMean.memory(), rv = runningVar.memory();
-                    rm.setAtIndex(F, ch, (float) ((1.0 - momentum) * rm.getAtIndex(F, ch) + (double) momentum * mu));
-                    rv.setAtIndex(F, ch, (float) ((1.0 - momentum) * rv.getAtIndex(F, ch)
-                            + (double) momentum * (sq / (count - 1))));
-                }
+        MemorySegment ym = y.memory();
+        forChannels(x.memory(), null, n, c, hw, (ch, xs, unused) -> {
+            double sum = 0; // two passes in double: the mean, then the variance about it
+            for (float v : xs) {
+                sum += v;
+            }
+            float mu = (float) (sum / count);
+            double sq = 0;
+            for (float v : xs) {
+                double d = v - mu;
+                sq += d * d;
+            }
+            float rs = (float) (1 / Math.sqrt(sq / count + eps));
+            normalise(xs, weight, bias, ch, mu, rs);
+            storeChannel(xs, ym, n, c, hw, ch);
+            if (saveMean != null) {
+                saveMean.memory().setAtIndex(F, ch, mu);
+                saveRstd.memory().setAtIndex(F, ch, rs);
+            }
+            if (runningMean != null) {
+                MemorySegment rm = runningMean.memory(), rv = runningVar.memory();
+                rm.setAtIndex(F, ch, (float) ((1.0 - momentum) * rm.getAtIndex(F, ch) + (double) momentum * mu));
+                rv.setAtIndex(F, ch, (float) ((1.0 - momentum) * rv.getAtIndex(F, ch) + (double) momentum * (sq / (count - 1))));
             }
         });
     }
 
-    /** y = (x − mu)·rs·w + b over channel ch's elements. */
-    private static void normalise(MemorySegment xm, MemorySegment ym, Buffer weight, Buffer bias, int n, int c, int hw,
-                                  long ch, float mu, float rs) {
+    /** values = (values − mu)·rs·w + b, in place, for channel ch. */
+    private static void normalise(float[] values, Buffer weight, Buffer bias, int ch, float mu, float rs) {
         float w = weight == null ? 1f : weight.memory().getAtIndex(F, ch);
         float b = bias == null ? 0f : bias.memory().getAtIndex(F, ch);
-        for (long img = 0; img < n; img++) {
-            for (long i = 0, at = (img * c + ch) * hw; i < hw; i++) {
-                ym.setAtIndex(F, at + i, (xm.getAtIndex(F, at + i) - mu) * rs * w + b);
-            }
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (values[i] - mu) * rs * w + b;
         }
     }
 
@@ -1321,12 +1387,11 @@ public final class CpuBackend implements Backend {
                                      int c, int hw, float eps, Buffer y) {
         Operands.batchNorm2d(this, "batchNorm2dInference", x, weight, bias, n, c, hw, eps, runningMean, runningVar, y,
                 null, null);
-        MemorySegment xm = x.memory(), ym = y.memory(), rm = runningMean.memory(), rv = runningVar.memory();
-        forChannels(c, (long) n * hw, (from, to) -> {
-            for (long ch = from; ch < to; ch++) {
-                float rs = (float) (1 / Math.sqrt((double) rv.getAtIndex(F, ch) + eps));
-                normalise(xm, ym, weight, bias, n, c, hw, ch, rm.getAtIndex(F, ch), rs);
-            }
+        MemorySegment ym = y.memory(), rm = runningMean.memory(), rv = runningVar.memory();
+        forChannels(x.memory(), null, n, c, hw, (ch, xs, unused) -> {
+            float rs = (float) (1 / Math.sqrt((double) rv.getAtIndex(F, ch) + eps));
+            normalise(xs, weight, bias, ch, rm.getAtIndex(F, ch), rs);
+            storeChannel(xs, ym, n, c, hw, ch);
         });
     }
 
@@ -1334,38 +1399,31 @@ public final class CpuBackend implements Backend {
     public void batchNorm2dBackward(Buffer x, Buffer weight, Buffer mean, Buffer rstd, Buffer dy, int n, int c, int hw,
                                     boolean training, Buffer dx, Buffer dWeight, Buffer dBias) {
         Operands.batchNorm2dBackward(this, x, weight, mean, rstd, dy, n, c, hw, dx, dWeight, dBias);
-        MemorySegment xm = x.memory(), dym = dy.memory(), mm = mean.memory(), rm = rstd.memory();
+        MemorySegment mm = mean.memory(), rm = rstd.memory();
         long count = (long) n * hw;
-        forChannels(c, count, (from, to) -> {
-            for (long ch = from; ch < to; ch++) {
-                float mu = mm.getAtIndex(F, ch), rs = rm.getAtIndex(F, ch);
-                double sumDy = 0, sumDyXhat = 0;
-                for (long b = 0; b < n; b++) {
-                    for (long i = 0, at = (b * c + ch) * hw; i < hw; i++) {
-                        float d = dym.getAtIndex(F, at + i);
-                        sumDy += d;
-                        sumDyXhat += d * (double) ((xm.getAtIndex(F, at + i) - mu) * rs);
-                    }
-                }
-                if (dWeight != null) {
-                    dWeight.memory().setAtIndex(F, ch, (float) sumDyXhat);
-                }
-                if (dBias != null) {
-                    dBias.memory().setAtIndex(F, ch, (float) sumDy);
-                }
-                if (dx == null) {
-                    continue;
-                }
-                MemorySegment dxm = dx.memory();
-                float scale = (weight == null ? 1f : weight.memory().getAtIndex(F, ch)) * rs;
-                float meanDy = training ? (float) (sumDy / count) : 0f, meanDyXhat = training ? (float) (sumDyXhat / count) : 0f;
-                for (long b = 0; b < n; b++) {
-                    for (long i = 0, at = (b * c + ch) * hw; i < hw; i++) {
-                        float xhat = (xm.getAtIndex(F, at + i) - mu) * rs;
-                        dxm.setAtIndex(F, at + i, scale * (dym.getAtIndex(F, at + i) - meanDy - xhat * meanDyXhat));
-                    }
-                }
+        forChannels(x.memory(), dy.memory(), n, c, hw, (ch, xs, dys) -> {
+            float mu = mm.getAtIndex(F, ch), rs = rm.getAtIndex(F, ch);
+            double sumDy = 0, sumDyXhat = 0;
+            for (int i = 0; i < xs.length; i++) {
+                sumDy += dys[i];
+                sumDyXhat += dys[i] * (double) ((xs[i] - mu) * rs);
             }
+            if (dWeight != null) {
+                dWeight.memory().setAtIndex(F, ch, (float) sumDyXhat);
+            }
+            if (dBias != null) {
+                dBias.memory().setAtIndex(F, ch, (float) sumDy);
+            }
+            if (dx == null) {
+                return;
+            }
+            float scale = (weight == null ? 1f : weight.memory().getAtIndex(F, ch)) * rs;
+            float meanDy = training ? (float) (sumDy / count) : 0f, meanDyXhat = training ? (float) (sumDyXhat / count) : 0f;
+            for (int i = 0; i < xs.length; i++) {
+                float xhat = (xs[i] - mu) * rs;
+                xs[i] = scale * (dys[i] - meanDy - xhat * meanDyXhat);
+            }
+            storeChannel(xs, dx.memory(), n, c, hw, ch);
         });
     }
 }
