@@ -36,13 +36,14 @@ The script is deterministic (no randomness).  The committed fixture was produced
 with torch 2.13.0+cpu.
 """
 
-import json
 import math
 import os
 import warnings
 
 import torch
 from torch.optim import lr_scheduler as S
+
+from make_fixtures import write_json  # this folder's: the same JSON layout
 
 OUT = os.path.join("runtime", "src", "test", "resources", "fixtures", "lr_schedulers.json")
 
@@ -55,18 +56,6 @@ def noam(t):
 
 
 NOAM = "min((t + 1) / 10, sqrt(10 / (t + 1)))"
-
-
-def write_json(path, obj):
-    """Write obj as JSON with one line per top-level key (as make_fixtures.py does)."""
-    lines = ["{"]
-    items = list(obj.items())
-    for i, (k, v) in enumerate(items):
-        sep = "," if i < len(items) - 1 else ""
-        lines.append("%s: %s%s" % (json.dumps(k), json.dumps(v, separators=(",", ":")), sep))
-    lines.append("}")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
 
 
 def run(make, steps, closed_form=False):

@@ -27,13 +27,14 @@ Run from the repository root with PyTorch 2.x (CPU wheel), deterministic:
 The committed file was written by torch 2.13 (CPU wheel) on Debian 12.
 """
 
-import json
 import math
 import os
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from make_fixtures import flat, write_json  # this folder's: the same float and JSON layout
 
 OUT = os.path.join("runtime", "src", "test", "resources", "fixtures", "transformer_train.json")
 V, T, C, HEADS, BLOCKS, B, STEPS, LR = 16, 8, 16, 2, 2, 4, 20, 3e-3
@@ -90,10 +91,6 @@ class Gpt(nn.Module):
         return self.lm_head(self.ln_f(self.h(self.wte(idx) + self.wpe(pos))))
 
 
-def flat(t):
-    return [float(x) for x in t.detach().to(torch.float32).reshape(-1).tolist()]
-
-
 def main():
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -141,13 +138,7 @@ def main():
         "grad_norms": norms,
         "lrs": lrs,
     }
-    lines = ["{"]
-    items = list(out.items())
-    for i, (k, v) in enumerate(items):
-        lines.append("%s: %s%s" % (json.dumps(k), json.dumps(v, separators=(",", ":")), "," if i < len(items) - 1 else ""))
-    lines.append("}")
-    with open(OUT, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_json(OUT, out)
     print("wrote", OUT, "losses", ["%.4f" % l for l in losses])
 
 
