@@ -1,6 +1,7 @@
 package dev.jrocm.runtime.autograd;
 
 import dev.jrocm.runtime.tensor.Tensor;
+import dev.jrocm.runtime.tensor.internal.Internals;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -52,6 +53,30 @@ public final class Autograd {
             }
         }
         return false;
+    }
+
+    /**
+     * Records that {@code node} produced {@code output}, which then requires grad: how an op
+     * (jrocm's, or one of your own, as PyTorch's {@code autograd.Function}) joins the graph. Call
+     * it after computing the output and only when {@link #records} says so; the node's rule runs
+     * once, in {@link #backward}, with the output's gradient.
+     *
+     * @throws IllegalArgumentException when output or node is null, output is not a float tensor,
+     *     or output already has a node (a tensor is produced once)
+     */
+    public static void record(Tensor output, Node node) {
+        if (output == null || node == null) {
+            throw new IllegalArgumentException("Autograd.record: output and node must not be null");
+        }
+        if (output.dtype() != dev.jrocm.runtime.tensor.DType.F32) {
+            throw new IllegalArgumentException("Autograd.record: only float tensors carry gradients, not "
+                    + output.describe() + " (op '" + node.op() + "')");
+        }
+        if (output.node() != null) {
+            throw new IllegalArgumentException("Autograd.record: " + output.describe() + " was already produced by '"
+                    + output.node().op() + "', so op '" + node.op() + "' cannot claim it");
+        }
+        Internals.slots().setNode(output, node);
     }
 
     /** True when {@code grad} is the implicit d(loss)/d(loss) = 1 that started this backward pass. */
@@ -106,7 +131,7 @@ public final class Autograd {
                 if (g != seed) {
                     t.zeroGrad(); // an intermediate gradient is spent once its node has run
                 } else {
-                    t.setGrad(null);
+                    Internals.slots().setGradient(t, null); // the seed is closed below
                 }
             }
         } finally {

@@ -88,7 +88,7 @@ public final class ConvOps {
                     y.buffer(), yShape);
         }
         if (Autograd.records(x, weight, bias)) {
-            y.setNode(new Node(op, present(x, weight, bias), dy -> {
+            Autograd.record(y, new Node(op, present(x, weight, bias), dy -> {
                 if (x.requiresGrad()) {
                     Grads.Target dx = Grads.target(x);
                     be.conv2dBackwardData(dy.buffer(), weight.buffer(), s, dx.grad().buffer(), !dx.fresh());
@@ -169,7 +169,7 @@ public final class ConvOps {
             be.avgPool2dForward(x.buffer(), s, y.buffer());
         }
         if (record) {
-            y.setNode(new Node(op, List.of(x), dy -> {
+            Autograd.record(y, new Node(op, List.of(x), dy -> {
                 Grads.Target dx = Grads.target(x);
                 if (max) {
                     be.maxPool2dBackward(dy.buffer(), indices.buffer(), s, dx.grad().buffer(), !dx.fresh());
@@ -248,7 +248,7 @@ public final class ConvOps {
             rstd = record ? reciprocalSqrt(runningVar, eps) : null;
         }
         if (record) {
-            y.setNode(new Node(op, present(x, weight, bias), dy -> {
+            Autograd.record(y, new Node(op, present(x, weight, bias), dy -> {
                 Overwrite dx = Overwrite.of(x), dw = Overwrite.of(weight), db = Overwrite.of(bias);
                 be.batchNorm2dBackward(x.buffer(), buffer(weight), mean.buffer(), rstd.buffer(), dy.buffer(), n, c, hw,
                         training, dx.buffer(), dw.buffer(), db.buffer());

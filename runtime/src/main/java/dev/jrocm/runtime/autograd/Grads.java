@@ -5,6 +5,7 @@ import dev.jrocm.runtime.device.Backend.BinaryOp;
 import dev.jrocm.runtime.device.Strides;
 import dev.jrocm.runtime.tensor.Scope;
 import dev.jrocm.runtime.tensor.Tensor;
+import dev.jrocm.runtime.tensor.internal.Internals;
 
 import java.util.Arrays;
 
@@ -31,7 +32,7 @@ final class Grads {
         g = t.node() == null
                 ? Scope.detached(() -> Tensor.empty(t.backend(), t.shape()))
                 : Tensor.empty(t.backend(), t.shape());
-        t.setGrad(g);
+        Internals.slots().setGradient(t, new Gradient.Dense(g));
         return new Target(g, true);
     }
 
@@ -42,7 +43,7 @@ final class Grads {
      */
     static void accumulate(Tensor t, Tensor contribution, boolean adopt) {
         if (t.grad() == null && adopt && t.node() != null) {
-            t.setGrad(contribution);
+            Internals.slots().setGradient(t, new Gradient.Dense(contribution));
             return;
         }
         Target target = target(t);
@@ -51,6 +52,30 @@ final class Grads {
         } else {
             t.backend().axpy(1f, contribution.buffer(), target.grad().buffer());
         }
+    }
+
+    /**
+     * Adds {@code dyᵀ·x} (dy (rows, out), x (rows, in)) to the gradient of the (out, in) weight
+     * {@code w}. The one place the autograd chooses a gradient's form: a leaf weight with no
+     * gradient yet, at most {@link Gradient#FACTORED_MAX_ROWS} rows and a dy that is not the
+     * seed of ones keeps the product {@link Gradient.Factored factored} (copies of dy and x,
+     * which outlive the step); otherwise a GEMM forms or accumulates it.
+     */
+    static void addOuterProduct(Tensor w, Tensor dy, Tensor x) {
+        int rows = dy.dim(0);
+        if (rows <= Gradient.FACTORED_MAX_ROWS && !w.hasGrad() && w.node() == null && !Autograd.isSeedOfOne(dy)) {
+            Tensor[] copies = Scope.detached(() -> new Tensor[] {copyOf(dy), copyOf(x)});
+            Internals.slots().setGradient(w, new Gradient.Factored(copies[0], copies[1]));
+            return;
+        }
+        Target dw = target(w);
+        w.backend().gemm(true, false, w.dim(0), w.dim(1), rows, 1f, dy.buffer(), x.buffer(), dw.beta(), dw.grad().buffer());
+    }
+
+    private static Tensor copyOf(Tensor t) {
+        Tensor c = Tensor.empty(t.backend(), t.dtype(), t.shape());
+        t.backend().copy(t.buffer(), c.buffer());
+        return c;
     }
 
     /**

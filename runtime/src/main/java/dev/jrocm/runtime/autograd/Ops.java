@@ -19,14 +19,6 @@ import java.util.List;
  * first layer, whose input is data, computes no input gradient.
  */
 public final class Ops {
-    /**
-     * Up to this batch size a linear layer's weight gradient is kept factored (dy, x) instead of
-     * formed by a GEMM ({@code -Djrocm.factoredWeightGrad.maxBatch}, 0 turns it off): for small
-     * batches forming and re-reading the out×in gradient costs more memory traffic than the
-     * optimizer's fused pass spends recomputing it.
-     */
-    public static final int FACTORED_WEIGHT_GRAD_MAX_BATCH = Integer.getInteger("jrocm.factoredWeightGrad.maxBatch", 16);
-
     private Ops() {}
 
     /** The result of {@link #crossEntropyWithAccuracy}: the mean loss and the number of correct argmaxes. */
@@ -36,7 +28,7 @@ public final class Ops {
 
     /** Records {@code view} (same buffer as {@code x}, another shape) as an op: dx (+)= dy in x's shape. */
     public static void recordView(Tensor x, Tensor view) {
-        view.setNode(new Node("view", List.of(x), dy -> {
+        Autograd.record(view, new Node("view", List.of(x), dy -> {
             if (x.requiresGrad()) {
                 try (Autograd.NoGrad none = Autograd.noGrad(); Tensor asX = dy.view(x.shape())) {
                     Grads.accumulate(x, asX, false);
@@ -47,7 +39,7 @@ public final class Ops {
 
     /** Records {@code slice} (rows [from, from + n) of {@code x}) as an op: those rows of dx (+)= dy, the rest 0. */
     public static void recordNarrow(Tensor x, Tensor slice, int from) {
-        slice.setNode(new Node("narrow", List.of(x), dy -> {
+        Autograd.record(slice, new Node("narrow", List.of(x), dy -> {
             if (!x.requiresGrad()) {
                 return;
             }
@@ -127,7 +119,7 @@ public final class Ops {
         Tensor y = Tensor.empty(be, x.dtype(), yShape);
         be.copyStrided(x.buffer(), read, y.buffer(), Strides.dense(yShape), yShape, false);
         if (Autograd.records(x)) {
-            y.setNode(new Node(op, inputs(x), dy -> {
+            Autograd.record(y, new Node(op, inputs(x), dy -> {
                 long[] yStrides = Strides.dense(yShape), back = new long[rank]; // dx[i] = dy[i permuted]
                 for (int d = 0; d < rank; d++) {
                     back[perm[d]] = yStrides[d];
@@ -175,7 +167,7 @@ public final class Ops {
                     yShape, false);
         }
         if (Autograd.records(x)) {
-            y.setNode(new Node("narrow", inputs(x), dy -> {
+            Autograd.record(y, new Node("narrow", inputs(x), dy -> {
                 Grads.Target dx = Grads.target(x);
                 if (dx.fresh()) {
                     be.fill(dx.grad().buffer(), 0f);
@@ -237,7 +229,7 @@ public final class Ops {
         }
         if (Autograd.records(parts.toArray(Tensor[]::new))) {
             List<Tensor> inputs = List.copyOf(parts);
-            y.setNode(new Node("cat", inputs, dy -> {
+            Autograd.record(y, new Node("cat", inputs, dy -> {
                 for (int p = 0; p < inputs.size(); p++) {
                     Tensor part = inputs.get(p);
                     if (!part.requiresGrad()) {
@@ -377,7 +369,7 @@ public final class Ops {
             be.addBias(y.buffer(), bias.buffer(), batch, out);
         }
         if (Autograd.records(x, weight, bias)) {
-            y.setNode(new Node("linear", inputs(x, weight, bias), dy -> {
+            Autograd.record(y, new Node("linear", inputs(x, weight, bias), dy -> {
                 linearBackward(x, weight, bias, dy);
             }));
         }
@@ -391,13 +383,8 @@ public final class Ops {
             Grads.Target dx = Grads.target(x);
             be.gemm(false, false, batch, in, out, 1f, dy.buffer(), weight.buffer(), dx.beta(), dx.grad().buffer());
         }
-        if (weight.requiresGrad() && batch <= FACTORED_WEIGHT_GRAD_MAX_BATCH && !weight.hasGrad()
-                && weight.node() == null && !Autograd.isSeedOfOne(dy)) {
-            // dW = dyᵀ·x kept as its factors: Adam then reads p, m, v once and never an out×in gradient.
-            weight.addGradFactors(dy, x);
-        } else if (weight.requiresGrad()) { // dW (+)= dyᵀ·x
-            Grads.Target dw = Grads.target(weight);
-            be.gemm(true, false, out, in, batch, 1f, dy.buffer(), x.buffer(), dw.beta(), dw.grad().buffer());
+        if (weight.requiresGrad()) { // dW (+)= dyᵀ·x, formed or kept factored (Grads chooses)
+            Grads.addOuterProduct(weight, dy, x);
         }
         if (bias != null && bias.requiresGrad()) { // db (+)= Σ_rows dy
             Grads.Target db = Grads.target(bias);
@@ -456,7 +443,7 @@ public final class Ops {
         be.gemm(false, true, batch, out, rank, scale, u.buffer(), loraB.buffer(), 1f, y.buffer());
         if (Autograd.records(x, weight, bias, loraA, loraB)) {
             Tensor dropped = xd;
-            y.setNode(new Node("loraLinear", inputs(x, weight, bias, loraA, loraB), dy -> {
+            Autograd.record(y, new Node("loraLinear", inputs(x, weight, bias, loraA, loraB), dy -> {
                 if (x.requiresGrad() || weight.requiresGrad() || (bias != null && bias.requiresGrad())) {
                     linearBackward(x, weight, bias, dy);
                 }
@@ -555,7 +542,7 @@ public final class Ops {
         Tensor y = Tensor.empty(be, m, n);
         gemmOrZero(be, false, false, m, n, k, a.buffer(), b.buffer(), 0f, y.buffer());
         if (Autograd.records(a, b)) {
-            y.setNode(new Node("matmul", inputs(a, b), dy -> {
+            Autograd.record(y, new Node("matmul", inputs(a, b), dy -> {
                 if (a.requiresGrad()) {
                     Grads.Target da = Grads.target(a);
                     gemmOrZero(be, false, true, m, k, n, dy.buffer(), b.buffer(), da.beta(), da.grad().buffer());
@@ -616,7 +603,7 @@ public final class Ops {
         }
         if (Autograd.records(a, b)) {
             boolean aRepeats = Strides.count(aBatch) != count, bRepeats = Strides.count(bBatch) != count;
-            y.setNode(new Node("matmul", inputs(a, b), dy -> {
+            Autograd.record(y, new Node("matmul", inputs(a, b), dy -> {
                 if (a.requiresGrad()) { // da_i (+)= dy_i·b_iᵀ; a matrix used by several i sums them
                     float beta = batchGradBeta(be, Grads.target(a), aRepeats);
                     Buffer g = a.grad().buffer();
@@ -682,7 +669,7 @@ public final class Ops {
         Tensor y = Tensor.empty(be, x.dim(0), weight.dim(0));
         be.gemm(false, true, x.dim(0), weight.dim(0), x.dim(1), 1f, x.buffer(), weight.buffer(), 0f, y.buffer());
         if (Autograd.records(x, weight)) {
-            y.setNode(new Node(op, inputs(x, weight), dy -> linearBackward(x, weight, null, dy)));
+            Autograd.record(y, new Node(op, inputs(x, weight), dy -> linearBackward(x, weight, null, dy)));
         }
         return y;
     }
@@ -699,7 +686,7 @@ public final class Ops {
         be.copy(x.buffer(), y.buffer());
         be.addBias(y.buffer(), bias.buffer(), x.dim(0), x.dim(1));
         if (Autograd.records(x, bias)) {
-            y.setNode(new Node("addBias", inputs(x, bias), dy -> {
+            Autograd.record(y, new Node("addBias", inputs(x, bias), dy -> {
                 if (x.requiresGrad()) {
                     Grads.accumulate(x, dy, false);
                 }
@@ -721,7 +708,7 @@ public final class Ops {
         Tensor y = Tensor.empty(be, x.shape());
         be.relu(x.buffer(), y.buffer());
         if (Autograd.records(x)) {
-            y.setNode(new Node("relu", inputs(x), dy -> {
+            Autograd.record(y, new Node("relu", inputs(x), dy -> {
                 Grads.Target dx = Grads.target(x);
                 be.reluBackward(y.buffer(), dy.buffer(), dx.grad().buffer(), !dx.fresh());
             }));
@@ -759,7 +746,7 @@ public final class Ops {
         Tensor y = Tensor.empty(be, x.shape());
         be.unary(op, x.buffer(), y.buffer());
         if (Autograd.records(x)) {
-            y.setNode(new Node(name, inputs(x), dy -> {
+            Autograd.record(y, new Node(name, inputs(x), dy -> {
                 Grads.Target dx = Grads.target(x);
                 be.unaryBackward(op, x.buffer(), y.buffer(), dy.buffer(), dx.grad().buffer(), !dx.fresh());
             }));
@@ -821,7 +808,7 @@ public final class Ops {
         be.binary(op, a.buffer(), Strides.broadcast(a.shape(), shape), b.buffer(), Strides.broadcast(b.shape(), shape),
                 y.buffer(), shape);
         if (Autograd.records(a, b)) {
-            y.setNode(new Node(name, inputs(a, b), dy -> {
+            Autograd.record(y, new Node(name, inputs(a, b), dy -> {
                 switch (op) {
                     case ADD, SUB -> {
                         if (a.requiresGrad()) {
@@ -865,7 +852,7 @@ public final class Ops {
         be.copy(x.buffer(), y.buffer());
         be.scale(y.buffer(), s);
         if (Autograd.records(x)) {
-            y.setNode(new Node("scale", inputs(x), dy -> {
+            Autograd.record(y, new Node("scale", inputs(x), dy -> {
                 Grads.Target dx = Grads.target(x);
                 if (dx.fresh()) {
                     be.copy(dy.buffer(), dx.grad().buffer());
@@ -947,7 +934,7 @@ public final class Ops {
         Tensor indices = Tensor.empty(be, DType.I32, shape);
         be.maxAlong(x.buffer(), a[0], a[1], a[2], values.buffer(), indices.buffer());
         if (Autograd.records(x)) {
-            values.setNode(new Node("max", inputs(x), dy -> {
+            Autograd.record(values, new Node("max", inputs(x), dy -> {
                 Grads.Target dx = Grads.target(x);
                 be.scatterAlong(dy.buffer(), indices.buffer(), a[0], a[1], a[2], dx.grad().buffer(), !dx.fresh());
             }));
@@ -979,7 +966,7 @@ public final class Ops {
         Tensor y = Tensor.empty(be, x.shape());
         be.softmax(x.buffer(), a[0], a[1], a[2], y.buffer(), log);
         if (Autograd.records(x)) {
-            y.setNode(new Node(op, inputs(x), dy -> {
+            Autograd.record(y, new Node(op, inputs(x), dy -> {
                 Grads.Target dx = Grads.target(x);
                 be.softmaxBackward(y.buffer(), dy.buffer(), a[0], a[1], a[2], dx.grad().buffer(), log, !dx.fresh());
             }));
@@ -1006,7 +993,7 @@ public final class Ops {
             be.sumTo(alpha, x.buffer(), xShape, 0f, y.buffer(), kept);
         }
         if (Autograd.records(x)) {
-            y.setNode(new Node(op, inputs(x), dy -> { // dx (+)= alpha·dy, dy read with x's shape (stride 0 on reduced dims)
+            Autograd.record(y, new Node(op, inputs(x), dy -> { // dx (+)= alpha·dy, dy read with x's shape (stride 0 on reduced dims)
                 Grads.Target dx = Grads.target(x);
                 if (dx.fresh()) {
                     be.fill(dx.grad().buffer(), 0f);
@@ -1133,7 +1120,7 @@ public final class Ops {
             correct = stats.narrow(1, 1).view();
         }
         if (record) {
-            loss.setNode(new Node("crossEntropy", inputs(logits), dLoss -> {
+            Autograd.record(loss, new Node("crossEntropy", inputs(logits), dLoss -> {
                 if (Autograd.isSeedOfOne(dLoss)) {
                     Grads.accumulate(logits, dLogits, true);
                 } else {
@@ -1206,7 +1193,7 @@ public final class Ops {
         Tensor out = Tensor.empty(source.backend(), source.dtype(), shape);
         source.backend().gatherRows(source.buffer(), cols, indices.buffer(), indices.dim(0), out.buffer());
         if (Autograd.records(source)) {
-            out.setNode(new Node("gatherRows", inputs(source, indices), dy -> {
+            Autograd.record(out, new Node("gatherRows", inputs(source, indices), dy -> {
                 Grads.Target ds = Grads.target(source);
                 Backend be = ds.grad().backend();
                 if (ds.fresh()) {
@@ -1247,7 +1234,7 @@ public final class Ops {
                 eps, y.buffer(), mean == null ? null : mean.buffer(), rstd == null ? null : rstd.buffer());
         if (record) {
             List<Tensor> in = java.util.stream.Stream.of(x, weight, bias).filter(java.util.Objects::nonNull).toList();
-            y.setNode(new Node("layerNorm", in, dy -> {
+            Autograd.record(y, new Node("layerNorm", in, dy -> {
                 boolean dw = weight != null && weight.requiresGrad(), db = bias != null && bias.requiresGrad();
                 Tensor dx = x.requiresGrad() ? Tensor.empty(be, x.shape()) : null;
                 Tensor dW = dw ? Tensor.empty(be, cols) : null, dB = db ? Tensor.empty(be, cols) : null;
@@ -1282,7 +1269,7 @@ public final class Ops {
         Tensor y = Tensor.empty(be, x.shape());
         be.dropout(x.buffer(), y.buffer(), p, seed); // p = 1 keeps nothing: the mask is all zeros
         if (Autograd.records(x)) {
-            y.setNode(new Node("dropout", inputs(x), dy -> {
+            Autograd.record(y, new Node("dropout", inputs(x), dy -> {
                 Grads.Target dx = Grads.target(x);
                 be.dropoutBackward(dy.buffer(), dx.grad().buffer(), p, seed, !dx.fresh());
             }));

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.nn.Module;
+import dev.jrocm.runtime.optim.LrScheduler;
 import dev.jrocm.runtime.optim.Optimizer;
 import dev.jrocm.runtime.tensor.Scope;
 import dev.jrocm.runtime.tensor.Tensor;
@@ -50,8 +51,8 @@ public final class Checkpoint {
     private static final Set<String> CHECKPOINT_FILES = Set.of(MODEL_FILE, OPTIMIZER_FILE, INFO_FILE);
     private static final String PARTIAL = "partial";
     private static final String OLD = "old";
-    private static final List<String> INFO_KEYS =
-            List.of("format", "jrocm", "epoch", "step", "seed", "model", "optimizer", "optimizer_type");
+    private static final List<String> INFO_KEYS = List.of("format", "jrocm", "epoch", "step", "seed", "model",
+            "optimizer", "optimizer_type", "scheduler", "scheduler_last_epoch"); // the last two only with a scheduler
     private static final long MAX_INFO_BYTES = 1 << 20;
     private static final ObjectMapper STRICT = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
 
@@ -63,8 +64,16 @@ public final class Checkpoint {
      * @param seed      the seed the data order derives from
      * @param optimizer the optimizer's class name
      * @param jrocm     the jrocm version that saved it
+     * @param scheduler the lr scheduler's class name, or null when it was saved without one
+     * @param schedulerLastEpoch the scheduler's t ({@code lastEpoch()}) when saved; -1 without one
      */
-    public record Info(int epoch, long step, long seed, String optimizer, String jrocm) {}
+    public record Info(int epoch, long step, long seed, String optimizer, String jrocm, String scheduler,
+                       int schedulerLastEpoch) {
+        /** A checkpoint saved without a scheduler. */
+        public Info(int epoch, long step, long seed, String optimizer, String jrocm) {
+            this(epoch, step, seed, optimizer, jrocm, null, -1);
+        }
+    }
 
     private Checkpoint() {}
 
@@ -97,6 +106,23 @@ public final class Checkpoint {
      *                             a directory is never replaced
      */
     public static void save(Path dir, Module model, Optimizer optimizer, int epoch, long step, long seed) throws IOException {
+        save(dir, model, optimizer, null, epoch, step, seed);
+    }
+
+    /**
+     * {@link #save(Path, Module, Optimizer, int, long, long)}, and the position of the lr
+     * {@code scheduler} (its class and {@code lastEpoch()}) in checkpoint.json; the lr itself is
+     * in the optimizer's state either way. {@link #load(Path, Module, Optimizer, LrScheduler)}
+     * resumes the schedule there.
+     *
+     * @throws IllegalArgumentException when the scheduler sets another optimizer's lr
+     */
+    public static void save(Path dir, Module model, Optimizer optimizer, LrScheduler scheduler, int epoch, long step,
+                            long seed) throws IOException {
+        if (scheduler != null && scheduler.optimizer() != optimizer) {
+            throw new IllegalArgumentException("Checkpoint.save: the " + scheduler.getClass().getSimpleName()
+                    + " sets the lr of another optimizer than the one saved");
+        }
         if (epoch < 0 || step < 0) {
             throw new IllegalArgumentException("epoch and step must be ≥ 0, got epoch " + epoch + ", step " + step);
         }
@@ -114,7 +140,7 @@ public final class Checkpoint {
         AtomicFile.beforeStep.accept("create " + staging);
         Files.createDirectory(staging);
         try {
-            writeFiles(staging, model, optimizer, epoch, step, seed);
+            writeFiles(staging, model, optimizer, scheduler, epoch, step, seed);
         } catch (IOException | RuntimeException e) {
             undo(e, () -> deleteCheckpoint(staging));
             throw e;
@@ -122,8 +148,8 @@ public final class Checkpoint {
         swap(target, staging, parent.resolve(prefix + OLD), replacing);
     }
 
-    private static void writeFiles(Path staging, Module model, Optimizer optimizer, int epoch, long step, long seed)
-            throws IOException {
+    private static void writeFiles(Path staging, Module model, Optimizer optimizer, LrScheduler scheduler, int epoch,
+                                   long step, long seed) throws IOException {
         Safetensors.write(staging.resolve(MODEL_FILE), model.stateDict(), Map.of("format", "pt"));
         Map<String, String> metadata = new LinkedHashMap<>(optimizer.scalarState());
         metadata.put(OPTIMIZER_KEY, optimizer.getClass().getSimpleName());
@@ -137,6 +163,9 @@ public final class Checkpoint {
                 .put("model", MODEL_FILE)
                 .put("optimizer", OPTIMIZER_FILE)
                 .put("optimizer_type", optimizer.getClass().getSimpleName());
+        if (scheduler != null) {
+            json.put("scheduler", scheduler.getClass().getSimpleName()).put("scheduler_last_epoch", scheduler.lastEpoch());
+        }
         // Written last: a staging directory with checkpoint.json is complete (recover relies on it).
         AtomicFile.write(staging.resolve(INFO_FILE), (json.toPrettyString() + "\n").getBytes(StandardCharsets.UTF_8));
     }
@@ -319,9 +348,12 @@ public final class Checkpoint {
             }
             files[i] = file;
         }
+        String scheduler = json.has("scheduler") || json.has("scheduler_last_epoch") ? text(infoFile, json, "scheduler") : null;
+        int schedulerLastEpoch = scheduler == null ? -1
+                : (int) integer(infoFile, json, "scheduler_last_epoch", 0, Integer.MAX_VALUE);
         Info info = new Info((int) integer(infoFile, json, "epoch", 0, Integer.MAX_VALUE),
                 integer(infoFile, json, "step", 0, Long.MAX_VALUE), integer(infoFile, json, "seed", Long.MIN_VALUE, Long.MAX_VALUE),
-                text(infoFile, json, "optimizer_type"), text(infoFile, json, "jrocm"));
+                text(infoFile, json, "optimizer_type"), text(infoFile, json, "jrocm"), scheduler, schedulerLastEpoch);
         return new Contents(info, files[0], files[1]);
     }
 
@@ -363,12 +395,40 @@ public final class Checkpoint {
      * {@link #read} does.
      */
     public static Info load(Path dir, Module model, Optimizer optimizer) throws IOException {
+        return load(dir, model, optimizer, null);
+    }
+
+    /**
+     * {@link #load(Path, Module, Optimizer)}, then resumes {@code scheduler} at the saved position
+     * ({@link LrScheduler#resume}), which sets the optimizer's lr as the saved run's next step
+     * would have had it. The scheduler must be of the saved type, on {@code optimizer}; a
+     * checkpoint saved without a scheduler cannot resume one. Null: no schedule to resume (the
+     * saved lr is restored all the same).
+     *
+     * @throws CheckpointException when the checkpoint holds no scheduler position or another
+     *     scheduler's, before anything changes
+     */
+    public static Info load(Path dir, Module model, Optimizer optimizer, LrScheduler scheduler) throws IOException {
         Path target = location(dir);
         recover(dir, target);
         Contents contents = readInfo(dir, target);
         String type = optimizer.getClass().getSimpleName();
         if (!contents.info().optimizer().equals(type)) {
             throw new CheckpointException(dir + " was saved with " + contents.info().optimizer() + ", not " + type);
+        }
+        if (scheduler != null) {
+            String saved = contents.info().scheduler(), given = scheduler.getClass().getSimpleName();
+            if (scheduler.optimizer() != optimizer) {
+                throw new IllegalArgumentException("Checkpoint.load: the " + given + " sets the lr of another optimizer"
+                        + " than the one loaded");
+            }
+            if (saved == null) {
+                throw new CheckpointException(dir + " was saved without a scheduler, so it has no position for the "
+                        + given + " to resume at");
+            }
+            if (!saved.equals(given)) {
+                throw new CheckpointException(dir + " was saved with a " + saved + " scheduler, not a " + given);
+            }
         }
         if (model.parameters().isEmpty()) {
             throw new CheckpointException("cannot load " + dir + " into " + model.getClass().getSimpleName() + ": it has no parameters");
@@ -393,6 +453,9 @@ public final class Checkpoint {
                 throw new CheckpointException(dir + " does not fit this model and optimizer: " + e.getMessage(), e);
             }
             model.loadStateDict(weights);
+        }
+        if (scheduler != null) {
+            scheduler.resume(contents.info().schedulerLastEpoch());
         }
         return contents.info();
     }

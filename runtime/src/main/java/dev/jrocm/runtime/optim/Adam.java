@@ -2,6 +2,7 @@ package dev.jrocm.runtime.optim;
 
 import dev.jrocm.runtime.device.AdamStep;
 import dev.jrocm.runtime.tensor.Scope;
+import dev.jrocm.runtime.autograd.Gradient;
 import dev.jrocm.runtime.tensor.Tensor;
 
 import java.util.List;
@@ -49,7 +50,7 @@ public final class Adam extends Optimizer {
 
     /** {@code {"step": t}}: the bias corrections of the next step depend on it. */
     @Override
-    public Map<String, String> scalarState() {
+    protected Map<String, String> ownScalarState() {
         return Map.of("step", Integer.toString(t));
     }
 
@@ -81,13 +82,11 @@ public final class Adam extends Optimizer {
             }
             Tensor[] mv = state.computeIfAbsent(p, k -> Scope.detached(() -> new Tensor[] {
                     Tensor.zeros(p.backend(), p.shape()), Tensor.zeros(p.backend(), p.shape())}));
-            List<Tensor[]> factors = p.gradFactors();
-            if (factors.size() == 1) {
-                Tensor dy = factors.getFirst()[0], x = factors.getFirst()[1];
-                p.backend().adamFactored(p.buffer(), mv[0].buffer(), mv[1].buffer(), dy.buffer(), x.buffer(),
-                        dy.dim(0), p.dim(0), p.dim(1), scalars);
-            } else {
-                p.backend().adam(p.buffer(), p.grad().buffer(), mv[0].buffer(), mv[1].buffer(), scalars);
+            switch (p.gradient()) { // a factored weight gradient is read as its factors, never formed
+                case Gradient.Factored(Tensor dy, Tensor x) -> p.backend().adamFactored(p.buffer(), mv[0].buffer(),
+                        mv[1].buffer(), dy.buffer(), x.buffer(), dy.dim(0), p.dim(0), p.dim(1), scalars);
+                case Gradient.Dense(Tensor g) -> p.backend().adam(p.buffer(), g.buffer(), mv[0].buffer(), mv[1].buffer(),
+                        scalars);
             }
         }
     }

@@ -37,6 +37,22 @@ abstract sealed class ClosedFormLr implements LrScheduler permits StepLR, Cosine
         apply(Math.addExact(epoch, 1));
     }
 
+    /**
+     * A closed form: the lr at t is computed directly, from the optimizer's base lr as it is now
+     * (a checkpoint's load restores it).
+     */
+    @Override
+    public final void resume(int lastEpoch) {
+        SequentialLR.nonNegative(getClass().getSimpleName(), lastEpoch);
+        rebase();
+        apply(lastEpoch);
+    }
+
+    /** Takes the optimizer's base lr again. */
+    final void rebase() {
+        baseLr = optimizer.initialLr();
+    }
+
     private void apply(int t) {
         double lr = lrAt(t);
         if (!(lr >= 0 && (float) lr < Float.POSITIVE_INFINITY)) {

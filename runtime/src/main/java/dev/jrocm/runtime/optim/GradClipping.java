@@ -2,6 +2,8 @@ package dev.jrocm.runtime.optim;
 
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.Buffer;
+import dev.jrocm.runtime.autograd.Gradient;
+import dev.jrocm.runtime.tensor.Scope;
 import dev.jrocm.runtime.tensor.Tensor;
 
 import java.lang.foreign.Arena;
@@ -84,36 +86,23 @@ final class GradClipping {
      * parameter keeps the factors, so a fused optimizer step still reads them).
      */
     private static void squaredNorm(Backend be, Tensor p, Buffer out) {
-        List<Tensor[]> factors = p.gradFactors();
-        if (factors.isEmpty()) {
-            Tensor g = p.grad();
-            be.sumOfSquares(g.buffer().slice(0, g.size()), out);
-            return;
-        }
-        int rows = p.dim(0), cols = p.dim(1);
-        Buffer g = be.allocate(p.size() * Float.BYTES);
-        try {
-            float beta = 0f;
-            for (Tensor[] pair : factors) {
-                be.gemm(true, false, rows, cols, pair[0].dim(0), 1f, pair[0].buffer(), pair[1].buffer(), beta, g);
-                beta = 1f;
+        switch (p.gradient()) {
+            case Gradient.Dense(Tensor g) -> be.sumOfSquares(g.buffer().slice(0, g.size()), out);
+            case Gradient.Factored f -> {
+                try (Tensor g = Scope.detached(() -> Tensor.empty(be, p.shape()))) {
+                    f.formInto(g, false);
+                    be.sumOfSquares(g.buffer(), out);
+                }
             }
-            be.sumOfSquares(g, out);
-        } finally {
-            be.release(g);
         }
     }
 
     /** Σ (c·dy)ᵀ·x = c·Σ dyᵀ·x: scaling each dy scales a factored gradient. */
     private static void scale(Tensor p, float coef) {
-        List<Tensor[]> factors = p.gradFactors();
-        if (factors.isEmpty()) {
-            Tensor g = p.grad();
-            p.backend().scale(g.buffer().slice(0, g.size()), coef);
-            return;
-        }
-        for (Tensor[] pair : factors) {
-            p.backend().scale(pair[0].buffer().slice(0, pair[0].size()), coef);
-        }
+        Tensor scaled = switch (p.gradient()) {
+            case Gradient.Dense(Tensor g) -> g;
+            case Gradient.Factored(Tensor dy, Tensor x) -> dy;
+        };
+        p.backend().scale(scaled.buffer().slice(0, scaled.size()), coef);
     }
 }

@@ -36,6 +36,16 @@ public sealed interface LrScheduler permits ClosedFormLr, SequentialLR {
     /** t: the number of {@link #step()} calls since construction, or since its {@link SequentialLR} restarted it (PyTorch's {@code last_epoch}). */
     int lastEpoch();
 
+    /**
+     * Puts the schedule at t = {@code lastEpoch}, where {@code lastEpoch} {@link #step()} calls
+     * after construction would have put it, and sets the optimizer's lr for that t: how a
+     * checkpoint resumes a schedule ({@code Checkpoint.load} with a scheduler). A schedule whose lr
+     * at some t up to there is refused throws as {@code step()} would.
+     *
+     * @throws IllegalArgumentException when {@code lastEpoch} is negative
+     */
+    void resume(int lastEpoch);
+
     /** The optimizer whose lr this scheduler sets. */
     Optimizer optimizer();
 }

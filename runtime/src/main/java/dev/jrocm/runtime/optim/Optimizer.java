@@ -142,9 +142,9 @@ public abstract class Optimizer implements AutoCloseable {
      * there). Returns ‖g‖ before clipping; 0 when no parameter has a gradient.
      *
      * <p>Parameters without a gradient are skipped; a tensor listed twice counts once (PyTorch
-     * would count it twice). A gradient held as factors ({@link Tensor#gradFactors()}, a linear
-     * layer's (dy, x) pairs) is formed in a temporary for the norm and stays factored: clipping
-     * scales each dy by c, which scales Σ dyᵀ·x by c, so a fused Adam step still reads the factors.
+     * would count it twice). A gradient held as factors ({@link dev.jrocm.runtime.autograd.Gradient.Factored},
+     * a linear layer's dy and x) is formed in a temporary for the norm and stays factored: clipping
+     * scales dy by c, which scales dyᵀ·x by c, so a fused Adam step still reads the factors.
      * The squares are summed on each parameter's device ({@code Backend.sumOfSquares}, in double,
      * rounded to float per parameter) and read back once per device; the total is summed in double.
      * A gradient whose own norm exceeds float's range (about 1.8e19) counts as infinite.
@@ -174,12 +174,38 @@ public abstract class Optimizer implements AutoCloseable {
         return List.of();
     }
 
-    /** The optimizer's scalar state as strings (Adam: its step count); empty when it has none. */
-    public Map<String, String> scalarState() {
+    /** The key of the learning rate in {@link #scalarState()}. */
+    public static final String LR = "lr";
+    /** The key of the schedulers' base lr (PyTorch's {@code initial_lr}) in {@link #scalarState()}, once a scheduler took it. */
+    public static final String INITIAL_LR = "initial_lr";
+
+    /**
+     * The optimizer's scalar state as strings: {@value #LR} (the rate the next step uses, when it
+     * has one), {@value #INITIAL_LR} (when a scheduler took its base lr), and the optimizer's own
+     * ({@link #ownScalarState}: Adam's step count). A checkpoint keeps them, so a resumed run
+     * steps at the rate the saved one would have.
+     */
+    public final Map<String, String> scalarState() {
+        Map<String, String> out = new LinkedHashMap<>();
+        if (!Float.isNaN(lr)) {
+            out.put(LR, Float.toString(lr));
+        }
+        if (!Double.isNaN(initialLr)) {
+            out.put(INITIAL_LR, Double.toString(initialLr));
+        }
+        out.putAll(ownScalarState());
+        return out;
+    }
+
+    /** This optimizer's own scalar state (beyond the lr) as strings; empty when it has none. */
+    protected Map<String, String> ownScalarState() {
         return Map.of();
     }
 
-    /** Checks and takes over {@code scalars} as saved by {@link #scalarState()}; throws before changing anything. */
+    /**
+     * Checks and takes over {@code scalars} as saved by {@link #ownScalarState()} (the lr keys
+     * removed); throws before changing anything.
+     */
     protected void loadScalarState(Map<String, String> scalars) {
         if (!scalars.isEmpty()) {
             throw new IllegalArgumentException(getClass().getSimpleName() + " has no scalar state, got " + scalars.keySet());
@@ -253,7 +279,16 @@ public abstract class Optimizer implements AutoCloseable {
             throw new IllegalArgumentException("loadStateDict into " + getClass().getSimpleName() + ": "
                     + String.join("; ", problems));
         }
-        loadScalarState(scalars);
+        Map<String, String> ownScalars = new LinkedHashMap<>(scalars);
+        float savedLr = savedRate(ownScalars.remove(LR), LR);
+        float savedInitialLr = savedRate(ownScalars.remove(INITIAL_LR), INITIAL_LR);
+        loadScalarState(ownScalars);
+        if (!Float.isNaN(savedLr)) {
+            lr = savedLr;
+        }
+        if (!Float.isNaN(savedInitialLr)) {
+            initialLr = savedInitialLr;
+        }
         for (Tensor p : parameters) {
             Tensor[] given = incoming.get(p);
             Tensor[] own = this.state.get(p);
@@ -280,6 +315,27 @@ public abstract class Optimizer implements AutoCloseable {
                 own[i].copyFrom(given[i]);
             }
         }
+    }
+
+    /** A saved lr (NaN when absent: a checkpoint from before lrs were saved keeps this optimizer's). */
+    private float savedRate(String text, String key) {
+        if (text == null) {
+            return Float.NaN;
+        }
+        String self = "loadStateDict into " + getClass().getSimpleName() + ": ";
+        if (Float.isNaN(lr)) {
+            throw new IllegalArgumentException(self + "the state has " + key + " " + text + " but this optimizer has no learning rate");
+        }
+        float f;
+        try {
+            f = Float.parseFloat(text);
+        } catch (NumberFormatException e) {
+            f = Float.NaN;
+        }
+        if (!(f >= 0f && f < Float.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException(self + key + " must be a number >= 0 and finite, got '" + text + "'");
+        }
+        return f;
     }
 
     private Map<Tensor, String> namesOf(Map<String, Tensor> namedParameters) {

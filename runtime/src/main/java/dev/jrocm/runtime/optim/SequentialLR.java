@@ -80,6 +80,35 @@ public sealed class SequentialLR implements LrScheduler permits LinearWarmup {
         lastLr = s.lastLr();
     }
 
+    /**
+     * Restarts and steps {@code lastEpoch} times: each later scheduler restarts at its milestone
+     * as in the run that saved the position.
+     */
+    @Override
+    public final void resume(int lastEpoch) {
+        nonNegative(getClass().getSimpleName(), lastEpoch);
+        rebase(this);
+        restart();
+        for (int t = 0; t < lastEpoch; t++) {
+            step();
+        }
+    }
+
+    /** Every schedule under {@code s} takes the optimizer's base lr again (a load may have restored it). */
+    private static void rebase(LrScheduler s) {
+        switch (s) {
+            case ClosedFormLr c -> c.rebase();
+            case SequentialLR q -> q.schedulers.forEach(SequentialLR::rebase);
+        }
+    }
+
+    static int nonNegative(String owner, int lastEpoch) {
+        if (lastEpoch < 0) {
+            throw new IllegalArgumentException(owner + ".resume: lastEpoch must be >= 0, got " + lastEpoch);
+        }
+        return lastEpoch;
+    }
+
     /** t ← 0: restarts the first scheduler (what the constructor does). */
     final void restart() {
         LrScheduler first = schedulers.getFirst();

@@ -1,10 +1,12 @@
 package dev.jrocm.runtime.tensor;
 
 import dev.jrocm.runtime.autograd.Autograd;
+import dev.jrocm.runtime.autograd.Gradient;
 import dev.jrocm.runtime.autograd.Ops;
 import dev.jrocm.runtime.autograd.Node;
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.Buffer;
+import dev.jrocm.runtime.tensor.internal.Internals;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -30,11 +32,14 @@ public final class Tensor implements AutoCloseable {
     private final DType dtype;
     private final Tensor base; // the tensor whose buffer this views, or null when it owns its buffer
     private boolean requiresGrad;
-    private Tensor grad;
-    private List<Tensor[]> gradFactors; // pending (dy, x) pairs: grad += Σ dyᵀ·x, owned here
+    private Gradient gradient; // null: none yet
     private Node node;
     private boolean closed;
     private String closedBecause; // why its owner closed it, for the error a later use throws; null when unsaid
+
+    static {
+        Internals.install(new Slots());
+    }
 
     private Tensor(Backend backend, Buffer buffer, int[] shape, DType dtype, Tensor base) {
         this.backend = backend;
@@ -370,105 +375,80 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * The accumulated gradient, or null before any backward pass (or after {@link #zeroGrad}).
-     * A gradient still held as factors ({@link #gradFactors}) is formed here, on first access.
+     * The accumulated gradient as a tensor of this shape, or null before any backward pass (or
+     * after {@link #zeroGrad}). A gradient the autograd kept {@link Gradient.Factored factored}
+     * is formed here on first access and held formed from then on.
      */
     public Tensor grad() {
-        if (gradFactors != null) {
-            materializeGradFactors();
+        if (gradient instanceof Gradient.Factored factored) {
+            Tensor formed = factored.form();
+            factored.close();
+            gradient = new Gradient.Dense(formed);
         }
-        return grad;
+        return gradient instanceof Gradient.Dense(Tensor value) ? value : null;
+    }
+
+    /**
+     * The accumulated gradient in the form the autograd left it ({@link Gradient.Dense} or
+     * {@link Gradient.Factored}), or null when there is none; it still belongs to this tensor.
+     * Optimizers match on it to read a factored gradient without forming it.
+     */
+    public Gradient gradient() {
+        return gradient;
     }
 
     /** Whether a gradient has been accumulated (formed or still factored). */
     public boolean hasGrad() {
-        return grad != null || gradFactors != null;
-    }
-
-    /**
-     * For autograd: adds {@code dyᵀ·x} to this (batch-independent, out×in) tensor's gradient
-     * without forming it: copies of dy (batch×out) and x (batch×in) are kept, a few hundred KB
-     * for a small batch against the out×in gradient they stand for. An optimizer that can use
-     * the factors directly ({@link #gradFactors}) never forms the gradient at all.
-     */
-    public void addGradFactors(Tensor dy, Tensor x) {
-        if (rank() != 2 || dy.rank() != 2 || x.rank() != 2 || dy.dim(1) != shape[0] || x.dim(1) != shape[1]
-                || dy.dim(0) != x.dim(0)) {
-            throw new IllegalArgumentException("gradient factors dy " + dy.shapeString() + " and x " + x.shapeString()
-                    + " do not form a gradient of " + shapeString());
-        }
-        Tensor[] pair = Scope.detached(() -> new Tensor[] {copyOf(dy), copyOf(x)});
-        if (gradFactors == null) {
-            gradFactors = new ArrayList<>(1);
-        }
-        gradFactors.add(pair);
-    }
-
-    private static Tensor copyOf(Tensor t) {
-        Tensor c = empty(t.backend, t.dtype, t.shape);
-        t.backend.copy(t.buffer(), c.buffer);
-        return c;
-    }
-
-    /**
-     * The (dy, x) pairs whose Σ dyᵀ·x is this tensor's whole gradient, when it is held only as
-     * factors; otherwise (formed, or none) an empty list.
-     */
-    public List<Tensor[]> gradFactors() {
-        return grad == null && gradFactors != null ? List.copyOf(gradFactors) : List.of();
-    }
-
-    private void materializeGradFactors() {
-        List<Tensor[]> pending = gradFactors;
-        gradFactors = null;
-        boolean fresh = grad == null;
-        if (fresh) {
-            grad = Scope.detached(() -> empty(backend, shape));
-        }
-        for (Tensor[] pair : pending) {
-            Tensor dy = pair[0], x = pair[1];
-            backend.gemm(true, false, shape[0], shape[1], dy.dim(0), 1f, dy.buffer(), x.buffer(),
-                    fresh ? 0f : 1f, grad.buffer());
-            fresh = false;
-            dy.close();
-            x.close();
-        }
+        return gradient != null;
     }
 
     /** Drops the gradient (its memory returns to the pool); the next backward pass starts afresh. */
     public void zeroGrad() {
-        if (grad != null) {
-            grad.close();
-            grad = null;
-        }
-        if (gradFactors != null) {
-            for (Tensor[] pair : gradFactors) {
-                pair[0].close();
-                pair[1].close();
-            }
-            gradFactors = null;
+        if (gradient != null) {
+            Gradient g = gradient;
+            gradient = null;
+            g.close();
         }
     }
 
-    /** For autograd: replaces the gradient tensor. */
+    /**
+     * PyTorch's {@code t.grad = g}: makes {@code g} (this tensor's shape, or its size) this
+     * tensor's gradient, which then owns it ({@link #zeroGrad} and {@link #close} close it); the
+     * previous gradient, if a different one, is closed. Null drops the gradient.
+     *
+     * @throws IllegalArgumentException if g's size is not this tensor's
+     */
     public void setGrad(Tensor g) {
         if (g != null && g.size() != size()) {
             throw new IllegalArgumentException("gradient " + g.shapeString() + " does not match tensor " + shapeString());
         }
-        if (gradFactors != null && g != null) {
-            throw new IllegalStateException("setGrad on " + describe() + " while factored gradient contributions are pending");
+        if (gradient instanceof Gradient.Dense(Tensor value) && value == g) {
+            return;
         }
-        grad = g;
+        zeroGrad();
+        gradient = g == null ? null : new Gradient.Dense(g);
+    }
+
+    /** The one way the autograd reaches a tensor's graph and gradient slots; see {@link Internals}. */
+    private static final class Slots implements Internals.Slots {
+        @Override
+        public void setNode(Tensor t, Node node) {
+            t.node = node;
+            t.requiresGrad = true;
+        }
+
+        @Override
+        public void setGradient(Tensor t, Gradient g) {
+            if (g != null && !Arrays.equals(g.shape(), t.shape)) {
+                throw new IllegalArgumentException("gradient " + shapeString(g.shape()) + " does not match tensor "
+                        + t.shapeString());
+            }
+            t.gradient = g;
+        }
     }
 
     /** The op that produced this tensor, or null for a leaf. */
     public Node node() { return node; }
-
-    /** For autograd ops: records the op that produced this tensor; it then requires grad. */
-    public void setNode(Node node) {
-        this.node = node;
-        this.requiresGrad = true;
-    }
 
     /** Back-propagates from this one-element tensor into every leaf that requires grad. */
     public void backward() {

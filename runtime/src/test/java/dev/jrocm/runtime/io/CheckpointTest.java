@@ -163,7 +163,7 @@ class CheckpointTest {
             assertEquals(List.of("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"), model.names());
             assertEquals(List.of("fc1.weight.exp_avg", "fc1.weight.exp_avg_sq", "fc1.bias.exp_avg", "fc1.bias.exp_avg_sq",
                     "fc2.weight.exp_avg", "fc2.weight.exp_avg_sq", "fc2.bias.exp_avg", "fc2.bias.exp_avg_sq"), optimizer.names());
-            assertEquals(Map.of("optimizer", "Adam", "step", "9"), optimizer.metadata());
+            assertEquals(Map.of("optimizer", "Adam", "lr", "0.01", "step", "9"), optimizer.metadata());
         }
         String json = Files.readString(dir.resolve("checkpoint.json"));
         assertTrue(json.contains("\"format\" : \"jrocm-checkpoint-1\""), json);
@@ -250,7 +250,7 @@ class CheckpointTest {
             trainEpoch(m, o, 0);
             Map<String, Tensor> state = o.stateDict(m.namedParameters());
             assertEquals(8, state.size());
-            assertEquals(Map.of("step", "9"), o.scalarState());
+            assertEquals(Map.of("lr", "0.01", "step", "9"), o.scalarState());
             try (Adam other = new Adam(m.trainableParameters(), 0.01f)) {
                 other.loadStateDict(m.namedParameters(), state, o.scalarState());
                 assertEquals(9, other.steps());
@@ -377,8 +377,10 @@ class CheckpointTest {
                 {"jrocm", "1", ": \"jrocm\" must be a string, not 1"},
                 {"optimizer_type", "[\"Adam\"]", ": \"optimizer_type\" must be a string, not [\"Adam\"]"},
                 {"optimizer", null, ": \"optimizer\" must be a string, not missing"},
+                {"scheduler", "\"StepLR\"", ": \"scheduler_last_epoch\" must be an integer in [0, 2147483647], not missing"},
+                {"scheduler_last_epoch", "3", ": \"scheduler\" must be a string, not missing"},
                 {"extra", "1", ": unknown key \"extra\" (a jrocm-checkpoint-1 checkpoint.json has format, jrocm, epoch, step,"
-                        + " seed, model, optimizer, optimizer_type)"},
+                        + " seed, model, optimizer, optimizer_type, scheduler, scheduler_last_epoch)"},
         };
         try (Sequential m = model(3); Adam o = new Adam(m.trainableParameters(), 0.01f)) {
             Map<String, float[]> before = weights(m);

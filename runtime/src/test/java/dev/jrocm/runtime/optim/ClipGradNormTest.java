@@ -1,8 +1,11 @@
 package dev.jrocm.runtime.optim;
 
+import dev.jrocm.runtime.autograd.Gradient;
+import dev.jrocm.runtime.autograd.Ops;
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.ContractBackends;
 import dev.jrocm.runtime.device.TestBuffers;
+import dev.jrocm.runtime.tensor.Scope;
 import dev.jrocm.runtime.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -15,6 +18,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -118,8 +122,20 @@ class ClipGradNormTest {
     }
 
     /**
-     * A linear layer's weight gradient held as (dy, x) pairs: the norm is that of Σ dyᵀ·x (formed
-     * here in double), clipping keeps the factors and scales the gradient they stand for.
+     * Leaves dyᵀ·x as w's gradient the way the autograd does it, through a real backward pass of
+     * sum(linear(x, w) ⊙ dy), and checks the autograd kept it factored.
+     */
+    static void backwardFactored(Tensor w, Tensor dy, Tensor x) {
+        try (Scope s = Scope.open()) {
+            Ops.sum(Ops.mul(Ops.linear(x, w, null), dy)).backward();
+        }
+        assertInstanceOf(Gradient.Factored.class, w.gradient(), "a batch of " + x.dim(0) + " leaves dW factored");
+    }
+
+    /**
+     * A linear layer's weight gradient held as its factors (dy, x), two batches' rows stacked:
+     * the norm is that of Σ dyᵀ·x (formed here in double), clipping keeps the factors and scales
+     * the gradient they stand for.
      */
     @ParameterizedTest(autoCloseArguments = false)
     @MethodSource("dev.jrocm.runtime.device.ContractBackends#all")
@@ -129,11 +145,9 @@ class ClipGradNormTest {
         float[] dy2 = TestBuffers.gaussian(batch2 * out, SEED + 6), x2 = TestBuffers.gaussian(batch2 * in, SEED + 7);
         float[] bias = TestBuffers.gaussian(out, SEED + 8);
         Tensor w = parameter(be, null, out, in), b = parameter(be, bias, out);
-        for (float[][] pair : new float[][][] {{dy1, x1}, {dy2, x2}}) {
-            int rows = pair[0].length / out;
-            try (Tensor dy = Tensor.of(be, pair[0], rows, out); Tensor x = Tensor.of(be, pair[1], rows, in)) {
-                w.addGradFactors(dy, x);
-            }
+        int rows = batch1 + batch2;
+        try (Tensor dy = Tensor.of(be, concat(dy1, dy2), rows, out); Tensor x = Tensor.of(be, concat(x1, x2), rows, in)) {
+            backwardFactored(w, dy, x);
         }
         double[] g = new double[out * in]; // Σ dyᵀ·x in double
         for (float[][] pair : new float[][][] {{dy1, x1}, {dy2, x2}}) {
@@ -154,7 +168,7 @@ class ClipGradNormTest {
         double got = Optimizer.clipGradNorm(List.of(w, b), maxNorm);
 
         assertEquals(norm, got, 1e-6 * norm, be.describe());
-        assertEquals(2, w.gradFactors().size(), "the weight's gradient is still held as its two factors");
+        assertInstanceOf(Gradient.Factored.class, w.gradient(), "the weight's gradient is still held as its factors");
         double c = maxNorm / (norm + 1e-6);
         assertClose(times(bias, c), b.grad().toArray(), 1e-6, be.describe() + " bias");
         double[] want = Arrays.stream(g).map(v -> v * c).toArray();
@@ -211,5 +225,11 @@ class ClipGradNormTest {
         assertEquals("clipGradNorm: parameter 1 is null",
                 assertThrows(IllegalArgumentException.class, () -> Optimizer.clipGradNorm(Arrays.asList(a, null), 1)).getMessage());
         assertArrayEquals(new float[] {1f}, a.grad().toArray(), "nothing changed");
+    }
+
+    private static float[] concat(float[] a, float[] b) {
+        float[] c = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
     }
 }

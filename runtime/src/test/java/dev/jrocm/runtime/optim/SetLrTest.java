@@ -47,7 +47,7 @@ class SetLrTest {
                 for (int s = 0; s < 2; s++) {
                     if (factored) { // g = dyᵀ·x with dy = 1 (1×1) and x = the gradient row
                         try (Tensor dy = Tensor.of(be, new float[] {1f}, 1, 1); Tensor x = Tensor.of(be, grads[s], 1, 2)) {
-                            w.addGradFactors(dy, x);
+                            ClipGradNormTest.backwardFactored(w, dy, x);
                         }
                     } else {
                         w.setGrad(Tensor.of(be, grads[s], 1, 2));

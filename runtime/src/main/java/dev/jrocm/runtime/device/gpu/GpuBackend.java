@@ -48,8 +48,6 @@ public final class GpuBackend implements Backend {
     static final long GRANULE = 512;
     private static final int BLOCK = 256;
     private static final int MAX_GRID = 65_535;
-    /** Largest batch whose weight gradients jr_adam_factored forms on the fly. */
-    static final int FACTORED_MAX_BATCH = 32;
     private static final int CE_THREADS = 128;   // JR_CE_THREADS in kernels.cu
     private static final int REDUCE_THREADS = 256; // JR_REDUCE_THREADS
     private static final long NO_ERROR = -1L;    // all ones: no error recorded
@@ -597,16 +595,12 @@ public final class GpuBackend implements Backend {
 
     /**
      * One kernel: each weight forms its gradient from the batch's rows of dy and x and steps, so the
-     * gradient matrix is never written (jr_adam_factored). Past {@value #FACTORED_MAX_BATCH} rows a
-     * GEMM into a temporary and {@link #adam} read less.
+     * gradient matrix is never written (jr_adam_factored). How many rows are worth it is the
+     * autograd's choice ({@link dev.jrocm.runtime.autograd.Gradient#FACTORED_MAX_ROWS}), not this backend's.
      */
     @Override
     public synchronized void adamFactored(Buffer p, Buffer m, Buffer v, Buffer dy, Buffer x, int batch, int out, int in, AdamStep step) {
         Operands.adamFactored(this, p, m, v, dy, x, batch, out, in);
-        if (batch > FACTORED_MAX_BATCH) {
-            Backend.super.adamFactored(p, m, v, dy, x, batch, out, in, step);
-            return;
-        }
         if ((long) out * in == 0) {
             return;
         }

@@ -277,15 +277,6 @@ class GpuBackendTest {
     }
 
     @Test
-    void adamFactoredPastItsBatchLimitFormsTheGradientWithOneGemm() {
-        int batch = GpuBackend.FACTORED_MAX_BATCH + 1, out = 3, in = 5;
-        Buffer p = gpu.allocate(4L * out * in), m = gpu.allocate(4L * out * in), v = gpu.allocate(4L * out * in);
-        Buffer dy = gpu.allocate(4L * batch * out), x = gpu.allocate(4L * batch * in);
-        gpu.adamFactored(p, m, v, dy, x, batch, out, in, new AdamStep(0.01f, 0.9f, 0.999f, 1e-8f, 0f, false, 1));
-        assertEquals("jr_adam", driver.launches.getLast().kernel());
-    }
-
-    @Test
     void everyLaunchedKernelIsInTheKernelSource() {
         Buffer x = gpu.allocate(4 * 64), y = gpu.allocate(4 * 64), out = gpu.allocate(8), idx = gpu.allocate(4 * 8);
         gpu.fill(x, 0f);
