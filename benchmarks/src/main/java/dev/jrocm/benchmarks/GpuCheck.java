@@ -6,6 +6,8 @@ import dev.jrocm.lora.LoraModel;
 import dev.jrocm.runtime.autograd.Ops;
 import dev.jrocm.runtime.device.AdamStep;
 import dev.jrocm.runtime.device.Backend;
+import dev.jrocm.runtime.device.Conv2dShape;
+import dev.jrocm.runtime.device.Pool2dShape;
 import dev.jrocm.runtime.device.BackendStatus;
 import dev.jrocm.runtime.device.Buffer;
 import dev.jrocm.runtime.device.DeviceKind;
@@ -460,6 +462,169 @@ public final class GpuCheck {
             be.gatherRows(up(be, s, src), 3072, upInts(be, s, idx), 256, d);
             return down(be, d);
         });
+        transformerOps(quick);
+        convolutionOps(quick);
+    }
+
+    /**
+     * The ops of a GPT-2-style block (issue #14) at its benchmark's shapes (B = 8, T = 128, C = 256,
+     * 4 heads), or a quarter of the rows with {@code quick}: element-wise functions with their
+     * gradients, broadcasting, the sum that undoes it, softmax, layer norm, the strided copy of a
+     * head split, scatter-add and max along a dim.
+     */
+    private void transformerOps(boolean quick) {
+        int rows = quick ? 256 : 1024, c = 256, heads = 4, t = 128, b = quick ? 2 : 8;
+        int n = rows * c;
+        float[] x = gaussian(n, 70), dy = gaussian(n, 71), acc = gaussian(n, 72);
+        for (Backend.UnaryOp op : Backend.UnaryOp.values()) {
+            boolean positive = op == Backend.UnaryOp.LOG || op == Backend.UnaryOp.SQRT;
+            float[] in = positive ? abs(x) : x;
+            compare(op.name().toLowerCase(Locale.ROOT) + " " + rows + "×" + c + ": y, dx accumulated", ELEMENTWISE, (be, s) -> {
+                Buffer xb = up(be, s, in), yb = empty(be, s, n), dx = up(be, s, acc);
+                be.unary(op, xb, yb);
+                be.unaryBackward(op, xb, yb, up(be, s, dy), dx, true);
+                return concat(down(be, yb), down(be, dx));
+            });
+        }
+        float[] bias = gaussian(c, 73);
+        for (Backend.BinaryOp op : Backend.BinaryOp.values()) {
+            float[] right = op == Backend.BinaryOp.DIV ? offset(bias, 3f) : bias;
+            compare(op.name().toLowerCase(Locale.ROOT) + " (" + rows + ", " + c + ") with (" + c + ") broadcast", ELEMENTWISE,
+                    (be, s) -> {
+                        Buffer out = empty(be, s, n);
+                        int[] shape = {rows, c};
+                        be.binary(op, up(be, s, x), new long[] {c, 1}, up(be, s, right), new long[] {0, 1}, out, shape);
+                        return down(be, out);
+                    });
+        }
+        compare("sumTo (" + rows + ", " + c + ") → (1, " + c + "), alpha 0.5, beta 1", GEMM_OR_LOSS, (be, s) -> {
+            Buffer out = up(be, s, bias);
+            be.sumTo(0.5f, up(be, s, x), new int[] {rows, c}, 1f, out, new int[] {1, c});
+            return down(be, out);
+        });
+        int scores = b * heads * t; // attention rows of t scores each
+        float[] att = gaussian(scores * t, 74), datt = gaussian(scores * t, 75);
+        for (boolean log : new boolean[] {false, true}) {
+            compare((log ? "logSoftmax " : "softmax ") + scores + "×" + t + ": y, dx", ELEMENTWISE, (be, s) -> {
+                Buffer y = empty(be, s, (long) scores * t), dx = empty(be, s, (long) scores * t);
+                be.softmax(up(be, s, att), scores, t, 1, y, log);
+                be.softmaxBackward(y, up(be, s, datt), scores, t, 1, dx, log, false);
+                return concat(down(be, y), down(be, dx));
+            });
+        }
+        compare("softmax along dim 1 of (" + b + ", " + t + ", " + c + ")", ELEMENTWISE, (be, s) -> {
+            Buffer y = empty(be, s, (long) b * t * c);
+            be.softmax(up(be, s, java.util.Arrays.copyOf(att, b * t * c)), b, t, c, y, false);
+            return down(be, y);
+        });
+        float[] gamma = offset(gaussian(c, 76), 1f), beta = gaussian(c, 77);
+        compare("layerNorm " + rows + "×" + c + ": y, dx, dweight, dbias", GEMM_OR_LOSS, (be, s) -> {
+            Buffer xb = up(be, s, x), w = up(be, s, gamma), y = empty(be, s, n), mean = empty(be, s, rows), rstd = empty(be, s, rows);
+            Buffer dx = empty(be, s, n), dw = empty(be, s, c), db = empty(be, s, c);
+            be.layerNorm(xb, w, up(be, s, beta), rows, c, 1e-5f, y, mean, rstd);
+            be.layerNormBackward(xb, w, mean, rstd, up(be, s, dy), rows, c, dx, dw, db);
+            return concat(down(be, y), down(be, dx), down(be, dw), down(be, db));
+        });
+        int bt = rows / t * t, hd = c / heads; // (B, T, H, D) → (B, H, T, D): a head split
+        int[] split = {bt / t, heads, t, hd};
+        compare("copyStrided (B, T, H, D) → (B, H, T, D), accumulated", 0.0, (be, s) -> {
+            Buffer out = up(be, s, java.util.Arrays.copyOf(acc, bt * c));
+            be.copyStrided(up(be, s, java.util.Arrays.copyOf(x, bt * c)), new long[] {(long) t * c, hd, c, 1}, out,
+                    new long[] {(long) heads * t * hd, (long) t * hd, hd, 1}, split, true);
+            return down(be, out);
+        });
+        int[] picks = new Random(78).ints(rows, 0, 50).toArray();
+        compare("scatterAddRows " + rows + " rows into 50×" + c + " (repeats)", ELEMENTWISE, (be, s) -> {
+            Buffer out = up(be, s, java.util.Arrays.copyOf(acc, 50 * c));
+            be.scatterAddRows(up(be, s, x), c, upInts(be, s, picks), rows, out);
+            return down(be, out);
+        });
+        compare("maxAlong dim 1 of (" + rows + ", " + c + "): values, indices; scatterAlong back", 0.0, (be, s) -> {
+            Buffer values = empty(be, s, rows), indices = empty(be, s, rows), dx = empty(be, s, n);
+            be.maxAlong(up(be, s, x), rows, c, 1, values, indices);
+            be.scatterAlong(up(be, s, java.util.Arrays.copyOf(dy, rows)), indices, rows, c, 1, dx, false);
+            return concat(down(be, values), downInts(be, indices), down(be, dx));
+        });
+    }
+
+    /**
+     * Convolution, pooling and batch norm (issue #15): the CNN recipe's second convolution and its
+     * pooling at batch 64 (4 with {@code quick}), and a small convolution with stride, padding,
+     * dilation and a non-square kernel; each forward with its gradients.
+     */
+    private void convolutionOps(boolean quick) {
+        int n = quick ? 4 : 64;
+        for (Conv2dShape shape : new Conv2dShape[] {
+                new Conv2dShape(n, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1),
+                new Conv2dShape(3, 5, 11, 9, 4, 3, 2, 2, 1, 1, 0, 2, 1)}) {
+            float[] x = gaussian((int) shape.inputSize(), 80), w = gaussian((int) shape.weightSize(), 81);
+            float[] dy = gaussian((int) shape.outputSize(), 82), acc = gaussian((int) shape.inputSize(), 83);
+            String what = "conv2d " + shape.n() + "×" + shape.c() + "×" + shape.h() + "×" + shape.w() + " → " + shape.k()
+                    + ", " + shape.kh() + "×" + shape.kw() + " stride " + shape.strideH() + "," + shape.strideW() + " pad "
+                    + shape.padH() + "," + shape.padW() + " dilation " + shape.dilH() + "," + shape.dilW();
+            compare(what + ": y, dx accumulated, dweight", GEMM_OR_LOSS, (be, s) -> {
+                Buffer xb = up(be, s, x), wb = up(be, s, w), y = empty(be, s, shape.outputSize());
+                Buffer dx = up(be, s, acc), dw = empty(be, s, shape.weightSize()), dyb = up(be, s, dy);
+                be.conv2dForward(xb, wb, shape, y);
+                be.conv2dBackwardData(dyb, wb, shape, dx, true);
+                be.conv2dBackwardWeight(dyb, xb, shape, dw, false);
+                return concat(down(be, y), down(be, dx), down(be, dw));
+            });
+        }
+        for (Pool2dShape shape : new Pool2dShape[] {
+                new Pool2dShape(n, 32, 28, 28, 2, 2, 2, 2, 0, 0),
+                new Pool2dShape(3, 4, 9, 10, 3, 3, 2, 2, 1, 1)}) {
+            float[] x = gaussian((int) ((long) shape.n() * shape.c() * shape.h() * shape.w()), 84);
+            long outSize = (long) shape.n() * shape.c() * shape.outH() * shape.outW();
+            float[] dy = gaussian((int) outSize, 85);
+            String what = shape.n() + "×" + shape.c() + "×" + shape.h() + "×" + shape.w() + ", " + shape.kh() + "×" + shape.kw()
+                    + " stride " + shape.strideH() + " pad " + shape.padH();
+            compare("maxPool2d " + what + ": y, indices, dx", ELEMENTWISE, (be, s) -> {
+                Buffer y = empty(be, s, outSize), idx = empty(be, s, outSize), dx = empty(be, s, x.length);
+                be.maxPool2dForward(up(be, s, x), shape, y, idx);
+                be.maxPool2dBackward(up(be, s, dy), idx, shape, dx, false);
+                return concat(down(be, y), downInts(be, idx), down(be, dx));
+            });
+            compare("avgPool2d " + what + ": y, dx", ELEMENTWISE, (be, s) -> {
+                Buffer y = empty(be, s, outSize), dx = empty(be, s, x.length);
+                be.avgPool2dForward(up(be, s, x), shape, y);
+                be.avgPool2dBackward(up(be, s, dy), shape, dx, false);
+                return concat(down(be, y), down(be, dx));
+            });
+        }
+        int c = 32, hw = 14 * 14, size = n * c * hw;
+        float[] x = gaussian(size, 86), dy = gaussian(size, 87), gamma = offset(gaussian(c, 88), 1f), beta = gaussian(c, 89);
+        float[] runVar = offset(abs(gaussian(c, 91)), 0.5f);
+        compare("batchNorm2d training " + n + "×" + c + "×14×14: y, running stats, dx, dweight, dbias", GEMM_OR_LOSS, (be, s) -> {
+            Buffer xb = up(be, s, x), w = up(be, s, gamma), y = empty(be, s, size), mean = empty(be, s, c), rstd = empty(be, s, c);
+            Buffer rm = up(be, s, gaussian(c, 90)), rv = up(be, s, runVar);
+            Buffer dx = empty(be, s, size), dw = empty(be, s, c), db = empty(be, s, c);
+            be.batchNorm2dTraining(xb, w, up(be, s, beta), n, c, hw, 1e-5f, 0.1f, rm, rv, y, mean, rstd);
+            be.batchNorm2dBackward(xb, w, mean, rstd, up(be, s, dy), n, c, hw, true, dx, dw, db);
+            return concat(down(be, y), down(be, rm), down(be, rv), down(be, dx), down(be, dw), down(be, db));
+        });
+        compare("batchNorm2d inference " + n + "×" + c + "×14×14", ELEMENTWISE, (be, s) -> {
+            Buffer y = empty(be, s, size);
+            be.batchNorm2dInference(up(be, s, x), up(be, s, gamma), up(be, s, beta), up(be, s, gaussian(c, 90)),
+                    up(be, s, runVar), n, c, hw, 1e-5f, y);
+            return down(be, y);
+        });
+    }
+
+    static float[] abs(float[] x) {
+        float[] y = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            y[i] = Math.abs(x[i]) + 1e-3f;
+        }
+        return y;
+    }
+
+    static float[] offset(float[] x, float by) {
+        float[] y = x.clone();
+        for (int i = 0; i < y.length; i++) {
+            y[i] += Math.signum(y[i] == 0 ? 1 : y[i]) * by;
+        }
+        return y;
     }
 
     // ---- 2. training trajectories --------------------------------------------------------------

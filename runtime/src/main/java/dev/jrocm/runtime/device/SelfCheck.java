@@ -14,7 +14,8 @@ import java.util.function.Function;
  * A check of a second that a backend computes what the CPU backend computes, for a person who
  * wants to know whether jrocm works on their GPU ({@code scripts/jrocm-info.sh --check}): copies
  * (plain and strided), fill, the counter RNG, a GEMM with alpha and beta, bias + ReLU, the fused
- * cross-entropy with its gradient, an Adam step and a row gather, each on small random data against
+ * cross-entropy with its gradient, an Adam step, a row gather and scatter-add, layer norm, softmax,
+ * GELU, a convolution's three passes, max pooling and batch norm, each on small random data against
  * the CPU backend.
  * Nothing it does throws: a failing op is a result that says what went wrong.
  */
@@ -223,6 +224,54 @@ public final class SelfCheck {
                     System.arraycopy(b.read(dw), 0, all, 2 * m * cols, cols);
                     System.arraycopy(b.read(db), 0, all, 2 * m * cols + cols, cols);
                     return all;
+                }),
+                op("softmax 33×65 and its gradient", 1e-5, (be, b) -> {
+                    Buffer out = b.empty((long) m * cols), dx = b.empty((long) m * cols);
+                    be.softmax(b.floats(c), m, cols, 1, out, false);
+                    be.softmaxBackward(out, b.floats(java.util.Arrays.copyOf(a, m * cols)), m, cols, 1, dx, false, false);
+                    return concat(b.read(out), b.read(dx));
+                }),
+                op("GELU (erf) and its gradient", 1e-5, (be, b) -> {
+                    Buffer in = b.floats(x), out = b.empty(n), dx = b.empty(n);
+                    be.unary(Backend.UnaryOp.GELU, in, out);
+                    be.unaryBackward(Backend.UnaryOp.GELU, in, out, b.floats(y), dx, false);
+                    return concat(b.read(out), b.read(dx));
+                }),
+                op("conv2d 2×3×9×8 → 4, 3×2, stride 2, pad 1, dilation 2: y, dx, dW", 1e-5, (be, b) -> {
+                    Conv2dShape s = new Conv2dShape(2, 3, 9, 8, 4, 3, 2, 2, 2, 1, 1, 2, 2);
+                    Buffer in = b.floats(java.util.Arrays.copyOf(x, (int) s.inputSize()));
+                    Buffer weight = b.floats(java.util.Arrays.copyOf(y, (int) s.weightSize()));
+                    Buffer out = b.empty(s.outputSize()), dx = b.empty(s.inputSize()), dw = b.empty(s.weightSize());
+                    Buffer dy = b.floats(java.util.Arrays.copyOf(v, (int) s.outputSize()));
+                    be.conv2dForward(in, weight, s, out);
+                    be.conv2dBackwardData(dy, weight, s, dx, false);
+                    be.conv2dBackwardWeight(dy, in, s, dw, false);
+                    return concat(concat(b.read(out), b.read(dx)), b.read(dw));
+                }),
+                op("max pool 3×3, stride 2, pad 1 and its gradient", 1e-6, (be, b) -> {
+                    Pool2dShape s = new Pool2dShape(2, 3, 9, 8, 3, 3, 2, 2, 1, 1);
+                    long outSize = (long) s.n() * s.c() * s.outH() * s.outW(), inSize = 2L * 3 * 9 * 8;
+                    Buffer out = b.empty(outSize), idx = b.empty(outSize), dx = b.empty(inSize);
+                    be.maxPool2dForward(b.floats(java.util.Arrays.copyOf(x, (int) inSize)), s, out, idx);
+                    be.maxPool2dBackward(b.floats(java.util.Arrays.copyOf(y, (int) outSize)), idx, s, dx, false);
+                    return concat(b.read(out), b.read(dx));
+                }),
+                op("batch norm 4×5×6×6 (training) and its gradients", 1e-5, (be, b) -> {
+                    int bn = 4, ch = 5, hw = 36, size = bn * ch * hw;
+                    Buffer in = b.floats(java.util.Arrays.copyOf(x, size)), weight = b.floats(java.util.Arrays.copyOf(bias, ch));
+                    Buffer out = b.empty(size), mean = b.empty(ch), rstd = b.empty(ch), dx = b.empty(size);
+                    Buffer dw = b.empty(ch), db = b.empty(ch);
+                    be.batchNorm2dTraining(in, weight, b.floats(java.util.Arrays.copyOf(y, ch)), bn, ch, hw, 1e-5f, 0.1f,
+                            null, null, out, mean, rstd);
+                    be.batchNorm2dBackward(in, weight, mean, rstd, b.floats(java.util.Arrays.copyOf(v, size)), bn, ch, hw, true,
+                            dx, dw, db);
+                    return concat(concat(b.read(out), b.read(dx)), concat(b.read(dw), b.read(db)));
                 }));
+    }
+
+    private static float[] concat(float[] first, float[] second) {
+        float[] all = java.util.Arrays.copyOf(first, first.length + second.length);
+        System.arraycopy(second, 0, all, first.length, second.length);
+        return all;
     }
 }

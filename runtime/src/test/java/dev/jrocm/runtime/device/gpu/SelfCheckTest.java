@@ -20,7 +20,7 @@ class SelfCheckTest {
     void theCpuBackendPassesEveryOp() {
         try (CpuBackend cpu = new CpuBackend()) {
             List<SelfCheck.Result> results = SelfCheck.run(cpu);
-            assertEquals(11, results.size());
+            assertEquals(16, results.size());
             assertTrue(results.stream().allMatch(SelfCheck.Result::ok), results.toString());
         }
     }
