@@ -4,6 +4,7 @@ import dev.jrocm.runtime.autograd.Autograd;
 import dev.jrocm.runtime.autograd.Ops;
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.cpu.CpuBackend;
+import dev.jrocm.runtime.io.SafetensorsFile;
 import dev.jrocm.runtime.nn.Conv2d;
 import dev.jrocm.runtime.nn.CrossEntropyLoss;
 import dev.jrocm.runtime.nn.Flatten;
@@ -18,9 +19,13 @@ import dev.jrocm.runtime.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -37,7 +42,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@link LoraConv2d} against an independent double-precision convolution: the forward, its
  * gradients by central differences, merge (PEFT's delta weight), enable/disable, dropout, and a
  * small CNN adapted on both convolutions and both Linear layers: a frozen-base step, the
- * parameter counts, mergeAndUnload and the errors.
+ * parameter counts, mergeAndUnload, saving and loading in PEFT's layout, and the errors.
  */
 class LoraConv2dTest {
     static Backend backend;
@@ -452,6 +457,98 @@ class LoraConv2dTest {
             assertSame(lora.layers().get("conv1").loraA(), params.get(0));
             assertTrue(model.stateDict().containsKey("conv1.lora_A.weight"), model.stateDict().keySet().toString());
             assertTrue(model.stateDict().containsKey("conv1.weight"));
+        }
+    }
+
+    // ---- adapter files ------------------------------------------------------------------------
+
+    @Test
+    void aSavedCnnAdapterHasPeftsKernelShapesAndLoadsIntoTheSameBaseModel(@TempDir Path dir) throws IOException {
+        float[] adapted;
+        java.util.Map<String, Tensor> base;
+        try (Sequential model = cnn(1); Scope s = Scope.open()) {
+            LoraModel lora = Lora.apply(model, ALL_FOUR, 5);
+            train(model, lora, 5);
+            lora.save(dir);
+            adapted = outputs(model, 24);
+            base = new java.util.LinkedHashMap<>();
+            lora.unloadWithoutMerge().stateDict().forEach((k, v) -> base.put(k, Scope.detached(() -> Tensor.of(backend,
+                    v.toArray(), v.shape()))));
+        }
+        try (SafetensorsFile file = SafetensorsFile.open(dir.resolve(PeftAdapter.WEIGHTS))) {
+            java.util.Map<String, List<Long>> shapes = new java.util.TreeMap<>();
+            for (String name : file.names()) {
+                shapes.put(name, Arrays.stream(file.entry(name).shape()).boxed().toList());
+            }
+            assertEquals(java.util.Map.of(
+                    "base_model.model.conv1.lora_A.weight", List.of(4L, 1L, 3L, 3L),
+                    "base_model.model.conv1.lora_B.weight", List.of(4L, 4L, 1L, 1L),
+                    "base_model.model.conv2.lora_A.weight", List.of(4L, 4L, 3L, 3L),
+                    "base_model.model.conv2.lora_B.weight", List.of(8L, 4L, 1L, 1L),
+                    "base_model.model.fc1.lora_A.weight", List.of(4L, 32L),
+                    "base_model.model.fc1.lora_B.weight", List.of(16L, 4L),
+                    "base_model.model.fc2.lora_A.weight", List.of(4L, 16L),
+                    "base_model.model.fc2.lora_B.weight", List.of(10L, 4L)), shapes);
+        }
+        String config = Files.readString(dir.resolve(PeftAdapter.CONFIG)).replace(" ", "");
+        assertTrue(config.contains("\"target_modules\":[\"conv1\",\"conv2\",\"fc1\",\"fc2\"]"), config);
+        assertTrue(config.contains("\"peft_type\":\"LORA\"") && config.contains("\"r\":4"), config);
+        try (Sequential fresh = cnn(40)) {
+            fresh.loadStateDict(base);
+            base.values().forEach(Tensor::close);
+            LoraModel loaded = PeftAdapter.load(fresh, dir);
+            assertInstanceOf(LoraConv2d.class, loaded.layers().get("conv1"));
+            assertInstanceOf(LoraLinear.class, loaded.layers().get("fc2"));
+            assertArrayEquals(adapted, outputs(fresh, 24));
+            // and into an adapter already there: loadWeights
+            backend.normal(loaded.layers().get("conv2").loraB().buffer(), 0f, 1f, 99);
+            PeftAdapter.loadWeights(loaded, dir);
+            assertArrayEquals(adapted, outputs(fresh, 24));
+        }
+    }
+
+    @Test
+    void anAdapterForAnotherKernelSizeNamesTheKeyAndChangesNothing(@TempDir Path dir) throws IOException {
+        try (Sequential model = cnn(1)) {
+            Lora.apply(model, ALL_FOUR, 5).save(dir);
+        }
+        try (Sequential other = cnn(1, 5)) {
+            ModelState before = ModelState.of(other);
+            IOException e = assertThrows(IOException.class, () -> PeftAdapter.load(other, dir));
+            assertTrue(e.getMessage().contains("layer conv2: base_model.model.conv2.lora_A.weight is [4, 4, 3, 3] but the"
+                    + " model needs [4, 4, 5, 5]"), e.getMessage());
+            before.assertUnchanged(other, "a failed load");
+        }
+    }
+
+    @Test
+    void aLinearsAdapterDoesNotLoadOntoAConvolutionOfTheSameName(@TempDir Path dir) throws IOException {
+        try (Sequential linear = new Sequential("conv1", new Linear(backend, 9, 4, 1))) {
+            Lora.apply(linear, LoraConfig.of(2, 2, "conv1"), 3).save(dir);
+        }
+        try (Sequential conv = new Sequential("conv1", new Conv2d(backend, 1, 4, 3, 1))) {
+            ModelState before = ModelState.of(conv);
+            IOException e = assertThrows(IOException.class, () -> PeftAdapter.load(conv, dir));
+            assertTrue(e.getMessage().contains("layer conv1: base_model.model.conv1.lora_A.weight is [2, 9] but the model"
+                    + " needs [2, 1, 3, 3]; layer conv1: base_model.model.conv1.lora_B.weight is [4, 2] but the model needs"
+                    + " [4, 2, 1, 1]"), e.getMessage());
+            before.assertUnchanged(conv, "a failed load");
+        }
+    }
+
+    @Test
+    void anAdapterTargetingAPoolingLayerDoesNotLoad(@TempDir Path dir) throws IOException {
+        try (Sequential model = cnn(1)) {
+            Lora.apply(model, LoraConfig.of(2, 2, "conv1"), 3).save(dir);
+            String config = Files.readString(dir.resolve(PeftAdapter.CONFIG)).replace("\"conv1\"", "\"conv1\", \"pool1\"");
+            Files.writeString(dir.resolve(PeftAdapter.CONFIG), config);
+        }
+        try (Sequential model = cnn(1)) {
+            ModelState before = ModelState.of(model);
+            IOException e = assertThrows(IOException.class, () -> PeftAdapter.load(model, dir));
+            assertTrue(e.getMessage().contains("LoRA target pool1 names pool1 (MaxPool2d): LoRA adapts only Linear and Conv2d"
+                    + " layers"), e.getMessage());
+            before.assertUnchanged(model, "a failed load");
         }
     }
 }
