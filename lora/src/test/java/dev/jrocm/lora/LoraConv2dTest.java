@@ -4,6 +4,7 @@ import dev.jrocm.runtime.autograd.Autograd;
 import dev.jrocm.runtime.autograd.Ops;
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.cpu.CpuBackend;
+import dev.jrocm.runtime.io.Safetensors;
 import dev.jrocm.runtime.io.SafetensorsFile;
 import dev.jrocm.runtime.nn.Conv2d;
 import dev.jrocm.runtime.nn.CrossEntropyLoss;
@@ -37,6 +38,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@link LoraConv2d} against an independent double-precision convolution: the forward, its
@@ -550,5 +552,50 @@ class LoraConv2dTest {
                     + " layers"), e.getMessage());
             before.assertUnchanged(model, "a failed load");
         }
+    }
+
+    // ---- Hugging Face PEFT ----------------------------------------------------------------------
+
+    /**
+     * peft_nested_merge.py's Cnn: conv1 1→4 3×3 pad 1, ReLU, pool 2, conv2 4→6 kernel (3, 2)
+     * stride (2, 1) padding (1, 0), ReLU, flatten (6·2·3), Linear 36→16, ReLU, Linear 16→10.
+     */
+    static Sequential peftCnn(long seed) {
+        return new Sequential("conv1", new Conv2d(backend, 1, 4, 3, 1, 1, 1, true, seed),
+                "relu1", new ReLU(), "pool1", new MaxPool2d(2),
+                "conv2", new Conv2d(backend, 4, 6, new int[] {3, 2}, new int[] {2, 1}, new int[] {1, 0}, new int[] {1, 1}, true,
+                        seed + 2),
+                "relu2", new ReLU(), "flatten", new Flatten(),
+                "fc1", new Linear(backend, 36, 16, seed + 4), "relu3", new ReLU(), "fc2", new Linear(backend, 16, 10, seed + 6));
+    }
+
+    /**
+     * PEFT loads jrocm's CNN adapter (LoRA on both convolutions and both Linear layers) into the same
+     * CNN built in PyTorch, reproduces jrocm's outputs, and its merge_and_unload() gives jrocm's
+     * merged kernels ({@code src/test/python/peft_nested_merge.py DIR cnn}). Runs where
+     * {@link PeftNestedMergeTest} does.
+     */
+    @ParameterizedTest(name = "rsLoRA {0}")
+    @ValueSource(booleans = {false, true})
+    void peftLoadsTheCnnAdapterGivesItsOutputsAndMergesToJrocmsKernels(boolean rsLora, @TempDir Path dir) throws Exception {
+        String python = PeftNestedMergeTest.python();
+        assumeTrue(PeftNestedMergeTest.hasPeft(python), "needs a Python with torch, peft and safetensors (tried '" + python
+                + "'; set -Djrocm.peft.python= or JROCM_PEFT_PYTHON, e.g. to a venv's bin/python)");
+        try (Sequential net = peftCnn(1); Scope s = Scope.open()) {
+            Safetensors.write(dir.resolve("base.safetensors"), net.stateDict(), java.util.Map.of());
+            LoraModel lora = Lora.apply(net, ALL_FOUR.withRsLora(rsLora).withInit(LoraConfig.Init.KAIMING_UNIFORM), 21);
+            train(net, lora, 5);
+            lora.save(dir.resolve("adapter"));
+            java.util.Map<String, Tensor> outputs = new java.util.LinkedHashMap<>();
+            outputs.put("lora", Tensor.of(backend, outputs(net, 25), BATCH, 10));
+            Module merged = lora.mergeAndUnload();
+            outputs.put("merged", Tensor.of(backend, outputs(merged, 25), BATCH, 10));
+            Safetensors.write(dir.resolve("inputs.safetensors"), java.util.Map.of("x", images(25)), java.util.Map.of());
+            Safetensors.write(dir.resolve("outputs.safetensors"), outputs, java.util.Map.of());
+            Safetensors.write(dir.resolve("merged.safetensors"), merged.stateDict(), java.util.Map.of());
+        }
+        String out = PeftNestedMergeTest.runCheck(python, dir, "cnn");
+        System.out.println("PEFT CNN check (rsLoRA " + rsLora + "): " + out.strip());
+        assertTrue(out.strip().lines().reduce((a, b) -> b).orElse("").startsWith("ok: PEFT "), out);
     }
 }
