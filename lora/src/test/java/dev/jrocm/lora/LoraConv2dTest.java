@@ -598,4 +598,26 @@ class LoraConv2dTest {
         System.out.println("PEFT CNN check (rsLoRA " + rsLora + "): " + out.strip());
         assertTrue(out.strip().lines().reduce((a, b) -> b).orElse("").startsWith("ok: PEFT "), out);
     }
+
+    @Test
+    void numpyRecomputesTheCnnAdapterOutputsFromTheFilesAlone(@TempDir Path dir) throws Exception {
+        Path script = Path.of(System.getProperty("user.dir"), "src", "test", "python", "peft_forward_numpy.py");
+        assumeTrue(new ProcessBuilder("/usr/bin/python3", "-c", "import numpy").start().waitFor() == 0,
+                "needs /usr/bin/python3 with numpy (Debian: python3-numpy)");
+        try (Sequential net = peftCnn(1); Scope s = Scope.open()) {
+            Safetensors.write(dir.resolve("base.safetensors"), net.stateDict(), java.util.Map.of());
+            LoraModel lora = Lora.apply(net, LoraConfig.of(3, 6, "conv1", "conv2", "fc2").withRsLora(true), 21);
+            train(net, lora, 5);
+            lora.save(dir.resolve("adapter"));
+            Safetensors.write(dir.resolve("x.safetensors"), java.util.Map.of("x", images(26)), java.util.Map.of());
+            Safetensors.write(dir.resolve("y.safetensors"), java.util.Map.of("y", Tensor.of(backend, outputs(net, 26), BATCH, 10)),
+                    java.util.Map.of());
+        }
+        Process p = new ProcessBuilder("/usr/bin/python3", script.toString(), dir.resolve("base.safetensors").toString(),
+                dir.resolve("adapter").toString(), dir.resolve("x.safetensors").toString(), dir.resolve("y.safetensors").toString(),
+                "cnn").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), out);
+        assertTrue(out.startsWith("ok: 8x10 outputs agree"), out);
+    }
 }
