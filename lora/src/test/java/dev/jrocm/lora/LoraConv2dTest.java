@@ -376,6 +376,49 @@ class LoraConv2dTest {
         }
     }
 
+    /**
+     * The backward of one step on the CNN, counted on a backend that records its convolution calls:
+     * LoRA on both convolutions computes a kernel gradient for each factor (conv1's and conv2's A
+     * and B) and none for the frozen base kernels; without LoRA each base kernel gets one.
+     */
+    @Test
+    void aFrozenConvolutionCostsNoKernelGradient() {
+        java.util.Map<String, Integer> calls = new java.util.TreeMap<>();
+        Backend saved = backend;
+        Backend counting = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
+                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
+                    if (method.getName().startsWith("conv2dBackward")) {
+                        calls.merge(method.getName(), 1, Integer::sum);
+                    }
+                    try {
+                        return method.invoke(saved, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        backend = counting;
+        try (Sequential model = cnn(1)) {
+            step(model, model.trainableParameters());
+            assertEquals(java.util.Map.of("conv2dBackwardData", 1, "conv2dBackwardWeight", 2), calls, "full training");
+            calls.clear();
+            LoraModel lora = Lora.apply(model, LoraConfig.of(2, 2, "conv1", "conv2"), 5);
+            lora.freezeBase();
+            step(model, lora.adapterParameters());
+            // data: conv2's base and A (to conv1's output), conv2's and conv1's B (to A's output); weight: the four factors
+            assertEquals(java.util.Map.of("conv2dBackwardData", 4, "conv2dBackwardWeight", 4), calls, "LoRA training");
+        } finally {
+            backend = saved;
+        }
+    }
+
+    /** One Adam step of {@code params} on a batch of images. */
+    static void step(Module model, List<Tensor> params) {
+        try (Adam adam = new Adam(params, 1e-2f); Scope s = Scope.open()) {
+            new CrossEntropyLoss().forward(model.forward(images(30)), Tensor.ofInts(backend, new int[BATCH], BATCH)).backward();
+            adam.step();
+        }
+    }
+
     @Test
     void mergeAndUnloadGivesAPlainCnnWhoseStateDictLoadsIntoTheBaseArchitecture() {
         try (Sequential model = cnn(1); Sequential fresh = cnn(40)) {
