@@ -26,15 +26,16 @@ public final class Lora {
 
     /**
      * Replaces the targeted Linear and Conv2d layers (searched at every depth, matched by their
-     * dotted name as PEFT's {@code target_modules}: equal, or ending in "." + target) with LoRA layers whose A is initialised from {@code seed}, in the training or eval mode of the
-     * layer they replace. Their base weights are frozen;
-     * other parameters are left as they are ({@link LoraModel#freezeBase()} freezes them too).
+     * dotted name as PEFT's {@code target_modules}: equal, or ending in "." + target) with LoRA
+     * layers whose A is initialised from {@code seed}, in the training or eval mode of the layer
+     * they replace. Their base weights are frozen; other parameters are left as they are
+     * ({@link LoraModel#freezeBase()} freezes them too).
      *
      * <p>All or nothing: every target is checked first ({@link #validate}); if any is wrong — a
-     * target that names no Linear or Conv2d of the model, one that names a layer of another kind
-     * (as PEFT, which adapts no such module), a rank over a layer's min(in, out) (min(in·kh·kw, out)
-     * for a Conv2d), a layer that already has an adapter — it is an {@link IllegalArgumentException} listing every problem,
-     * and the model is not changed at all.
+     * target that names no Linear or Conv2d of the model, one that names a module of another kind
+     * (PEFT refuses those too), a rank over a layer's min(in, out) (min(in·kh·kw, out) for a
+     * Conv2d), a layer that already has an adapter — it is an {@link IllegalArgumentException}
+     * listing every problem, and the model is not changed at all.
      */
     public static LoraModel apply(Module model, LoraConfig config, long seed) {
         return apply(model, config, seed, (path, layer) -> {});

@@ -124,7 +124,8 @@ public final class LoraModel {
             String other = wrapped.putIfAbsent(layer.base(), path);
             if (other != null) {
                 throw new IllegalStateException("mergeAndUnload: layers " + other + " and " + path
-                        + " wrap the same " + layer.base().getClass().getSimpleName() + "; its one weight cannot take both adapters' updates");
+                        + " wrap the same " + layer.base().getClass().getSimpleName()
+                        + "; its one weight cannot take both adapters' updates");
             }
         });
         return unload("mergeAndUnload", true);
