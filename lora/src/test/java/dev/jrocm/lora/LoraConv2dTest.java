@@ -486,6 +486,21 @@ class LoraConv2dTest {
     }
 
     @Test
+    void noTargetsAdaptsEveryLinearAndConv2d() {
+        try (Sequential model = cnn(1)) {
+            LoraModel lora = Lora.apply(model, new LoraConfig(2, 2, 0f, List.of(), LoraConfig.Init.KAIMING_UNIFORM, false), 3);
+            assertEquals(List.of("conv1", "conv2", "fc1", "fc2"), List.copyOf(lora.layers().keySet()));
+            // Kaiming-uniform with a = √5 on conv2's A: U(±1/√(in·kh·kw)) = U(±1/6)
+            float[] a = lora.layers().get("conv2").loraA().toArray();
+            double bound = 1 / Math.sqrt(4 * 3 * 3), largest = 0;
+            for (float v : a) {
+                largest = Math.max(largest, Math.abs(v));
+            }
+            assertTrue(largest <= bound && largest > 0.8 * bound, "A's largest |value| " + largest + " for bound " + bound);
+        }
+    }
+
+    @Test
     void aConvolutionAlreadyAdaptedIsRefused() {
         try (Sequential model = cnn(1)) {
             Lora.apply(model, LoraConfig.of(2, 2, "conv2"));
