@@ -174,37 +174,46 @@ class LoraConv2dTest {
     }
 
     /**
-     * L = Σ R⊙y; the gradients of x, A and B that backward() gives against central differences of
-     * the double forward, and none for the frozen kernel and bias.
+     * L = Σ R⊙y⊙y; the gradients of x, A and B that backward() gives against central differences
+     * of the double forward; none for the frozen kernel and bias, or theirs too when they are made
+     * trainable again.
      */
-    @Test
-    void gradientsOfXAAndBMatchCentralDifferencesOfTheDoubleForward() {
+    @ParameterizedTest(name = "trainable base {0}")
+    @ValueSource(booleans = {false, true})
+    void gradientsMatchCentralDifferencesOfTheDoubleForward(boolean trainableBase) {
         try (Sequential model = new Sequential("conv", conv(C, OUT, ODD, 3)); Scope s = Scope.open()) {
             LoraModel lora = adaptedConv(model, LoraConfig.of(R, 3, "conv"));
             LoraLayer layer = lora.layers().get("conv");
             Conv2d base = (Conv2d) layer.base();
+            base.weight().requiresGrad(trainableBase);
+            base.bias().requiresGrad(trainableBase);
             float[] xv = LoraTest.randomInput(N * C, H * W, 13);
             float[] rv = LoraTest.randomInput(N * OUT, ODD.outH(H) * ODD.outW(W), 14);
             Tensor x = Tensor.of(backend, xv, N, C, H, W).requiresGrad(true);
             Tensor weights = Tensor.of(backend, rv, N, OUT, ODD.outH(H), ODD.outW(W));
-            Ops.sum(Ops.mul(model.forward(x), weights)).backward();
-            assertFalse(base.weight().hasGrad(), "the frozen kernel got a gradient");
-            assertFalse(base.bias().hasGrad(), "the frozen bias got a gradient");
+            Tensor y = model.forward(x);
+            Ops.sum(Ops.mul(Ops.mul(y, y), weights)).backward();
+            assertEquals(trainableBase, base.weight().hasGrad(), "the kernel's gradient");
+            assertEquals(trainableBase, base.bias().hasGrad(), "the bias's gradient");
 
             double[] xd = doubles(xv), w = doubles(base.weight()), bias = doubles(base.bias()), a = doubles(layer.loraA()),
                     b = doubles(layer.loraB()), rd = doubles(rv);
             double scale = layer.scale();
             java.util.function.Supplier<Double> loss = () -> {
-                double[] y = loraConvolve(xd, w, bias, a, b, scale, ODD);
+                double[] yd = loraConvolve(xd, w, bias, a, b, scale, ODD);
                 double sum = 0;
-                for (int i = 0; i < y.length; i++) {
-                    sum += rd[i] * y[i];
+                for (int i = 0; i < yd.length; i++) {
+                    sum += rd[i] * yd[i] * yd[i];
                 }
                 return sum;
             };
             assertClose(centralDifferences(xd, loss), x.grad().toArray(), 1e-4, "dL/dx");
             assertClose(centralDifferences(a, loss), layer.loraA().grad().toArray(), 1e-4, "dL/dA");
             assertClose(centralDifferences(b, loss), layer.loraB().grad().toArray(), 1e-4, "dL/dB");
+            if (trainableBase) {
+                assertClose(centralDifferences(w, loss), base.weight().grad().toArray(), 1e-4, "dL/dW");
+                assertClose(centralDifferences(bias, loss), base.bias().grad().toArray(), 1e-4, "dL/db");
+            }
         }
     }
 
