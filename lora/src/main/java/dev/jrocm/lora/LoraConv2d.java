@@ -17,9 +17,10 @@ import dev.jrocm.runtime.tensor.Tensor;
  * except by {@link #merge()}, which folds ΔW = s·B·A (viewed as (out, r)·(r, in·kh·kw)) into W
  * once. With the base frozen no base-kernel gradient is computed.
  *
- * <p>PEFT 0.21 builds its {@code lora_A} without the base's dilation; for a dilated base layer
- * PEFT's forward then disagrees with its own merged kernel, while this layer's forward and
- * {@link #merge()} agree. For dilation 1 the two are the same.
+ * <p>PEFT 0.21 builds its {@code lora_A} without the base's dilation, so on a dilated base layer
+ * its A reads other windows than the base does (its output is usually not even the base's size)
+ * and its forward disagrees with its own merged kernel; here A takes the base's dilation, and the
+ * forward and {@link #merge()} agree. For dilation 1 the two are the same.
  */
 public final class LoraConv2d extends LoraLayer {
     private static final int[] ONE = {1, 1}, NONE = {0, 0};
