@@ -13,20 +13,17 @@
  * the descriptors' values, with MIOpen's rules: alpha = 1 and beta = 0 only; a workspace no smaller
  * than the GetWorkSpaceSize call said (the double scribbles over it, so a workspace that overlaps
  * live data shows); a Find call overwrites its output (MIOpen's find runs the candidates there) and
- * returns one algorithm, which the convolution call must then be given; max pooling writes its
- * indices into the workspace in the descriptor's index mode and type and, like MIOpen's kernel,
- * keeps the first strictly larger element (a NaN never wins); pooling backward reads neither x nor
- * y (as MIOpen's PoolingDescriptor::Backward). Each entry point counts its calls and the last
+ * returns one algorithm, which the convolution call must then be given; pooling is the averages
+ * only (jrocm keeps max pooling on its kernels), and its backward reads neither x nor y (as
+ * MIOpen's PoolingDescriptor::Backward). Each entry point counts its calls and the last
  * workspace and descriptors are kept, for the tests: fake_miopen_calls(name), fake_miopen_live(),
  * fake_miopen_last_workspace(), fake_miopen_last_conv(), fake_miopen_last_pool().
  *
  *   gcc -shared -fPIC -O1 -o libfake_miopen.so fake_miopen.c -lm
  */
-#include <float.h>
 #include <stdbool.h>
 #include <math.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -443,24 +440,21 @@ miopenStatus_t miopenConvolutionBackwardWeights(handle_t* h, const void* alpha, 
     return miopenStatusSuccess;
 }
 
-/* ---- pooling -------------------------------------------------------------------------------- */
+/* ---- pooling ---------------------------------------------------------------------------------- */
 
+/* jrocm keeps max pooling on its own kernels (MIOpen's never lets a NaN win), so the double takes the averages only. */
 enum { miopenPoolingMax = 0, miopenPoolingAverage = 1, miopenPoolingAverageInclusive = 2 };
-enum { miopenIndexUint8 = 0, miopenIndexUint16 = 1, miopenIndexUint32 = 2, miopenIndexUint64 = 3 };
-enum { miopenPoolingWorkspaceIndexMask = 0, miopenPoolingWorkspaceIndexImage = 1 };
 
-typedef struct { int set; int mode, kh, kw, padH, padW, strideH, strideW, indexType, indexMode; } pool_t;
+typedef struct { int set; int mode, kh, kw, padH, padW, strideH, strideW; } pool_t;
 
-static int last_pool[9];
-/* The last pooling descriptor a pooling call used: mode, kh, kw, padH, padW, strideH, strideW, index type, index mode. */
+static int last_pool[7];
+/* The last pooling descriptor a pooling call used: mode, kh, kw, padH, padW, strideH, strideW. */
 const int* fake_miopen_last_pool(void) { return last_pool; }
 
 miopenStatus_t miopenCreatePoolingDescriptor(pool_t** desc) {
     called("miopenCreatePoolingDescriptor");
     if (desc == NULL) return miopenStatusBadParm;
-    *desc = calloc(1, sizeof(pool_t)); /* MIOpen's defaults: 8-bit indices, mask mode */
-    (*desc)->indexType = miopenIndexUint8;
-    (*desc)->indexMode = miopenPoolingWorkspaceIndexMask;
+    *desc = calloc(1, sizeof(pool_t));
     fake_live++;
     return miopenStatusSuccess;
 }
@@ -477,22 +471,6 @@ miopenStatus_t miopenSet2dPoolingDescriptor(pool_t* d, int mode, int kh, int kw,
     return miopenStatusSuccess;
 }
 
-miopenStatus_t miopenSetPoolingIndexType(pool_t* d, int type) {
-    called("miopenSetPoolingIndexType");
-    if (d == NULL || type < miopenIndexUint8 || type > miopenIndexUint64) return miopenStatusBadParm;
-    d->indexType = type;
-    return miopenStatusSuccess;
-}
-
-miopenStatus_t miopenSetPoolingWorkSpaceIndexMode(pool_t* d, int mode) {
-    called("miopenSetPoolingWorkSpaceIndexMode");
-    if (d == NULL || (mode != miopenPoolingWorkspaceIndexMask && mode != miopenPoolingWorkspaceIndexImage)) {
-        return miopenStatusBadParm;
-    }
-    d->indexMode = mode;
-    return miopenStatusSuccess;
-}
-
 miopenStatus_t miopenDestroyPoolingDescriptor(pool_t* d) {
     called("miopenDestroyPoolingDescriptor");
     if (d == NULL) return miopenStatusBadParm;
@@ -501,56 +479,37 @@ miopenStatus_t miopenDestroyPoolingDescriptor(pool_t* d) {
     return miopenStatusSuccess;
 }
 
-static size_t index_bytes(int type) { return type == miopenIndexUint8 ? 1 : type == miopenIndexUint16 ? 2 : type == miopenIndexUint32 ? 4 : 8; }
-
-/* Max pooling keeps one index per output; the averages need no workspace. */
-miopenStatus_t miopenPoolingGetWorkSpaceSizeV2(const pool_t* d, const tensor_t* yd, size_t* size) {
-    called("miopenPoolingGetWorkSpaceSizeV2");
-    if (d == NULL || !d->set || yd == NULL || !yd->set || size == NULL) return miopenStatusBadParm;
-    *size = d->mode == miopenPoolingMax ? (size_t) elements(yd) * index_bytes(d->indexType) : 0;
-    return miopenStatusSuccess;
-}
-
 static int pool_ok(const handle_t* h, const pool_t* d, const tensor_t* x, const tensor_t* y) {
-    return h != NULL && h->magic == HANDLE_MAGIC && d != NULL && d->set && x != NULL && y != NULL && x->set && y->set
-           && x->type == miopenFloat && y->type == miopenFloat && x->n == y->n && x->c == y->c
-           && y->h == out_size(x->h, d->kh, d->strideH, d->padH, 1) && y->w == out_size(x->w, d->kw, d->strideW, d->padW, 1);
+    return h != NULL && h->magic == HANDLE_MAGIC && d != NULL && d->set && d->mode != miopenPoolingMax && x != NULL
+           && y != NULL && x->set && y->set && x->type == miopenFloat && y->type == miopenFloat && x->n == y->n
+           && x->c == y->c && y->h == out_size(x->h, d->kh, d->strideH, d->padH, 1)
+           && y->w == out_size(x->w, d->kw, d->strideW, d->padW, 1);
 }
 
 static void remember_pool(const pool_t* d) {
-    int v[9] = {d->mode, d->kh, d->kw, d->padH, d->padW, d->strideH, d->strideW, d->indexType, d->indexMode};
+    int v[7] = {d->mode, d->kh, d->kw, d->padH, d->padW, d->strideH, d->strideW};
     memcpy(last_pool, v, sizeof v);
 }
 
-static void put_index(void* ws, int type, long i, uint64_t v) {
-    switch (type) {
-        case miopenIndexUint8: ((uint8_t*) ws)[i] = (uint8_t) v; break;
-        case miopenIndexUint16: ((uint16_t*) ws)[i] = (uint16_t) v; break;
-        case miopenIndexUint32: ((uint32_t*) ws)[i] = (uint32_t) v; break;
-        default: ((uint64_t*) ws)[i] = v; break;
-    }
-}
-
-static uint64_t get_index(const void* ws, int type, long i) {
-    switch (type) {
-        case miopenIndexUint8: return ((const uint8_t*) ws)[i];
-        case miopenIndexUint16: return ((const uint16_t*) ws)[i];
-        case miopenIndexUint32: return ((const uint32_t*) ws)[i];
-        default: return ((const uint64_t*) ws)[i];
-    }
+/* The divisor of one window: its whole size (inclusive) or the elements of x in it. */
+static int window_size(const pool_t* d, int h0, int w0, int H, int W) {
+    if (d->mode == miopenPoolingAverageInclusive) return d->kh * d->kw;
+    int count = 0;
+    for (int p = 0; p < d->kh; p++)
+        for (int q = 0; q < d->kw; q++)
+            if (h0 + p >= 0 && h0 + p < H && w0 + q >= 0 && w0 + q < W) count++;
+    return count > 0 ? count : 1;
 }
 
 miopenStatus_t miopenPoolingForward(handle_t* h, const pool_t* d, const void* alpha, const tensor_t* xd, const void* x,
                                     const void* beta, const tensor_t* yd, void* y, bool doBackward, void* ws,
                                     size_t wsSize) {
     called("miopenPoolingForward");
-    int saving = d != NULL && d->mode == miopenPoolingMax && doBackward;
-    if (!pool_ok(h, d, xd, yd) || !unit_scales(alpha, beta) || x == NULL || y == NULL
-        || (saving && (ws == NULL || wsSize < (size_t) elements(yd) * index_bytes(d->indexType)))) {
-        return miopenStatusBadParm;
-    }
+    (void) doBackward;
+    if (!pool_ok(h, d, xd, yd) || !unit_scales(alpha, beta) || x == NULL || y == NULL) return miopenStatusBadParm;
     remember_pool(d);
-    if (saving) { last_workspace = ws; last_workspace_size = wsSize; }
+    last_workspace = ws;
+    last_workspace_size = wsSize;
     const float* in = x;
     float* out = y;
     int H = xd->h, W = xd->w, oh = yd->h, ow = yd->w;
@@ -558,36 +517,13 @@ miopenStatus_t miopenPoolingForward(handle_t* h, const pool_t* d, const void* al
         for (int i = 0; i < oh; i++)
             for (int j = 0; j < ow; j++) {
                 int h0 = i * d->strideH - d->padH, w0 = j * d->strideW - d->padW;
-                long o = (plane * oh + i) * ow + j;
-                if (d->mode == miopenPoolingMax) {
-                    float best = -FLT_MAX; /* MIOpen's kernel starts from the lowest float and keeps a strictly larger one */
-                    uint64_t at = 0;
-                    for (int p = 0; p < d->kh; p++)
-                        for (int q = 0; q < d->kw; q++) {
-                            int ih = h0 + p, iw = w0 + q;
-                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                            float v = in[(plane * H + ih) * W + iw];
-                            if (v > best) {
-                                best = v;
-                                at = d->indexMode == miopenPoolingWorkspaceIndexImage ? (uint64_t) ih * W + iw
-                                                                                       : (uint64_t) p * d->kw + q;
-                            }
-                        }
-                    out[o] = best;
-                    if (saving) put_index(ws, d->indexType, o, at);
-                } else {
-                    double sum = 0;
-                    int count = 0;
-                    for (int p = 0; p < d->kh; p++)
-                        for (int q = 0; q < d->kw; q++) {
-                            int ih = h0 + p, iw = w0 + q;
-                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                            sum += in[(plane * H + ih) * W + iw];
-                            count++;
-                        }
-                    int size = d->mode == miopenPoolingAverageInclusive ? d->kh * d->kw : (count > 0 ? count : 1);
-                    out[o] = (float) (sum / size);
-                }
+                double sum = 0;
+                for (int p = 0; p < d->kh; p++)
+                    for (int q = 0; q < d->kw; q++) {
+                        int ih = h0 + p, iw = w0 + q;
+                        if (ih >= 0 && ih < H && iw >= 0 && iw < W) sum += in[(plane * H + ih) * W + iw];
+                    }
+                out[(plane * oh + i) * ow + j] = (float) (sum / window_size(d, h0, w0, H, W));
             }
     return miopenStatusSuccess;
 }
@@ -597,8 +533,9 @@ miopenStatus_t miopenPoolingBackward(handle_t* h, const pool_t* d, const void* a
                                      const tensor_t* dyd, const void* dy, const tensor_t* xd, const void* x,
                                      const void* beta, const tensor_t* dxd, void* dx, void* ws) {
     called("miopenPoolingBackward");
+    (void) ws;
     if (!pool_ok(h, d, xd, yd) || !pool_ok(h, d, dxd, dyd) || !unit_scales(alpha, beta) || y == NULL || dy == NULL
-        || x == NULL || dx == NULL || (d->mode == miopenPoolingMax && ws == NULL)) {
+        || x == NULL || dx == NULL) {
         return miopenStatusBadParm;
     }
     remember_pool(d);
@@ -610,27 +547,12 @@ miopenStatus_t miopenPoolingBackward(handle_t* h, const pool_t* d, const void* a
         for (int i = 0; i < oh; i++)
             for (int j = 0; j < ow; j++) {
                 int h0 = i * d->strideH - d->padH, w0 = j * d->strideW - d->padW;
-                long o = (plane * oh + i) * ow + j;
-                if (d->mode == miopenPoolingMax) {
-                    uint64_t at = get_index(ws, d->indexType, o);
-                    long ih, iw;
-                    if (d->indexMode == miopenPoolingWorkspaceIndexImage) { ih = at / W; iw = at % W; }
-                    else { ih = h0 + (long) (at / d->kw); iw = w0 + (long) (at % d->kw); }
-                    if (ih >= 0 && ih < H && iw >= 0 && iw < W) acc[(plane * H + ih) * W + iw] += g[o];
-                } else {
-                    int count = 0;
-                    for (int p = 0; p < d->kh; p++)
-                        for (int q = 0; q < d->kw; q++) {
-                            int ih = h0 + p, iw = w0 + q;
-                            if (ih >= 0 && ih < H && iw >= 0 && iw < W) count++;
-                        }
-                    int size = d->mode == miopenPoolingAverageInclusive ? d->kh * d->kw : (count > 0 ? count : 1);
-                    for (int p = 0; p < d->kh; p++)
-                        for (int q = 0; q < d->kw; q++) {
-                            int ih = h0 + p, iw = w0 + q;
-                            if (ih >= 0 && ih < H && iw >= 0 && iw < W) acc[(plane * H + ih) * W + iw] += (double) g[o] / size;
-                        }
-                }
+                double share = (double) g[(plane * oh + i) * ow + j] / window_size(d, h0, w0, H, W);
+                for (int p = 0; p < d->kh; p++)
+                    for (int q = 0; q < d->kw; q++) {
+                        int ih = h0 + p, iw = w0 + q;
+                        if (ih >= 0 && ih < H && iw >= 0 && iw < W) acc[(plane * H + ih) * W + iw] += share;
+                    }
             }
     float* out = dx;
     for (long i = 0; i < planes * H * W; i++) out[i] = (float) acc[i];

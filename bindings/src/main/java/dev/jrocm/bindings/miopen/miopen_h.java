@@ -368,15 +368,6 @@ public class miopen_h {
     public static int miopenFloat() {
         return miopenFloat;
     }
-    private static final int miopenIndexUint32 = (int)2L;
-    /**
-     * {@snippet lang=c :
-     * enum miopenIndexType_t.miopenIndexUint32 = 2
-     * }
-     */
-    public static int miopenIndexUint32() {
-        return miopenIndexUint32;
-    }
     private static final int miopenConvolution = (int)0L;
     /**
      * {@snippet lang=c :
@@ -386,15 +377,6 @@ public class miopen_h {
     public static int miopenConvolution() {
         return miopenConvolution;
     }
-    private static final int miopenPoolingMax = (int)0L;
-    /**
-     * {@snippet lang=c :
-     * enum miopenPoolingMode_t.miopenPoolingMax = 0
-     * }
-     */
-    public static int miopenPoolingMax() {
-        return miopenPoolingMax;
-    }
     private static final int miopenPoolingAverageInclusive = (int)2L;
     /**
      * {@snippet lang=c :
@@ -403,15 +385,6 @@ public class miopen_h {
      */
     public static int miopenPoolingAverageInclusive() {
         return miopenPoolingAverageInclusive;
-    }
-    private static final int miopenPoolingWorkspaceIndexImage = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * enum miopenPoolingWorkspaceIndexMode_t.miopenPoolingWorkspaceIndexImage = 1
-     * }
-     */
-    public static int miopenPoolingWorkspaceIndexImage() {
-        return miopenPoolingWorkspaceIndexImage;
     }
     private static final int miopenBNSpatial = (int)1L;
     /**
@@ -1560,124 +1533,6 @@ public class miopen_h {
         }
     }
 
-    private static class miopenSetPoolingIndexType {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            miopen_h.C_INT,
-            miopen_h.C_POINTER,
-            miopen_h.C_INT
-        );
-
-        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenSetPoolingIndexType");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetPoolingIndexType(miopenPoolingDescriptor_t poolDesc, miopenIndexType_t index_type)
-     * }
-     */
-    public static FunctionDescriptor miopenSetPoolingIndexType$descriptor() {
-        return miopenSetPoolingIndexType.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetPoolingIndexType(miopenPoolingDescriptor_t poolDesc, miopenIndexType_t index_type)
-     * }
-     */
-    public static MethodHandle miopenSetPoolingIndexType$handle() {
-        return miopenSetPoolingIndexType.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetPoolingIndexType(miopenPoolingDescriptor_t poolDesc, miopenIndexType_t index_type)
-     * }
-     */
-    public static MemorySegment miopenSetPoolingIndexType$address() {
-        return miopenSetPoolingIndexType.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetPoolingIndexType(miopenPoolingDescriptor_t poolDesc, miopenIndexType_t index_type)
-     * }
-     */
-    public static int miopenSetPoolingIndexType(MemorySegment poolDesc, int index_type) {
-        var mh$ = miopenSetPoolingIndexType.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("miopenSetPoolingIndexType", poolDesc, index_type);
-            }
-            return (int)mh$.invokeExact(poolDesc, index_type);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class miopenSetPoolingWorkSpaceIndexMode {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            miopen_h.C_INT,
-            miopen_h.C_POINTER,
-            miopen_h.C_INT
-        );
-
-        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenSetPoolingWorkSpaceIndexMode");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetPoolingWorkSpaceIndexMode(miopenPoolingDescriptor_t poolDesc, miopenPoolingWorkspaceIndexMode_t workspace_index)
-     * }
-     */
-    public static FunctionDescriptor miopenSetPoolingWorkSpaceIndexMode$descriptor() {
-        return miopenSetPoolingWorkSpaceIndexMode.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetPoolingWorkSpaceIndexMode(miopenPoolingDescriptor_t poolDesc, miopenPoolingWorkspaceIndexMode_t workspace_index)
-     * }
-     */
-    public static MethodHandle miopenSetPoolingWorkSpaceIndexMode$handle() {
-        return miopenSetPoolingWorkSpaceIndexMode.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetPoolingWorkSpaceIndexMode(miopenPoolingDescriptor_t poolDesc, miopenPoolingWorkspaceIndexMode_t workspace_index)
-     * }
-     */
-    public static MemorySegment miopenSetPoolingWorkSpaceIndexMode$address() {
-        return miopenSetPoolingWorkSpaceIndexMode.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetPoolingWorkSpaceIndexMode(miopenPoolingDescriptor_t poolDesc, miopenPoolingWorkspaceIndexMode_t workspace_index)
-     * }
-     */
-    public static int miopenSetPoolingWorkSpaceIndexMode(MemorySegment poolDesc, int workspace_index) {
-        var mh$ = miopenSetPoolingWorkSpaceIndexMode.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("miopenSetPoolingWorkSpaceIndexMode", poolDesc, workspace_index);
-            }
-            return (int)mh$.invokeExact(poolDesc, workspace_index);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
     private static class miopenSet2dPoolingDescriptor {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             miopen_h.C_INT,
@@ -1738,66 +1593,6 @@ public class miopen_h {
                 traceDowncall("miopenSet2dPoolingDescriptor", poolDesc, mode, windowHeight, windowWidth, pad_h, pad_w, stride_h, stride_w);
             }
             return (int)mh$.invokeExact(poolDesc, mode, windowHeight, windowWidth, pad_h, pad_w, stride_h, stride_w);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class miopenPoolingGetWorkSpaceSizeV2 {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            miopen_h.C_INT,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenPoolingGetWorkSpaceSizeV2");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenPoolingGetWorkSpaceSizeV2(const miopenPoolingDescriptor_t poolDesc, const miopenTensorDescriptor_t yDesc, size_t *workSpaceSize)
-     * }
-     */
-    public static FunctionDescriptor miopenPoolingGetWorkSpaceSizeV2$descriptor() {
-        return miopenPoolingGetWorkSpaceSizeV2.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenPoolingGetWorkSpaceSizeV2(const miopenPoolingDescriptor_t poolDesc, const miopenTensorDescriptor_t yDesc, size_t *workSpaceSize)
-     * }
-     */
-    public static MethodHandle miopenPoolingGetWorkSpaceSizeV2$handle() {
-        return miopenPoolingGetWorkSpaceSizeV2.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenPoolingGetWorkSpaceSizeV2(const miopenPoolingDescriptor_t poolDesc, const miopenTensorDescriptor_t yDesc, size_t *workSpaceSize)
-     * }
-     */
-    public static MemorySegment miopenPoolingGetWorkSpaceSizeV2$address() {
-        return miopenPoolingGetWorkSpaceSizeV2.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * miopenStatus_t miopenPoolingGetWorkSpaceSizeV2(const miopenPoolingDescriptor_t poolDesc, const miopenTensorDescriptor_t yDesc, size_t *workSpaceSize)
-     * }
-     */
-    public static int miopenPoolingGetWorkSpaceSizeV2(MemorySegment poolDesc, MemorySegment yDesc, MemorySegment workSpaceSize) {
-        var mh$ = miopenPoolingGetWorkSpaceSizeV2.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("miopenPoolingGetWorkSpaceSizeV2", poolDesc, yDesc, workSpaceSize);
-            }
-            return (int)mh$.invokeExact(poolDesc, yDesc, workSpaceSize);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }

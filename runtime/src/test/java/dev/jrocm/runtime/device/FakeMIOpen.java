@@ -76,8 +76,8 @@ public final class FakeMIOpen {
         return ints("fake_miopen_last_conv", 7);
     }
 
-    /** The last pooling descriptor used: mode, kh, kw, padH, padW, strideH, strideW, index type, index mode. */
+    /** The last pooling descriptor used: mode, kh, kw, padH, padW, strideH, strideW. */
     public static int[] lastPooling() {
-        return ints("fake_miopen_last_pool", 9);
+        return ints("fake_miopen_last_pool", 7);
     }
 }

@@ -959,16 +959,14 @@ public final class GpuBackend implements Backend {
         }
     }
 
-    /** With a vendor library, its max pooling writes the indices (its workspace); the backward stays with jr_max_pool_backward. */
+    /**
+     * jrocm's kernel even with MIOpen: MIOpen's max pooling starts each window from the lowest float
+     * and keeps a strictly larger element, so a NaN never wins and an all −∞ window gives −FLT_MAX,
+     * where PyTorch's semantics (this method's contract) give NaN and −∞.
+     */
     @Override
     public synchronized void maxPool2dForward(Buffer x, Pool2dShape shape, Buffer y, Buffer indices) {
         Operands.pool2dForward(this, "maxPool2dForward", x, shape, y, indices);
-        requireOpen();
-        GpuDnn dnn = driver.dnn();
-        if (dnn != null && shape.n() > 0 && dnn.maxPool2dForward(shape, x.memory().address(), y.memory().address(),
-                indices.memory().address(), indices.memory().byteSize())) {
-            return;
-        }
         elementwise("jr_max_pool", shape.outputSize(), args.reset().ptr(x).ptr(y).ptr(indices).longs(window(shape)));
     }
 

@@ -53,15 +53,6 @@ public interface GpuDnn extends AutoCloseable {
         return false;
     }
 
-    /**
-     * Max pooling, y and the int32 indices (y's shape, each the position ih·w + iw in its plane) as
-     * {@link dev.jrocm.runtime.device.Backend#maxPool2dForward}; {@code indicesBytes} is the indices
-     * buffer's size.
-     */
-    default boolean maxPool2dForward(Pool2dShape shape, long x, long y, long indices, long indicesBytes) {
-        return false;
-    }
-
     /** Average pooling with the padding counted (PyTorch's {@code count_include_pad=True}). */
     default boolean avgPool2dForward(Pool2dShape shape, long x, long y) {
         return false;

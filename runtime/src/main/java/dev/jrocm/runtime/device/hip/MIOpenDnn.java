@@ -31,13 +31,11 @@ import java.util.Map;
  *     for this handle's life, with the workspace size its {@code …GetWorkSpaceSize} gave; the
  *     workspace itself comes from GpuBackend's pool on each call, so a steady training step makes
  *     no driver allocation. Find writes into the output, which the call then overwrites.</li>
- * <li>Max-pool forward: the descriptor asks for image indices ({@code miopenPoolingWorkspaceIndexImage},
- *     position ih·w + iw in the plane) as uint32, which is exactly Backend's int32 indices, so
- *     jrocm's indices buffer is MIOpen's workspace (declined, to the kernel, if MIOpen asks for
- *     another size). MIOpen keeps the first strictly larger element starting from the lowest float,
- *     so unlike PyTorch (and jrocm's kernel) a NaN never wins a window. The max-pool backward stays
- *     with jr_max_pool_backward: it checks each index (Backend's contract: a bad index throws),
- *     where MIOpen would write where it points.</li>
+ * <li>Max pooling stays with jrocm's kernels, forward and backward: MIOpen's kernel starts each
+ *     window from the lowest float and keeps a strictly larger element, so a NaN never wins and an
+ *     all −∞ window gives −FLT_MAX (at index 0), where Backend's contract is PyTorch's (NaN wins,
+ *     −∞ stays); and the kernel's backward checks every index, where MIOpen's would write where it
+ *     points.</li>
  * <li>Average pooling forward and backward ({@code miopenPoolingAverageInclusive}: PyTorch's
  *     {@code count_include_pad=True}). MIOpen's pooling backward reads neither x nor y
  *     ({@code PoolingDescriptor::Backward} ignores them), which Backend does not carry: dy and dx
@@ -64,9 +62,8 @@ public final class MIOpenDnn implements GpuDnn {
     private final MemorySegment zero;
     private final Map<List<Integer>, MemorySegment> tensors = new HashMap<>();
     private final Map<List<Integer>, MemorySegment> convolutions = new HashMap<>(); // by pad, stride, dilation
-    private final Map<List<Integer>, MemorySegment> poolings = new HashMap<>();     // by mode, window, pad, stride
+    private final Map<List<Integer>, MemorySegment> poolings = new HashMap<>();     // by window, pad, stride
     private final Map<ConvKey, ConvPlan> plans = new HashMap<>();
-    private final Map<Pool2dShape, Long> maxPoolWorkspaces = new HashMap<>();
     private boolean closed;
 
     private MIOpenDnn(MemorySegment handle, MemorySegment reluDescriptor) {
@@ -319,23 +316,17 @@ public final class MIOpenDnn implements GpuDnn {
 
     // ---- pooling ------------------------------------------------------------------------------
 
-    /** The 2-d pooling descriptor of the mode and the shape's window, made once; max pooling with uint32 image indices. */
-    private MemorySegment pooling(int mode, Pool2dShape s) {
+    /** The 2-d inclusive-average pooling descriptor of the shape's window, made once. */
+    private MemorySegment pooling(Pool2dShape s) {
         requireOpen();
-        List<Integer> key = List.of(mode, s.kh(), s.kw(), s.padH(), s.padW(), s.strideH(), s.strideW());
+        List<Integer> key = List.of(s.kh(), s.kw(), s.padH(), s.padW(), s.strideH(), s.strideW());
         MemorySegment d = poolings.get(key);
         if (d == null) {
             d = Out.pointer(MIOpen::check, "miopenCreatePoolingDescriptor", (out, a) -> miopen_h.miopenCreatePoolingDescriptor(out));
             try {
-                String where = "(" + s.kh() + "×" + s.kw() + ", padding " + s.padH() + "×" + s.padW() + ", stride "
-                        + s.strideH() + "×" + s.strideW() + ")";
-                MIOpen.check(miopen_h.miopenSet2dPoolingDescriptor(d, mode, s.kh(), s.kw(), s.padH(), s.padW(), s.strideH(),
-                        s.strideW()), "miopenSet2dPoolingDescriptor" + where);
-                if (mode == miopen_h.miopenPoolingMax()) {
-                    MIOpen.check(miopen_h.miopenSetPoolingIndexType(d, miopen_h.miopenIndexUint32()), "miopenSetPoolingIndexType");
-                    MIOpen.check(miopen_h.miopenSetPoolingWorkSpaceIndexMode(d, miopen_h.miopenPoolingWorkspaceIndexImage()),
-                            "miopenSetPoolingWorkSpaceIndexMode");
-                }
+                MIOpen.check(miopen_h.miopenSet2dPoolingDescriptor(d, miopen_h.miopenPoolingAverageInclusive(), s.kh(), s.kw(),
+                        s.padH(), s.padW(), s.strideH(), s.strideW()), "miopenSet2dPoolingDescriptor(" + s.kh() + "×" + s.kw()
+                        + ", padding " + s.padH() + "×" + s.padW() + ", stride " + s.strideH() + "×" + s.strideW() + ")");
             } catch (RuntimeException e) {
                 miopen_h.miopenDestroyPoolingDescriptor(d);
                 throw e;
@@ -349,33 +340,12 @@ public final class MIOpenDnn implements GpuDnn {
 
     private MemorySegment poolOutput(Pool2dShape s) { return tensor(s.n(), s.c(), s.outH(), s.outW()); }
 
-    /** Taken when MIOpen's workspace for the shape is exactly one uint32 per output, i.e. jrocm's indices buffer. */
-    @Override
-    public boolean maxPool2dForward(Pool2dShape s, long x, long y, long indices, long indicesBytes) {
-        if (s.n() == 0) {
-            return false;
-        }
-        MemorySegment pool = pooling(miopen_h.miopenPoolingMax(), s), xd = poolInput(s), yd = poolOutput(s);
-        Long bytes = maxPoolWorkspaces.get(s);
-        if (bytes == null) {
-            bytes = Out.int64(MIOpen::check, "miopenPoolingGetWorkSpaceSizeV2",
-                    (out, a) -> miopen_h.miopenPoolingGetWorkSpaceSizeV2(pool, yd, out));
-            maxPoolWorkspaces.put(s, bytes);
-        }
-        if (bytes != s.outputSize() * Integer.BYTES || bytes > indicesBytes) {
-            return false;
-        }
-        MIOpen.check(miopen_h.miopenPoolingForward(handle, pool, one, xd, at(x), zero, yd, at(y), true, at(indices), bytes),
-                "miopenPoolingForward(max)");
-        return true;
-    }
-
     @Override
     public boolean avgPool2dForward(Pool2dShape s, long x, long y) {
         if (s.n() == 0) {
             return false;
         }
-        MemorySegment pool = pooling(miopen_h.miopenPoolingAverageInclusive(), s), xd = poolInput(s), yd = poolOutput(s);
+        MemorySegment pool = pooling(s), xd = poolInput(s), yd = poolOutput(s);
         MIOpen.check(miopen_h.miopenPoolingForward(handle, pool, one, xd, at(x), zero, yd, at(y), false, MemorySegment.NULL, 0L),
                 "miopenPoolingForward(average)");
         return true;
@@ -387,7 +357,7 @@ public final class MIOpenDnn implements GpuDnn {
         if (s.n() == 0) {
             return false;
         }
-        MemorySegment pool = pooling(miopen_h.miopenPoolingAverageInclusive(), s), xd = poolInput(s), yd = poolOutput(s);
+        MemorySegment pool = pooling(s), xd = poolInput(s), yd = poolOutput(s);
         MIOpen.check(miopen_h.miopenPoolingBackward(handle, pool, one, yd, at(dy), yd, at(dy), xd, at(dx), zero, xd, at(dx),
                 MemorySegment.NULL), "miopenPoolingBackward(average)");
         return true;
@@ -466,7 +436,6 @@ public final class MIOpenDnn implements GpuDnn {
             convolutions.clear();
             poolings.clear();
             plans.clear();
-            maxPoolWorkspaces.clear();
             arena.close();
         }
     }

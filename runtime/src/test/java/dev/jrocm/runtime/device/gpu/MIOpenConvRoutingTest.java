@@ -177,25 +177,13 @@ class MIOpenConvRoutingTest {
     }
 
     @Test
-    void maxPoolingWritesJrocmsIndicesAsMIOpensWorkspaceAndItsBackwardStaysWithTheKernel() {
-        float[] x = gaussian((int) POOL.inputSize(), 8);
-        try (CpuBackend cpu = new CpuBackend()) {
-            Buffer cx = TestBuffers.upload(cpu, x), cy = cpu.allocate(POOL.outputSize() * 4), ci = cpu.allocate(POOL.outputSize() * 4);
-            cpu.maxPool2dForward(cx, POOL, cy, ci);
-            float[] wantY = TestBuffers.download(cpu, cy);
-            int[] wantIndices = TestBuffers.downloadInts(cpu, ci);
-            Buffer gx = TestBuffers.upload(gpu, x), gy = gpu.allocate(POOL.outputSize() * 4), gi = gpu.allocate(POOL.outputSize() * 4);
-            gpu.maxPool2dForward(gx, POOL, gy, gi);
-            assertArrayEquals(wantY, TestBuffers.download(gpu, gy));
-            assertArrayEquals(wantIndices, TestBuffers.downloadInts(gpu, gi));
-            assertEquals(gi.memory().address(), FakeMIOpen.lastWorkspace(), "the indices are MIOpen's workspace");
-            assertEquals(POOL.outputSize() * 4, FakeMIOpen.lastWorkspaceBytes());
-            // max, window, padding, stride, uint32 indices, image indexing
-            assertArrayEquals(new int[] {0, 3, 2, 1, 1, 2, 1, 2, 1}, FakeMIOpen.lastPooling());
-            assertEquals(List.of(), kernels());
-            gpu.maxPool2dBackward(gy, gi, POOL, gx, false);
-            assertEquals(List.of("jr_max_pool_backward"), kernels(), "jrocm's kernel checks the indices");
-        }
+    void maxPoolingStaysWithJrocmsKernelsForPyTorchsNaNAndInfinitySemantics() {
+        Buffer x = gpu.allocate(POOL.inputSize() * 4), y = gpu.allocate(POOL.outputSize() * 4), i = gpu.allocate(POOL.outputSize() * 4);
+        int before = FakeMIOpen.calls("miopenPoolingForward");
+        gpu.maxPool2dForward(x, POOL, y, i);
+        gpu.maxPool2dBackward(y, i, POOL, x, false);
+        assertEquals(List.of("jr_max_pool", "jr_max_pool_backward"), kernels());
+        assertEquals(before, FakeMIOpen.calls("miopenPoolingForward"));
     }
 
     @Test
@@ -203,7 +191,8 @@ class MIOpenConvRoutingTest {
         float[] x = gaussian((int) POOL.inputSize(), 9), dy = gaussian((int) POOL.outputSize(), 10);
         float[][] r = both(List.of(x, new float[(int) POOL.outputSize()]), (be, b) -> be.avgPool2dForward(b[0], POOL, b[1]));
         close(r[1], r[0], 1e-6, "average forward");
-        assertEquals(2, FakeMIOpen.lastPooling()[0], "miopenPoolingAverageInclusive");
+        // inclusive average (PyTorch's count_include_pad=True), window, padding, stride
+        assertArrayEquals(new int[] {2, 3, 2, 1, 1, 2, 1}, FakeMIOpen.lastPooling());
         r = both(List.of(dy, gaussian((int) POOL.inputSize(), 11)), (be, b) -> be.avgPool2dBackward(b[0], POOL, b[1], false));
         close(r[1], r[0], 1e-6, "average backward");
         r = both(List.of(dy, gaussian((int) POOL.inputSize(), 11)), (be, b) -> be.avgPool2dBackward(b[0], POOL, b[1], true));
@@ -269,6 +258,7 @@ class MIOpenConvRoutingTest {
 
     @Test
     void withoutMIOpenConvolutionAndPoolingRunJrocmsKernels() {
+        int before = FakeMIOpen.calls("miopenConvolutionForward");
         driver.dnn = null;
         Buffer x = gpu.allocate(CONV.inputSize() * 4), w = gpu.allocate(CONV.weightSize() * 4), y = gpu.allocate(CONV.outputSize() * 4);
         gpu.conv2dForward(x, w, CONV, y);
@@ -277,6 +267,7 @@ class MIOpenConvRoutingTest {
         gpu.maxPool2dForward(p, POOL, q, i);
         gpu.avgPool2dForward(p, POOL, q);
         assertEquals(List.of("jr_max_pool", "jr_avg_pool"), kernels().subList(kernels().size() - 2, kernels().size()));
+        assertEquals(before, FakeMIOpen.calls("miopenConvolutionForward"));
     }
 
     @Test
@@ -301,10 +292,10 @@ class MIOpenConvRoutingTest {
             try (GpuBackend be = new GpuBackend(d)) {
                 Buffer x = be.allocate(CONV.inputSize() * 4), w = be.allocate(CONV.weightSize() * 4), y = be.allocate(CONV.outputSize() * 4);
                 be.conv2dForward(x, w, CONV, y);
-                Buffer p = be.allocate(POOL.inputSize() * 4), q = be.allocate(POOL.outputSize() * 4), i = be.allocate(POOL.outputSize() * 4);
-                be.maxPool2dForward(p, POOL, q, i);
+                Buffer p = be.allocate(POOL.inputSize() * 4), q = be.allocate(POOL.outputSize() * 4);
                 be.avgPool2dForward(p, POOL, q);
-                assertEquals(live + 3 + 1 + 2 + 2, FakeMIOpen.live(), "x, w, y; the convolution; two poolings; two pooling tensors");
+                be.avgPool2dBackward(q, POOL, p, false);
+                assertEquals(live + 3 + 1 + 1 + 2, FakeMIOpen.live(), "x, w, y; the convolution; the pooling and its two tensors");
             }
         }
         assertEquals(live, FakeMIOpen.live());
