@@ -48,8 +48,9 @@ import java.util.Map;
  *     call (dx = weight·rstd·dy).</li>
  * </ul>
  * Tensors are packed 4-D float NCHW descriptors ((n, 1, 1, 1) element-wise, (rows, cols, 1, 1) for
- * the log-softmax, (n, c, hw, 1) and (1, c, 1, 1) for batch norm). Descriptors are made once per
- * shape and destroyed in {@link #close}.
+ * the log-softmax, (n, c, hw, 1) and (1, c, 1, 1) for batch norm); an empty batch, which they
+ * cannot describe (MIOpen's dimensions are ≥ 1), is left to the kernels. Descriptors are made once
+ * per shape and destroyed in {@link #close}.
  */
 public final class MIOpenDnn implements GpuDnn {
     public static final String PROPERTY = "jrocm.miopen";
@@ -400,7 +401,7 @@ public final class MIOpenDnn implements GpuDnn {
     @Override
     public boolean batchNorm2dBackward(int n, int c, int hw, long x, long weight, long mean, long rstd, long dy, long dx,
                                        long dWeight, long dBias) {
-        if (!batchNormTakes(n, c, hw, weight, 1L) || dx == 0 || dWeight == 0 || dBias == 0) {
+        if (n <= 0 || c <= 0 || hw <= 0 || weight == 0 || dx == 0 || dWeight == 0 || dBias == 0) {
             return false;
         }
         MemorySegment xd = tensor(n, c, hw, 1), bn = tensor(1, c, 1, 1);
