@@ -83,11 +83,6 @@ miopenStatus_t miopenSet4dTensorDescriptor(tensor_t* d, int type, int n, int c, 
     return miopenStatusSuccess;
 }
 
-miopenStatus_t miopenSetTensorDescriptor(tensor_t* d, int type, int nbDims, const int* dims, const int* strides) {
-    (void) d; (void) type; (void) nbDims; (void) dims; (void) strides;
-    return miopenStatusNotImplemented; /* jrocm uses the 4-D form */
-}
-
 miopenStatus_t miopenDestroyTensorDescriptor(tensor_t* d) {
     if (d == NULL) return miopenStatusBadParm;
     fake_live--;

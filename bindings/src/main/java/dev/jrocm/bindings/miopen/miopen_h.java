@@ -404,15 +404,6 @@ public class miopen_h {
     public static int miopenActivationRELU() {
         return miopenActivationRELU;
     }
-    private static final int MIOPEN_SOFTMAX_ACCURATE = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * enum miopenSoftmaxAlgorithm_t.MIOPEN_SOFTMAX_ACCURATE = 1
-     * }
-     */
-    public static int MIOPEN_SOFTMAX_ACCURATE() {
-        return MIOPEN_SOFTMAX_ACCURATE;
-    }
     private static final int MIOPEN_SOFTMAX_LOG = (int)2L;
     /**
      * {@snippet lang=c :
@@ -421,15 +412,6 @@ public class miopen_h {
      */
     public static int MIOPEN_SOFTMAX_LOG() {
         return MIOPEN_SOFTMAX_LOG;
-    }
-    private static final int MIOPEN_SOFTMAX_MODE_INSTANCE = (int)0L;
-    /**
-     * {@snippet lang=c :
-     * enum miopenSoftmaxMode_t.MIOPEN_SOFTMAX_MODE_INSTANCE = 0
-     * }
-     */
-    public static int MIOPEN_SOFTMAX_MODE_INSTANCE() {
-        return MIOPEN_SOFTMAX_MODE_INSTANCE;
     }
     private static final int MIOPEN_SOFTMAX_MODE_CHANNEL = (int)1L;
     /**
@@ -557,68 +539,6 @@ public class miopen_h {
                 traceDowncall("miopenSet4dTensorDescriptor", tensorDesc, dataType, n, c, h, w);
             }
             return (int)mh$.invokeExact(tensorDesc, dataType, n, c, h, w);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class miopenSetTensorDescriptor {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            miopen_h.C_INT,
-            miopen_h.C_POINTER,
-            miopen_h.C_INT,
-            miopen_h.C_INT,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenSetTensorDescriptor");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetTensorDescriptor(miopenTensorDescriptor_t tensorDesc, miopenDataType_t dataType, int nbDims, const int *dimsA, const int *stridesA)
-     * }
-     */
-    public static FunctionDescriptor miopenSetTensorDescriptor$descriptor() {
-        return miopenSetTensorDescriptor.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetTensorDescriptor(miopenTensorDescriptor_t tensorDesc, miopenDataType_t dataType, int nbDims, const int *dimsA, const int *stridesA)
-     * }
-     */
-    public static MethodHandle miopenSetTensorDescriptor$handle() {
-        return miopenSetTensorDescriptor.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetTensorDescriptor(miopenTensorDescriptor_t tensorDesc, miopenDataType_t dataType, int nbDims, const int *dimsA, const int *stridesA)
-     * }
-     */
-    public static MemorySegment miopenSetTensorDescriptor$address() {
-        return miopenSetTensorDescriptor.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetTensorDescriptor(miopenTensorDescriptor_t tensorDesc, miopenDataType_t dataType, int nbDims, const int *dimsA, const int *stridesA)
-     * }
-     */
-    public static int miopenSetTensorDescriptor(MemorySegment tensorDesc, int dataType, int nbDims, MemorySegment dimsA, MemorySegment stridesA) {
-        var mh$ = miopenSetTensorDescriptor.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("miopenSetTensorDescriptor", tensorDesc, dataType, nbDims, dimsA, stridesA);
-            }
-            return (int)mh$.invokeExact(tensorDesc, dataType, nbDims, dimsA, stridesA);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -2388,74 +2308,6 @@ public class miopen_h {
                 traceDowncall("miopenSoftmaxForward_V2", handle, alpha, xDesc, x, beta, yDesc, y, algorithm, mode);
             }
             return (int)mh$.invokeExact(handle, alpha, xDesc, x, beta, yDesc, y, algorithm, mode);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class miopenSoftmaxBackward_V2 {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            miopen_h.C_INT,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_INT,
-            miopen_h.C_INT
-        );
-
-        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenSoftmaxBackward_V2");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSoftmaxBackward_V2(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t yDesc, const void *y, const miopenTensorDescriptor_t dyDesc, const void *dy, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, miopenSoftmaxAlgorithm_t algorithm, miopenSoftmaxMode_t mode)
-     * }
-     */
-    public static FunctionDescriptor miopenSoftmaxBackward_V2$descriptor() {
-        return miopenSoftmaxBackward_V2.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSoftmaxBackward_V2(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t yDesc, const void *y, const miopenTensorDescriptor_t dyDesc, const void *dy, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, miopenSoftmaxAlgorithm_t algorithm, miopenSoftmaxMode_t mode)
-     * }
-     */
-    public static MethodHandle miopenSoftmaxBackward_V2$handle() {
-        return miopenSoftmaxBackward_V2.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSoftmaxBackward_V2(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t yDesc, const void *y, const miopenTensorDescriptor_t dyDesc, const void *dy, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, miopenSoftmaxAlgorithm_t algorithm, miopenSoftmaxMode_t mode)
-     * }
-     */
-    public static MemorySegment miopenSoftmaxBackward_V2$address() {
-        return miopenSoftmaxBackward_V2.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSoftmaxBackward_V2(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t yDesc, const void *y, const miopenTensorDescriptor_t dyDesc, const void *dy, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, miopenSoftmaxAlgorithm_t algorithm, miopenSoftmaxMode_t mode)
-     * }
-     */
-    public static int miopenSoftmaxBackward_V2(MemorySegment handle, MemorySegment alpha, MemorySegment yDesc, MemorySegment y, MemorySegment dyDesc, MemorySegment dy, MemorySegment beta, MemorySegment dxDesc, MemorySegment dx, int algorithm, int mode) {
-        var mh$ = miopenSoftmaxBackward_V2.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("miopenSoftmaxBackward_V2", handle, alpha, yDesc, y, dyDesc, dy, beta, dxDesc, dx, algorithm, mode);
-            }
-            return (int)mh$.invokeExact(handle, alpha, yDesc, y, dyDesc, dy, beta, dxDesc, dx, algorithm, mode);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }

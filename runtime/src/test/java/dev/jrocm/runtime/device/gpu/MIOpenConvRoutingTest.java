@@ -284,6 +284,22 @@ class MIOpenConvRoutingTest {
     }
 
     @Test
+    void theDoubleDefinesEveryFunctionTheBindingsBind() throws Exception {
+        java.nio.file.Path args = java.nio.file.Path.of(System.getProperty("user.dir")).resolveSibling("scripts")
+                .resolve("jextract").resolve("miopen.args");
+        List<String> functions = java.nio.file.Files.readAllLines(args).stream()
+                .filter(l -> l.startsWith("--include-function ")).map(l -> l.substring("--include-function ".length()).strip())
+                .toList();
+        assertTrue(functions.contains("miopenConvolutionBackwardWeights"), functions.toString());
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.SymbolLookup double_ = java.lang.foreign.SymbolLookup.libraryLookup(
+                    TestDoubles.build("fake_miopen"), arena);
+            List<String> missing = functions.stream().filter(f -> double_.find(f).isEmpty()).toList();
+            assertEquals(List.of(), missing, "bound in miopen.args but not in fake_miopen.c");
+        }
+    }
+
+    @Test
     void closeDestroysEveryDescriptorItMade() {
         int live = FakeMIOpen.live();
         try (MIOpenDnn other = MIOpenDnn.open(MemorySegment.NULL)) {
