@@ -271,6 +271,24 @@ class MIOpenConvRoutingTest {
     }
 
     @Test
+    void aLibraryWithoutConvolutionPoolingOrBatchNormLeavesThemToTheKernels() {
+        driver.dnn = new GpuDnn() { // only what GpuDnn requires: the defaults decline the rest
+            @Override public String describe() { return "ReLU only"; }
+            @Override public boolean relu(long x, long y, long n) { return false; }
+            @Override public boolean reluBackward(long y, long dy, long dx, long n) { return false; }
+            @Override public boolean logSoftmax(long x, long y, int rows, int cols) { return false; }
+            @Override public void close() { }
+        };
+        Buffer x = gpu.allocate(CONV.inputSize() * 4), w = gpu.allocate(CONV.weightSize() * 4), y = gpu.allocate(CONV.outputSize() * 4);
+        gpu.conv2dBackwardWeight(y, x, CONV, w, true);
+        assertFalse(kernels().contains("jr_axpy"), "no temporary for a library that declines: " + kernels());
+        Buffer p = gpu.allocate(POOL.inputSize() * 4), q = gpu.allocate(POOL.outputSize() * 4);
+        gpu.avgPool2dBackward(q, POOL, p, true);
+        gpu.batchNorm2dInference(x, w, w, w, w, 1, 2, 4, 1e-5f, x);
+        assertEquals(List.of("jr_avg_pool_backward", "jr_batch_norm_infer"), kernels().subList(kernels().size() - 2, kernels().size()));
+    }
+
+    @Test
     void aRefusedCallThrowsNamingTheCallTheShapeAndMIOpensMessage() {
         GpuException e = assertThrows(GpuException.class, () -> dnn.conv2d(GpuDnn.ConvPass.FORWARD, CONV, 0L, 0L, 0L, 0L,
                 dnn.conv2dWorkspace(GpuDnn.ConvPass.FORWARD, CONV)));
