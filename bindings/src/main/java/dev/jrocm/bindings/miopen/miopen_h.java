@@ -340,6 +340,20 @@ public class miopen_h {
     public static final AddressLayout miopenTensorDescriptor_t = miopen_h.C_POINTER;
     /**
      * {@snippet lang=c :
+     * typedef struct miopenConvolutionDescriptor {
+     * } *miopenConvolutionDescriptor_t
+     * }
+     */
+    public static final AddressLayout miopenConvolutionDescriptor_t = miopen_h.C_POINTER;
+    /**
+     * {@snippet lang=c :
+     * typedef struct miopenPoolingDescriptor {
+     * } *miopenPoolingDescriptor_t
+     * }
+     */
+    public static final AddressLayout miopenPoolingDescriptor_t = miopen_h.C_POINTER;
+    /**
+     * {@snippet lang=c :
      * typedef struct miopenActivationDescriptor {
      * } *miopenActivationDescriptor_t
      * }
@@ -354,6 +368,33 @@ public class miopen_h {
     public static int miopenFloat() {
         return miopenFloat;
     }
+    private static final int miopenConvolution = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum miopenConvolutionMode_t.miopenConvolution = 0
+     * }
+     */
+    public static int miopenConvolution() {
+        return miopenConvolution;
+    }
+    private static final int miopenPoolingAverageInclusive = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum miopenPoolingMode_t.miopenPoolingAverageInclusive = 2
+     * }
+     */
+    public static int miopenPoolingAverageInclusive() {
+        return miopenPoolingAverageInclusive;
+    }
+    private static final int miopenBNSpatial = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum miopenBatchNormMode_t.miopenBNSpatial = 1
+     * }
+     */
+    public static int miopenBNSpatial() {
+        return miopenBNSpatial;
+    }
     private static final int miopenActivationRELU = (int)3L;
     /**
      * {@snippet lang=c :
@@ -363,15 +404,6 @@ public class miopen_h {
     public static int miopenActivationRELU() {
         return miopenActivationRELU;
     }
-    private static final int MIOPEN_SOFTMAX_ACCURATE = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * enum miopenSoftmaxAlgorithm_t.MIOPEN_SOFTMAX_ACCURATE = 1
-     * }
-     */
-    public static int MIOPEN_SOFTMAX_ACCURATE() {
-        return MIOPEN_SOFTMAX_ACCURATE;
-    }
     private static final int MIOPEN_SOFTMAX_LOG = (int)2L;
     /**
      * {@snippet lang=c :
@@ -380,15 +412,6 @@ public class miopen_h {
      */
     public static int MIOPEN_SOFTMAX_LOG() {
         return MIOPEN_SOFTMAX_LOG;
-    }
-    private static final int MIOPEN_SOFTMAX_MODE_INSTANCE = (int)0L;
-    /**
-     * {@snippet lang=c :
-     * enum miopenSoftmaxMode_t.MIOPEN_SOFTMAX_MODE_INSTANCE = 0
-     * }
-     */
-    public static int MIOPEN_SOFTMAX_MODE_INSTANCE() {
-        return MIOPEN_SOFTMAX_MODE_INSTANCE;
     }
     private static final int MIOPEN_SOFTMAX_MODE_CHANNEL = (int)1L;
     /**
@@ -521,68 +544,6 @@ public class miopen_h {
         }
     }
 
-    private static class miopenSetTensorDescriptor {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            miopen_h.C_INT,
-            miopen_h.C_POINTER,
-            miopen_h.C_INT,
-            miopen_h.C_INT,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenSetTensorDescriptor");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetTensorDescriptor(miopenTensorDescriptor_t tensorDesc, miopenDataType_t dataType, int nbDims, const int *dimsA, const int *stridesA)
-     * }
-     */
-    public static FunctionDescriptor miopenSetTensorDescriptor$descriptor() {
-        return miopenSetTensorDescriptor.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetTensorDescriptor(miopenTensorDescriptor_t tensorDesc, miopenDataType_t dataType, int nbDims, const int *dimsA, const int *stridesA)
-     * }
-     */
-    public static MethodHandle miopenSetTensorDescriptor$handle() {
-        return miopenSetTensorDescriptor.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetTensorDescriptor(miopenTensorDescriptor_t tensorDesc, miopenDataType_t dataType, int nbDims, const int *dimsA, const int *stridesA)
-     * }
-     */
-    public static MemorySegment miopenSetTensorDescriptor$address() {
-        return miopenSetTensorDescriptor.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSetTensorDescriptor(miopenTensorDescriptor_t tensorDesc, miopenDataType_t dataType, int nbDims, const int *dimsA, const int *stridesA)
-     * }
-     */
-    public static int miopenSetTensorDescriptor(MemorySegment tensorDesc, int dataType, int nbDims, MemorySegment dimsA, MemorySegment stridesA) {
-        var mh$ = miopenSetTensorDescriptor.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("miopenSetTensorDescriptor", tensorDesc, dataType, nbDims, dimsA, stridesA);
-            }
-            return (int)mh$.invokeExact(tensorDesc, dataType, nbDims, dimsA, stridesA);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
     private static class miopenDestroyTensorDescriptor {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             miopen_h.C_INT,
@@ -636,6 +597,1339 @@ public class miopen_h {
                 traceDowncall("miopenDestroyTensorDescriptor", tensorDesc);
             }
             return (int)mh$.invokeExact(tensorDesc);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenCreateConvolutionDescriptor {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenCreateConvolutionDescriptor");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenCreateConvolutionDescriptor(miopenConvolutionDescriptor_t *convDesc)
+     * }
+     */
+    public static FunctionDescriptor miopenCreateConvolutionDescriptor$descriptor() {
+        return miopenCreateConvolutionDescriptor.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenCreateConvolutionDescriptor(miopenConvolutionDescriptor_t *convDesc)
+     * }
+     */
+    public static MethodHandle miopenCreateConvolutionDescriptor$handle() {
+        return miopenCreateConvolutionDescriptor.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenCreateConvolutionDescriptor(miopenConvolutionDescriptor_t *convDesc)
+     * }
+     */
+    public static MemorySegment miopenCreateConvolutionDescriptor$address() {
+        return miopenCreateConvolutionDescriptor.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenCreateConvolutionDescriptor(miopenConvolutionDescriptor_t *convDesc)
+     * }
+     */
+    public static int miopenCreateConvolutionDescriptor(MemorySegment convDesc) {
+        var mh$ = miopenCreateConvolutionDescriptor.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenCreateConvolutionDescriptor", convDesc);
+            }
+            return (int)mh$.invokeExact(convDesc);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenInitConvolutionDescriptor {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_INT,
+            miopen_h.C_INT,
+            miopen_h.C_INT,
+            miopen_h.C_INT,
+            miopen_h.C_INT,
+            miopen_h.C_INT,
+            miopen_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenInitConvolutionDescriptor");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenInitConvolutionDescriptor(miopenConvolutionDescriptor_t convDesc, miopenConvolutionMode_t c_mode, int pad_h, int pad_w, int stride_h, int stride_w, int dilation_h, int dilation_w)
+     * }
+     */
+    public static FunctionDescriptor miopenInitConvolutionDescriptor$descriptor() {
+        return miopenInitConvolutionDescriptor.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenInitConvolutionDescriptor(miopenConvolutionDescriptor_t convDesc, miopenConvolutionMode_t c_mode, int pad_h, int pad_w, int stride_h, int stride_w, int dilation_h, int dilation_w)
+     * }
+     */
+    public static MethodHandle miopenInitConvolutionDescriptor$handle() {
+        return miopenInitConvolutionDescriptor.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenInitConvolutionDescriptor(miopenConvolutionDescriptor_t convDesc, miopenConvolutionMode_t c_mode, int pad_h, int pad_w, int stride_h, int stride_w, int dilation_h, int dilation_w)
+     * }
+     */
+    public static MemorySegment miopenInitConvolutionDescriptor$address() {
+        return miopenInitConvolutionDescriptor.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenInitConvolutionDescriptor(miopenConvolutionDescriptor_t convDesc, miopenConvolutionMode_t c_mode, int pad_h, int pad_w, int stride_h, int stride_w, int dilation_h, int dilation_w)
+     * }
+     */
+    public static int miopenInitConvolutionDescriptor(MemorySegment convDesc, int c_mode, int pad_h, int pad_w, int stride_h, int stride_w, int dilation_h, int dilation_w) {
+        var mh$ = miopenInitConvolutionDescriptor.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenInitConvolutionDescriptor", convDesc, c_mode, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w);
+            }
+            return (int)mh$.invokeExact(convDesc, c_mode, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenDestroyConvolutionDescriptor {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenDestroyConvolutionDescriptor");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenDestroyConvolutionDescriptor(miopenConvolutionDescriptor_t convDesc)
+     * }
+     */
+    public static FunctionDescriptor miopenDestroyConvolutionDescriptor$descriptor() {
+        return miopenDestroyConvolutionDescriptor.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenDestroyConvolutionDescriptor(miopenConvolutionDescriptor_t convDesc)
+     * }
+     */
+    public static MethodHandle miopenDestroyConvolutionDescriptor$handle() {
+        return miopenDestroyConvolutionDescriptor.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenDestroyConvolutionDescriptor(miopenConvolutionDescriptor_t convDesc)
+     * }
+     */
+    public static MemorySegment miopenDestroyConvolutionDescriptor$address() {
+        return miopenDestroyConvolutionDescriptor.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenDestroyConvolutionDescriptor(miopenConvolutionDescriptor_t convDesc)
+     * }
+     */
+    public static int miopenDestroyConvolutionDescriptor(MemorySegment convDesc) {
+        var mh$ = miopenDestroyConvolutionDescriptor.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenDestroyConvolutionDescriptor", convDesc);
+            }
+            return (int)mh$.invokeExact(convDesc);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenConvolutionForwardGetWorkSpaceSize {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenConvolutionForwardGetWorkSpaceSize");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionForwardGetWorkSpaceSize(miopenHandle_t handle, const miopenTensorDescriptor_t wDesc, const miopenTensorDescriptor_t xDesc, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t yDesc, size_t *workSpaceSize)
+     * }
+     */
+    public static FunctionDescriptor miopenConvolutionForwardGetWorkSpaceSize$descriptor() {
+        return miopenConvolutionForwardGetWorkSpaceSize.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionForwardGetWorkSpaceSize(miopenHandle_t handle, const miopenTensorDescriptor_t wDesc, const miopenTensorDescriptor_t xDesc, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t yDesc, size_t *workSpaceSize)
+     * }
+     */
+    public static MethodHandle miopenConvolutionForwardGetWorkSpaceSize$handle() {
+        return miopenConvolutionForwardGetWorkSpaceSize.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionForwardGetWorkSpaceSize(miopenHandle_t handle, const miopenTensorDescriptor_t wDesc, const miopenTensorDescriptor_t xDesc, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t yDesc, size_t *workSpaceSize)
+     * }
+     */
+    public static MemorySegment miopenConvolutionForwardGetWorkSpaceSize$address() {
+        return miopenConvolutionForwardGetWorkSpaceSize.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionForwardGetWorkSpaceSize(miopenHandle_t handle, const miopenTensorDescriptor_t wDesc, const miopenTensorDescriptor_t xDesc, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t yDesc, size_t *workSpaceSize)
+     * }
+     */
+    public static int miopenConvolutionForwardGetWorkSpaceSize(MemorySegment handle, MemorySegment wDesc, MemorySegment xDesc, MemorySegment convDesc, MemorySegment yDesc, MemorySegment workSpaceSize) {
+        var mh$ = miopenConvolutionForwardGetWorkSpaceSize.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenConvolutionForwardGetWorkSpaceSize", handle, wDesc, xDesc, convDesc, yDesc, workSpaceSize);
+            }
+            return (int)mh$.invokeExact(handle, wDesc, xDesc, convDesc, yDesc, workSpaceSize);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenFindConvolutionForwardAlgorithm {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_LONG,
+            miopen_h.C_BOOL
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenFindConvolutionForwardAlgorithm");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenFindConvolutionForwardAlgorithm(miopenHandle_t handle, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t yDesc, void *y, const int requestAlgoCount, int *returnedAlgoCount, miopenConvAlgoPerf_t *perfResults, void *workSpace, size_t workSpaceSize, bool exhaustiveSearch)
+     * }
+     */
+    public static FunctionDescriptor miopenFindConvolutionForwardAlgorithm$descriptor() {
+        return miopenFindConvolutionForwardAlgorithm.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenFindConvolutionForwardAlgorithm(miopenHandle_t handle, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t yDesc, void *y, const int requestAlgoCount, int *returnedAlgoCount, miopenConvAlgoPerf_t *perfResults, void *workSpace, size_t workSpaceSize, bool exhaustiveSearch)
+     * }
+     */
+    public static MethodHandle miopenFindConvolutionForwardAlgorithm$handle() {
+        return miopenFindConvolutionForwardAlgorithm.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenFindConvolutionForwardAlgorithm(miopenHandle_t handle, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t yDesc, void *y, const int requestAlgoCount, int *returnedAlgoCount, miopenConvAlgoPerf_t *perfResults, void *workSpace, size_t workSpaceSize, bool exhaustiveSearch)
+     * }
+     */
+    public static MemorySegment miopenFindConvolutionForwardAlgorithm$address() {
+        return miopenFindConvolutionForwardAlgorithm.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenFindConvolutionForwardAlgorithm(miopenHandle_t handle, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t yDesc, void *y, const int requestAlgoCount, int *returnedAlgoCount, miopenConvAlgoPerf_t *perfResults, void *workSpace, size_t workSpaceSize, bool exhaustiveSearch)
+     * }
+     */
+    public static int miopenFindConvolutionForwardAlgorithm(MemorySegment handle, MemorySegment xDesc, MemorySegment x, MemorySegment wDesc, MemorySegment w, MemorySegment convDesc, MemorySegment yDesc, MemorySegment y, int requestAlgoCount, MemorySegment returnedAlgoCount, MemorySegment perfResults, MemorySegment workSpace, long workSpaceSize, boolean exhaustiveSearch) {
+        var mh$ = miopenFindConvolutionForwardAlgorithm.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenFindConvolutionForwardAlgorithm", handle, xDesc, x, wDesc, w, convDesc, yDesc, y, requestAlgoCount, returnedAlgoCount, perfResults, workSpace, workSpaceSize, exhaustiveSearch);
+            }
+            return (int)mh$.invokeExact(handle, xDesc, x, wDesc, w, convDesc, yDesc, y, requestAlgoCount, returnedAlgoCount, perfResults, workSpace, workSpaceSize, exhaustiveSearch);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenConvolutionForward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenConvolutionForward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionForward(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, miopenConvFwdAlgorithm_t algo, const void *beta, const miopenTensorDescriptor_t yDesc, void *y, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static FunctionDescriptor miopenConvolutionForward$descriptor() {
+        return miopenConvolutionForward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionForward(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, miopenConvFwdAlgorithm_t algo, const void *beta, const miopenTensorDescriptor_t yDesc, void *y, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static MethodHandle miopenConvolutionForward$handle() {
+        return miopenConvolutionForward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionForward(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, miopenConvFwdAlgorithm_t algo, const void *beta, const miopenTensorDescriptor_t yDesc, void *y, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static MemorySegment miopenConvolutionForward$address() {
+        return miopenConvolutionForward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionForward(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, miopenConvFwdAlgorithm_t algo, const void *beta, const miopenTensorDescriptor_t yDesc, void *y, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static int miopenConvolutionForward(MemorySegment handle, MemorySegment alpha, MemorySegment xDesc, MemorySegment x, MemorySegment wDesc, MemorySegment w, MemorySegment convDesc, int algo, MemorySegment beta, MemorySegment yDesc, MemorySegment y, MemorySegment workSpace, long workSpaceSize) {
+        var mh$ = miopenConvolutionForward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenConvolutionForward", handle, alpha, xDesc, x, wDesc, w, convDesc, algo, beta, yDesc, y, workSpace, workSpaceSize);
+            }
+            return (int)mh$.invokeExact(handle, alpha, xDesc, x, wDesc, w, convDesc, algo, beta, yDesc, y, workSpace, workSpaceSize);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenConvolutionBackwardDataGetWorkSpaceSize {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenConvolutionBackwardDataGetWorkSpaceSize");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardDataGetWorkSpaceSize(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const miopenTensorDescriptor_t wDesc, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dxDesc, size_t *workSpaceSize)
+     * }
+     */
+    public static FunctionDescriptor miopenConvolutionBackwardDataGetWorkSpaceSize$descriptor() {
+        return miopenConvolutionBackwardDataGetWorkSpaceSize.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardDataGetWorkSpaceSize(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const miopenTensorDescriptor_t wDesc, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dxDesc, size_t *workSpaceSize)
+     * }
+     */
+    public static MethodHandle miopenConvolutionBackwardDataGetWorkSpaceSize$handle() {
+        return miopenConvolutionBackwardDataGetWorkSpaceSize.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardDataGetWorkSpaceSize(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const miopenTensorDescriptor_t wDesc, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dxDesc, size_t *workSpaceSize)
+     * }
+     */
+    public static MemorySegment miopenConvolutionBackwardDataGetWorkSpaceSize$address() {
+        return miopenConvolutionBackwardDataGetWorkSpaceSize.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardDataGetWorkSpaceSize(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const miopenTensorDescriptor_t wDesc, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dxDesc, size_t *workSpaceSize)
+     * }
+     */
+    public static int miopenConvolutionBackwardDataGetWorkSpaceSize(MemorySegment handle, MemorySegment dyDesc, MemorySegment wDesc, MemorySegment convDesc, MemorySegment dxDesc, MemorySegment workSpaceSize) {
+        var mh$ = miopenConvolutionBackwardDataGetWorkSpaceSize.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenConvolutionBackwardDataGetWorkSpaceSize", handle, dyDesc, wDesc, convDesc, dxDesc, workSpaceSize);
+            }
+            return (int)mh$.invokeExact(handle, dyDesc, wDesc, convDesc, dxDesc, workSpaceSize);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenFindConvolutionBackwardDataAlgorithm {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_LONG,
+            miopen_h.C_BOOL
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenFindConvolutionBackwardDataAlgorithm");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenFindConvolutionBackwardDataAlgorithm(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dxDesc, void *dx, const int requestAlgoCount, int *returnedAlgoCount, miopenConvAlgoPerf_t *perfResults, void *workSpace, size_t workSpaceSize, bool exhaustiveSearch)
+     * }
+     */
+    public static FunctionDescriptor miopenFindConvolutionBackwardDataAlgorithm$descriptor() {
+        return miopenFindConvolutionBackwardDataAlgorithm.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenFindConvolutionBackwardDataAlgorithm(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dxDesc, void *dx, const int requestAlgoCount, int *returnedAlgoCount, miopenConvAlgoPerf_t *perfResults, void *workSpace, size_t workSpaceSize, bool exhaustiveSearch)
+     * }
+     */
+    public static MethodHandle miopenFindConvolutionBackwardDataAlgorithm$handle() {
+        return miopenFindConvolutionBackwardDataAlgorithm.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenFindConvolutionBackwardDataAlgorithm(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dxDesc, void *dx, const int requestAlgoCount, int *returnedAlgoCount, miopenConvAlgoPerf_t *perfResults, void *workSpace, size_t workSpaceSize, bool exhaustiveSearch)
+     * }
+     */
+    public static MemorySegment miopenFindConvolutionBackwardDataAlgorithm$address() {
+        return miopenFindConvolutionBackwardDataAlgorithm.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenFindConvolutionBackwardDataAlgorithm(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dxDesc, void *dx, const int requestAlgoCount, int *returnedAlgoCount, miopenConvAlgoPerf_t *perfResults, void *workSpace, size_t workSpaceSize, bool exhaustiveSearch)
+     * }
+     */
+    public static int miopenFindConvolutionBackwardDataAlgorithm(MemorySegment handle, MemorySegment dyDesc, MemorySegment dy, MemorySegment wDesc, MemorySegment w, MemorySegment convDesc, MemorySegment dxDesc, MemorySegment dx, int requestAlgoCount, MemorySegment returnedAlgoCount, MemorySegment perfResults, MemorySegment workSpace, long workSpaceSize, boolean exhaustiveSearch) {
+        var mh$ = miopenFindConvolutionBackwardDataAlgorithm.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenFindConvolutionBackwardDataAlgorithm", handle, dyDesc, dy, wDesc, w, convDesc, dxDesc, dx, requestAlgoCount, returnedAlgoCount, perfResults, workSpace, workSpaceSize, exhaustiveSearch);
+            }
+            return (int)mh$.invokeExact(handle, dyDesc, dy, wDesc, w, convDesc, dxDesc, dx, requestAlgoCount, returnedAlgoCount, perfResults, workSpace, workSpaceSize, exhaustiveSearch);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenConvolutionBackwardData {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenConvolutionBackwardData");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardData(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, miopenConvBwdDataAlgorithm_t algo, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static FunctionDescriptor miopenConvolutionBackwardData$descriptor() {
+        return miopenConvolutionBackwardData.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardData(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, miopenConvBwdDataAlgorithm_t algo, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static MethodHandle miopenConvolutionBackwardData$handle() {
+        return miopenConvolutionBackwardData.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardData(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, miopenConvBwdDataAlgorithm_t algo, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static MemorySegment miopenConvolutionBackwardData$address() {
+        return miopenConvolutionBackwardData.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardData(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t wDesc, const void *w, const miopenConvolutionDescriptor_t convDesc, miopenConvBwdDataAlgorithm_t algo, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static int miopenConvolutionBackwardData(MemorySegment handle, MemorySegment alpha, MemorySegment dyDesc, MemorySegment dy, MemorySegment wDesc, MemorySegment w, MemorySegment convDesc, int algo, MemorySegment beta, MemorySegment dxDesc, MemorySegment dx, MemorySegment workSpace, long workSpaceSize) {
+        var mh$ = miopenConvolutionBackwardData.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenConvolutionBackwardData", handle, alpha, dyDesc, dy, wDesc, w, convDesc, algo, beta, dxDesc, dx, workSpace, workSpaceSize);
+            }
+            return (int)mh$.invokeExact(handle, alpha, dyDesc, dy, wDesc, w, convDesc, algo, beta, dxDesc, dx, workSpace, workSpaceSize);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenConvolutionBackwardWeightsGetWorkSpaceSize {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenConvolutionBackwardWeightsGetWorkSpaceSize");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardWeightsGetWorkSpaceSize(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const miopenTensorDescriptor_t xDesc, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dwDesc, size_t *workSpaceSize)
+     * }
+     */
+    public static FunctionDescriptor miopenConvolutionBackwardWeightsGetWorkSpaceSize$descriptor() {
+        return miopenConvolutionBackwardWeightsGetWorkSpaceSize.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardWeightsGetWorkSpaceSize(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const miopenTensorDescriptor_t xDesc, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dwDesc, size_t *workSpaceSize)
+     * }
+     */
+    public static MethodHandle miopenConvolutionBackwardWeightsGetWorkSpaceSize$handle() {
+        return miopenConvolutionBackwardWeightsGetWorkSpaceSize.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardWeightsGetWorkSpaceSize(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const miopenTensorDescriptor_t xDesc, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dwDesc, size_t *workSpaceSize)
+     * }
+     */
+    public static MemorySegment miopenConvolutionBackwardWeightsGetWorkSpaceSize$address() {
+        return miopenConvolutionBackwardWeightsGetWorkSpaceSize.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardWeightsGetWorkSpaceSize(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const miopenTensorDescriptor_t xDesc, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dwDesc, size_t *workSpaceSize)
+     * }
+     */
+    public static int miopenConvolutionBackwardWeightsGetWorkSpaceSize(MemorySegment handle, MemorySegment dyDesc, MemorySegment xDesc, MemorySegment convDesc, MemorySegment dwDesc, MemorySegment workSpaceSize) {
+        var mh$ = miopenConvolutionBackwardWeightsGetWorkSpaceSize.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenConvolutionBackwardWeightsGetWorkSpaceSize", handle, dyDesc, xDesc, convDesc, dwDesc, workSpaceSize);
+            }
+            return (int)mh$.invokeExact(handle, dyDesc, xDesc, convDesc, dwDesc, workSpaceSize);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenFindConvolutionBackwardWeightsAlgorithm {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_LONG,
+            miopen_h.C_BOOL
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenFindConvolutionBackwardWeightsAlgorithm");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenFindConvolutionBackwardWeightsAlgorithm(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t xDesc, const void *x, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dwDesc, void *dw, const int requestAlgoCount, int *returnedAlgoCount, miopenConvAlgoPerf_t *perfResults, void *workSpace, size_t workSpaceSize, bool exhaustiveSearch)
+     * }
+     */
+    public static FunctionDescriptor miopenFindConvolutionBackwardWeightsAlgorithm$descriptor() {
+        return miopenFindConvolutionBackwardWeightsAlgorithm.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenFindConvolutionBackwardWeightsAlgorithm(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t xDesc, const void *x, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dwDesc, void *dw, const int requestAlgoCount, int *returnedAlgoCount, miopenConvAlgoPerf_t *perfResults, void *workSpace, size_t workSpaceSize, bool exhaustiveSearch)
+     * }
+     */
+    public static MethodHandle miopenFindConvolutionBackwardWeightsAlgorithm$handle() {
+        return miopenFindConvolutionBackwardWeightsAlgorithm.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenFindConvolutionBackwardWeightsAlgorithm(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t xDesc, const void *x, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dwDesc, void *dw, const int requestAlgoCount, int *returnedAlgoCount, miopenConvAlgoPerf_t *perfResults, void *workSpace, size_t workSpaceSize, bool exhaustiveSearch)
+     * }
+     */
+    public static MemorySegment miopenFindConvolutionBackwardWeightsAlgorithm$address() {
+        return miopenFindConvolutionBackwardWeightsAlgorithm.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenFindConvolutionBackwardWeightsAlgorithm(miopenHandle_t handle, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t xDesc, const void *x, const miopenConvolutionDescriptor_t convDesc, const miopenTensorDescriptor_t dwDesc, void *dw, const int requestAlgoCount, int *returnedAlgoCount, miopenConvAlgoPerf_t *perfResults, void *workSpace, size_t workSpaceSize, bool exhaustiveSearch)
+     * }
+     */
+    public static int miopenFindConvolutionBackwardWeightsAlgorithm(MemorySegment handle, MemorySegment dyDesc, MemorySegment dy, MemorySegment xDesc, MemorySegment x, MemorySegment convDesc, MemorySegment dwDesc, MemorySegment dw, int requestAlgoCount, MemorySegment returnedAlgoCount, MemorySegment perfResults, MemorySegment workSpace, long workSpaceSize, boolean exhaustiveSearch) {
+        var mh$ = miopenFindConvolutionBackwardWeightsAlgorithm.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenFindConvolutionBackwardWeightsAlgorithm", handle, dyDesc, dy, xDesc, x, convDesc, dwDesc, dw, requestAlgoCount, returnedAlgoCount, perfResults, workSpace, workSpaceSize, exhaustiveSearch);
+            }
+            return (int)mh$.invokeExact(handle, dyDesc, dy, xDesc, x, convDesc, dwDesc, dw, requestAlgoCount, returnedAlgoCount, perfResults, workSpace, workSpaceSize, exhaustiveSearch);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenConvolutionBackwardWeights {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenConvolutionBackwardWeights");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardWeights(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t xDesc, const void *x, const miopenConvolutionDescriptor_t convDesc, miopenConvBwdWeightsAlgorithm_t algo, const void *beta, const miopenTensorDescriptor_t dwDesc, void *dw, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static FunctionDescriptor miopenConvolutionBackwardWeights$descriptor() {
+        return miopenConvolutionBackwardWeights.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardWeights(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t xDesc, const void *x, const miopenConvolutionDescriptor_t convDesc, miopenConvBwdWeightsAlgorithm_t algo, const void *beta, const miopenTensorDescriptor_t dwDesc, void *dw, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static MethodHandle miopenConvolutionBackwardWeights$handle() {
+        return miopenConvolutionBackwardWeights.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardWeights(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t xDesc, const void *x, const miopenConvolutionDescriptor_t convDesc, miopenConvBwdWeightsAlgorithm_t algo, const void *beta, const miopenTensorDescriptor_t dwDesc, void *dw, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static MemorySegment miopenConvolutionBackwardWeights$address() {
+        return miopenConvolutionBackwardWeights.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenConvolutionBackwardWeights(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t xDesc, const void *x, const miopenConvolutionDescriptor_t convDesc, miopenConvBwdWeightsAlgorithm_t algo, const void *beta, const miopenTensorDescriptor_t dwDesc, void *dw, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static int miopenConvolutionBackwardWeights(MemorySegment handle, MemorySegment alpha, MemorySegment dyDesc, MemorySegment dy, MemorySegment xDesc, MemorySegment x, MemorySegment convDesc, int algo, MemorySegment beta, MemorySegment dwDesc, MemorySegment dw, MemorySegment workSpace, long workSpaceSize) {
+        var mh$ = miopenConvolutionBackwardWeights.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenConvolutionBackwardWeights", handle, alpha, dyDesc, dy, xDesc, x, convDesc, algo, beta, dwDesc, dw, workSpace, workSpaceSize);
+            }
+            return (int)mh$.invokeExact(handle, alpha, dyDesc, dy, xDesc, x, convDesc, algo, beta, dwDesc, dw, workSpace, workSpaceSize);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenCreatePoolingDescriptor {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenCreatePoolingDescriptor");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenCreatePoolingDescriptor(miopenPoolingDescriptor_t *poolDesc)
+     * }
+     */
+    public static FunctionDescriptor miopenCreatePoolingDescriptor$descriptor() {
+        return miopenCreatePoolingDescriptor.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenCreatePoolingDescriptor(miopenPoolingDescriptor_t *poolDesc)
+     * }
+     */
+    public static MethodHandle miopenCreatePoolingDescriptor$handle() {
+        return miopenCreatePoolingDescriptor.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenCreatePoolingDescriptor(miopenPoolingDescriptor_t *poolDesc)
+     * }
+     */
+    public static MemorySegment miopenCreatePoolingDescriptor$address() {
+        return miopenCreatePoolingDescriptor.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenCreatePoolingDescriptor(miopenPoolingDescriptor_t *poolDesc)
+     * }
+     */
+    public static int miopenCreatePoolingDescriptor(MemorySegment poolDesc) {
+        var mh$ = miopenCreatePoolingDescriptor.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenCreatePoolingDescriptor", poolDesc);
+            }
+            return (int)mh$.invokeExact(poolDesc);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenSet2dPoolingDescriptor {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_INT,
+            miopen_h.C_INT,
+            miopen_h.C_INT,
+            miopen_h.C_INT,
+            miopen_h.C_INT,
+            miopen_h.C_INT,
+            miopen_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenSet2dPoolingDescriptor");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenSet2dPoolingDescriptor(miopenPoolingDescriptor_t poolDesc, miopenPoolingMode_t mode, int windowHeight, int windowWidth, int pad_h, int pad_w, int stride_h, int stride_w)
+     * }
+     */
+    public static FunctionDescriptor miopenSet2dPoolingDescriptor$descriptor() {
+        return miopenSet2dPoolingDescriptor.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenSet2dPoolingDescriptor(miopenPoolingDescriptor_t poolDesc, miopenPoolingMode_t mode, int windowHeight, int windowWidth, int pad_h, int pad_w, int stride_h, int stride_w)
+     * }
+     */
+    public static MethodHandle miopenSet2dPoolingDescriptor$handle() {
+        return miopenSet2dPoolingDescriptor.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenSet2dPoolingDescriptor(miopenPoolingDescriptor_t poolDesc, miopenPoolingMode_t mode, int windowHeight, int windowWidth, int pad_h, int pad_w, int stride_h, int stride_w)
+     * }
+     */
+    public static MemorySegment miopenSet2dPoolingDescriptor$address() {
+        return miopenSet2dPoolingDescriptor.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenSet2dPoolingDescriptor(miopenPoolingDescriptor_t poolDesc, miopenPoolingMode_t mode, int windowHeight, int windowWidth, int pad_h, int pad_w, int stride_h, int stride_w)
+     * }
+     */
+    public static int miopenSet2dPoolingDescriptor(MemorySegment poolDesc, int mode, int windowHeight, int windowWidth, int pad_h, int pad_w, int stride_h, int stride_w) {
+        var mh$ = miopenSet2dPoolingDescriptor.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenSet2dPoolingDescriptor", poolDesc, mode, windowHeight, windowWidth, pad_h, pad_w, stride_h, stride_w);
+            }
+            return (int)mh$.invokeExact(poolDesc, mode, windowHeight, windowWidth, pad_h, pad_w, stride_h, stride_w);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenPoolingForward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_BOOL,
+            miopen_h.C_POINTER,
+            miopen_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenPoolingForward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenPoolingForward(miopenHandle_t handle, const miopenPoolingDescriptor_t poolDesc, const void *alpha, const miopenTensorDescriptor_t xDesc, const void *x, const void *beta, const miopenTensorDescriptor_t yDesc, void *y, bool do_backward, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static FunctionDescriptor miopenPoolingForward$descriptor() {
+        return miopenPoolingForward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenPoolingForward(miopenHandle_t handle, const miopenPoolingDescriptor_t poolDesc, const void *alpha, const miopenTensorDescriptor_t xDesc, const void *x, const void *beta, const miopenTensorDescriptor_t yDesc, void *y, bool do_backward, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static MethodHandle miopenPoolingForward$handle() {
+        return miopenPoolingForward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenPoolingForward(miopenHandle_t handle, const miopenPoolingDescriptor_t poolDesc, const void *alpha, const miopenTensorDescriptor_t xDesc, const void *x, const void *beta, const miopenTensorDescriptor_t yDesc, void *y, bool do_backward, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static MemorySegment miopenPoolingForward$address() {
+        return miopenPoolingForward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenPoolingForward(miopenHandle_t handle, const miopenPoolingDescriptor_t poolDesc, const void *alpha, const miopenTensorDescriptor_t xDesc, const void *x, const void *beta, const miopenTensorDescriptor_t yDesc, void *y, bool do_backward, void *workSpace, size_t workSpaceSize)
+     * }
+     */
+    public static int miopenPoolingForward(MemorySegment handle, MemorySegment poolDesc, MemorySegment alpha, MemorySegment xDesc, MemorySegment x, MemorySegment beta, MemorySegment yDesc, MemorySegment y, boolean do_backward, MemorySegment workSpace, long workSpaceSize) {
+        var mh$ = miopenPoolingForward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenPoolingForward", handle, poolDesc, alpha, xDesc, x, beta, yDesc, y, do_backward, workSpace, workSpaceSize);
+            }
+            return (int)mh$.invokeExact(handle, poolDesc, alpha, xDesc, x, beta, yDesc, y, do_backward, workSpace, workSpaceSize);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenPoolingBackward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenPoolingBackward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenPoolingBackward(miopenHandle_t handle, const miopenPoolingDescriptor_t poolDesc, const void *alpha, const miopenTensorDescriptor_t yDesc, const void *y, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t xDesc, const void *x, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, void *workSpace)
+     * }
+     */
+    public static FunctionDescriptor miopenPoolingBackward$descriptor() {
+        return miopenPoolingBackward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenPoolingBackward(miopenHandle_t handle, const miopenPoolingDescriptor_t poolDesc, const void *alpha, const miopenTensorDescriptor_t yDesc, const void *y, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t xDesc, const void *x, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, void *workSpace)
+     * }
+     */
+    public static MethodHandle miopenPoolingBackward$handle() {
+        return miopenPoolingBackward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenPoolingBackward(miopenHandle_t handle, const miopenPoolingDescriptor_t poolDesc, const void *alpha, const miopenTensorDescriptor_t yDesc, const void *y, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t xDesc, const void *x, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, void *workSpace)
+     * }
+     */
+    public static MemorySegment miopenPoolingBackward$address() {
+        return miopenPoolingBackward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenPoolingBackward(miopenHandle_t handle, const miopenPoolingDescriptor_t poolDesc, const void *alpha, const miopenTensorDescriptor_t yDesc, const void *y, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t xDesc, const void *x, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, void *workSpace)
+     * }
+     */
+    public static int miopenPoolingBackward(MemorySegment handle, MemorySegment poolDesc, MemorySegment alpha, MemorySegment yDesc, MemorySegment y, MemorySegment dyDesc, MemorySegment dy, MemorySegment xDesc, MemorySegment x, MemorySegment beta, MemorySegment dxDesc, MemorySegment dx, MemorySegment workSpace) {
+        var mh$ = miopenPoolingBackward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenPoolingBackward", handle, poolDesc, alpha, yDesc, y, dyDesc, dy, xDesc, x, beta, dxDesc, dx, workSpace);
+            }
+            return (int)mh$.invokeExact(handle, poolDesc, alpha, yDesc, y, dyDesc, dy, xDesc, x, beta, dxDesc, dx, workSpace);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenDestroyPoolingDescriptor {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenDestroyPoolingDescriptor");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenDestroyPoolingDescriptor(miopenPoolingDescriptor_t poolDesc)
+     * }
+     */
+    public static FunctionDescriptor miopenDestroyPoolingDescriptor$descriptor() {
+        return miopenDestroyPoolingDescriptor.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenDestroyPoolingDescriptor(miopenPoolingDescriptor_t poolDesc)
+     * }
+     */
+    public static MethodHandle miopenDestroyPoolingDescriptor$handle() {
+        return miopenDestroyPoolingDescriptor.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenDestroyPoolingDescriptor(miopenPoolingDescriptor_t poolDesc)
+     * }
+     */
+    public static MemorySegment miopenDestroyPoolingDescriptor$address() {
+        return miopenDestroyPoolingDescriptor.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenDestroyPoolingDescriptor(miopenPoolingDescriptor_t poolDesc)
+     * }
+     */
+    public static int miopenDestroyPoolingDescriptor(MemorySegment poolDesc) {
+        var mh$ = miopenDestroyPoolingDescriptor.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenDestroyPoolingDescriptor", poolDesc);
+            }
+            return (int)mh$.invokeExact(poolDesc);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenBatchNormalizationForwardTraining {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_DOUBLE,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_DOUBLE,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenBatchNormalizationForwardTraining");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenBatchNormalizationForwardTraining(miopenHandle_t handle, miopenBatchNormMode_t bn_mode, void *alpha, void *beta, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t yDesc, void *y, const miopenTensorDescriptor_t bnScaleBiasMeanVarDesc, void *bnScale, void *bnBias, double expAvgFactor, void *resultRunningMean, void *resultRunningVariance, double epsilon, void *resultSaveMean, void *resultSaveInvVariance)
+     * }
+     */
+    public static FunctionDescriptor miopenBatchNormalizationForwardTraining$descriptor() {
+        return miopenBatchNormalizationForwardTraining.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenBatchNormalizationForwardTraining(miopenHandle_t handle, miopenBatchNormMode_t bn_mode, void *alpha, void *beta, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t yDesc, void *y, const miopenTensorDescriptor_t bnScaleBiasMeanVarDesc, void *bnScale, void *bnBias, double expAvgFactor, void *resultRunningMean, void *resultRunningVariance, double epsilon, void *resultSaveMean, void *resultSaveInvVariance)
+     * }
+     */
+    public static MethodHandle miopenBatchNormalizationForwardTraining$handle() {
+        return miopenBatchNormalizationForwardTraining.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenBatchNormalizationForwardTraining(miopenHandle_t handle, miopenBatchNormMode_t bn_mode, void *alpha, void *beta, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t yDesc, void *y, const miopenTensorDescriptor_t bnScaleBiasMeanVarDesc, void *bnScale, void *bnBias, double expAvgFactor, void *resultRunningMean, void *resultRunningVariance, double epsilon, void *resultSaveMean, void *resultSaveInvVariance)
+     * }
+     */
+    public static MemorySegment miopenBatchNormalizationForwardTraining$address() {
+        return miopenBatchNormalizationForwardTraining.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenBatchNormalizationForwardTraining(miopenHandle_t handle, miopenBatchNormMode_t bn_mode, void *alpha, void *beta, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t yDesc, void *y, const miopenTensorDescriptor_t bnScaleBiasMeanVarDesc, void *bnScale, void *bnBias, double expAvgFactor, void *resultRunningMean, void *resultRunningVariance, double epsilon, void *resultSaveMean, void *resultSaveInvVariance)
+     * }
+     */
+    public static int miopenBatchNormalizationForwardTraining(MemorySegment handle, int bn_mode, MemorySegment alpha, MemorySegment beta, MemorySegment xDesc, MemorySegment x, MemorySegment yDesc, MemorySegment y, MemorySegment bnScaleBiasMeanVarDesc, MemorySegment bnScale, MemorySegment bnBias, double expAvgFactor, MemorySegment resultRunningMean, MemorySegment resultRunningVariance, double epsilon, MemorySegment resultSaveMean, MemorySegment resultSaveInvVariance) {
+        var mh$ = miopenBatchNormalizationForwardTraining.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenBatchNormalizationForwardTraining", handle, bn_mode, alpha, beta, xDesc, x, yDesc, y, bnScaleBiasMeanVarDesc, bnScale, bnBias, expAvgFactor, resultRunningMean, resultRunningVariance, epsilon, resultSaveMean, resultSaveInvVariance);
+            }
+            return (int)mh$.invokeExact(handle, bn_mode, alpha, beta, xDesc, x, yDesc, y, bnScaleBiasMeanVarDesc, bnScale, bnBias, expAvgFactor, resultRunningMean, resultRunningVariance, epsilon, resultSaveMean, resultSaveInvVariance);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenBatchNormalizationForwardInference {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_DOUBLE
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenBatchNormalizationForwardInference");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenBatchNormalizationForwardInference(miopenHandle_t handle, miopenBatchNormMode_t bn_mode, void *alpha, void *beta, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t yDesc, void *y, const miopenTensorDescriptor_t bnScaleBiasMeanVarDesc, void *bnScale, void *bnBias, void *estimatedMean, void *estimatedVariance, double epsilon)
+     * }
+     */
+    public static FunctionDescriptor miopenBatchNormalizationForwardInference$descriptor() {
+        return miopenBatchNormalizationForwardInference.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenBatchNormalizationForwardInference(miopenHandle_t handle, miopenBatchNormMode_t bn_mode, void *alpha, void *beta, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t yDesc, void *y, const miopenTensorDescriptor_t bnScaleBiasMeanVarDesc, void *bnScale, void *bnBias, void *estimatedMean, void *estimatedVariance, double epsilon)
+     * }
+     */
+    public static MethodHandle miopenBatchNormalizationForwardInference$handle() {
+        return miopenBatchNormalizationForwardInference.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenBatchNormalizationForwardInference(miopenHandle_t handle, miopenBatchNormMode_t bn_mode, void *alpha, void *beta, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t yDesc, void *y, const miopenTensorDescriptor_t bnScaleBiasMeanVarDesc, void *bnScale, void *bnBias, void *estimatedMean, void *estimatedVariance, double epsilon)
+     * }
+     */
+    public static MemorySegment miopenBatchNormalizationForwardInference$address() {
+        return miopenBatchNormalizationForwardInference.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenBatchNormalizationForwardInference(miopenHandle_t handle, miopenBatchNormMode_t bn_mode, void *alpha, void *beta, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t yDesc, void *y, const miopenTensorDescriptor_t bnScaleBiasMeanVarDesc, void *bnScale, void *bnBias, void *estimatedMean, void *estimatedVariance, double epsilon)
+     * }
+     */
+    public static int miopenBatchNormalizationForwardInference(MemorySegment handle, int bn_mode, MemorySegment alpha, MemorySegment beta, MemorySegment xDesc, MemorySegment x, MemorySegment yDesc, MemorySegment y, MemorySegment bnScaleBiasMeanVarDesc, MemorySegment bnScale, MemorySegment bnBias, MemorySegment estimatedMean, MemorySegment estimatedVariance, double epsilon) {
+        var mh$ = miopenBatchNormalizationForwardInference.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenBatchNormalizationForwardInference", handle, bn_mode, alpha, beta, xDesc, x, yDesc, y, bnScaleBiasMeanVarDesc, bnScale, bnBias, estimatedMean, estimatedVariance, epsilon);
+            }
+            return (int)mh$.invokeExact(handle, bn_mode, alpha, beta, xDesc, x, yDesc, y, bnScaleBiasMeanVarDesc, bnScale, bnBias, estimatedMean, estimatedVariance, epsilon);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class miopenBatchNormalizationBackward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_INT,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER,
+            miopen_h.C_DOUBLE,
+            miopen_h.C_POINTER,
+            miopen_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenBatchNormalizationBackward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenBatchNormalizationBackward(miopenHandle_t handle, miopenBatchNormMode_t bn_mode, const void *alphaDataDiff, const void *betaDataDiff, const void *alphaParamDiff, const void *betaParamDiff, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t dxDesc, void *dx, const miopenTensorDescriptor_t bnScaleBiasDiffDesc, const void *bnScale, void *resultBnScaleDiff, void *resultBnBiasDiff, double epsilon, const void *savedMean, const void *savedInvVariance)
+     * }
+     */
+    public static FunctionDescriptor miopenBatchNormalizationBackward$descriptor() {
+        return miopenBatchNormalizationBackward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenBatchNormalizationBackward(miopenHandle_t handle, miopenBatchNormMode_t bn_mode, const void *alphaDataDiff, const void *betaDataDiff, const void *alphaParamDiff, const void *betaParamDiff, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t dxDesc, void *dx, const miopenTensorDescriptor_t bnScaleBiasDiffDesc, const void *bnScale, void *resultBnScaleDiff, void *resultBnBiasDiff, double epsilon, const void *savedMean, const void *savedInvVariance)
+     * }
+     */
+    public static MethodHandle miopenBatchNormalizationBackward$handle() {
+        return miopenBatchNormalizationBackward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * miopenStatus_t miopenBatchNormalizationBackward(miopenHandle_t handle, miopenBatchNormMode_t bn_mode, const void *alphaDataDiff, const void *betaDataDiff, const void *alphaParamDiff, const void *betaParamDiff, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t dxDesc, void *dx, const miopenTensorDescriptor_t bnScaleBiasDiffDesc, const void *bnScale, void *resultBnScaleDiff, void *resultBnBiasDiff, double epsilon, const void *savedMean, const void *savedInvVariance)
+     * }
+     */
+    public static MemorySegment miopenBatchNormalizationBackward$address() {
+        return miopenBatchNormalizationBackward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * miopenStatus_t miopenBatchNormalizationBackward(miopenHandle_t handle, miopenBatchNormMode_t bn_mode, const void *alphaDataDiff, const void *betaDataDiff, const void *alphaParamDiff, const void *betaParamDiff, const miopenTensorDescriptor_t xDesc, const void *x, const miopenTensorDescriptor_t dyDesc, const void *dy, const miopenTensorDescriptor_t dxDesc, void *dx, const miopenTensorDescriptor_t bnScaleBiasDiffDesc, const void *bnScale, void *resultBnScaleDiff, void *resultBnBiasDiff, double epsilon, const void *savedMean, const void *savedInvVariance)
+     * }
+     */
+    public static int miopenBatchNormalizationBackward(MemorySegment handle, int bn_mode, MemorySegment alphaDataDiff, MemorySegment betaDataDiff, MemorySegment alphaParamDiff, MemorySegment betaParamDiff, MemorySegment xDesc, MemorySegment x, MemorySegment dyDesc, MemorySegment dy, MemorySegment dxDesc, MemorySegment dx, MemorySegment bnScaleBiasDiffDesc, MemorySegment bnScale, MemorySegment resultBnScaleDiff, MemorySegment resultBnBiasDiff, double epsilon, MemorySegment savedMean, MemorySegment savedInvVariance) {
+        var mh$ = miopenBatchNormalizationBackward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("miopenBatchNormalizationBackward", handle, bn_mode, alphaDataDiff, betaDataDiff, alphaParamDiff, betaParamDiff, xDesc, x, dyDesc, dy, dxDesc, dx, bnScaleBiasDiffDesc, bnScale, resultBnScaleDiff, resultBnBiasDiff, epsilon, savedMean, savedInvVariance);
+            }
+            return (int)mh$.invokeExact(handle, bn_mode, alphaDataDiff, betaDataDiff, alphaParamDiff, betaParamDiff, xDesc, x, dyDesc, dy, dxDesc, dx, bnScaleBiasDiffDesc, bnScale, resultBnScaleDiff, resultBnBiasDiff, epsilon, savedMean, savedInvVariance);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -1014,74 +2308,6 @@ public class miopen_h {
                 traceDowncall("miopenSoftmaxForward_V2", handle, alpha, xDesc, x, beta, yDesc, y, algorithm, mode);
             }
             return (int)mh$.invokeExact(handle, alpha, xDesc, x, beta, yDesc, y, algorithm, mode);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class miopenSoftmaxBackward_V2 {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            miopen_h.C_INT,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_POINTER,
-            miopen_h.C_INT,
-            miopen_h.C_INT
-        );
-
-        public static final MemorySegment ADDR = miopen_h.findOrThrow("miopenSoftmaxBackward_V2");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSoftmaxBackward_V2(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t yDesc, const void *y, const miopenTensorDescriptor_t dyDesc, const void *dy, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, miopenSoftmaxAlgorithm_t algorithm, miopenSoftmaxMode_t mode)
-     * }
-     */
-    public static FunctionDescriptor miopenSoftmaxBackward_V2$descriptor() {
-        return miopenSoftmaxBackward_V2.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSoftmaxBackward_V2(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t yDesc, const void *y, const miopenTensorDescriptor_t dyDesc, const void *dy, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, miopenSoftmaxAlgorithm_t algorithm, miopenSoftmaxMode_t mode)
-     * }
-     */
-    public static MethodHandle miopenSoftmaxBackward_V2$handle() {
-        return miopenSoftmaxBackward_V2.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSoftmaxBackward_V2(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t yDesc, const void *y, const miopenTensorDescriptor_t dyDesc, const void *dy, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, miopenSoftmaxAlgorithm_t algorithm, miopenSoftmaxMode_t mode)
-     * }
-     */
-    public static MemorySegment miopenSoftmaxBackward_V2$address() {
-        return miopenSoftmaxBackward_V2.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * miopenStatus_t miopenSoftmaxBackward_V2(miopenHandle_t handle, const void *alpha, const miopenTensorDescriptor_t yDesc, const void *y, const miopenTensorDescriptor_t dyDesc, const void *dy, const void *beta, const miopenTensorDescriptor_t dxDesc, void *dx, miopenSoftmaxAlgorithm_t algorithm, miopenSoftmaxMode_t mode)
-     * }
-     */
-    public static int miopenSoftmaxBackward_V2(MemorySegment handle, MemorySegment alpha, MemorySegment yDesc, MemorySegment y, MemorySegment dyDesc, MemorySegment dy, MemorySegment beta, MemorySegment dxDesc, MemorySegment dx, int algorithm, int mode) {
-        var mh$ = miopenSoftmaxBackward_V2.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("miopenSoftmaxBackward_V2", handle, alpha, yDesc, y, dyDesc, dy, beta, dxDesc, dx, algorithm, mode);
-            }
-            return (int)mh$.invokeExact(handle, alpha, yDesc, y, dyDesc, dy, beta, dxDesc, dx, algorithm, mode);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }

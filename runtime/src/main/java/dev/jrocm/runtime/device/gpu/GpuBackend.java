@@ -873,24 +873,91 @@ public final class GpuBackend implements Backend {
         }
     };
 
+    /** A vendor routine that overwrites {@code count} floats at the address it is given; false when it declines. */
+    private interface Overwriting {
+        boolean into(long address);
+    }
+
+    /**
+     * Runs {@code routine} into {@code out} (the first {@code count} floats), or, when accumulating,
+     * into a temporary from the pool that is then added to {@code out} (the vendor routines take
+     * beta = 0 only). False, with nothing written, when there is no vendor library or it declines.
+     */
+    private boolean viaDnn(Buffer out, long count, boolean accumulate, Overwriting routine) {
+        requireOpen();
+        if (!accumulate) {
+            return routine.into(out.memory().address());
+        }
+        Buffer temporary = allocate(count * Float.BYTES);
+        try {
+            if (!routine.into(temporary.memory().address())) {
+                return false;
+            }
+            axpy(1f, temporary, out.slice(0, count));
+            return true;
+        } finally {
+            release(temporary); // safe at once: the next user of the block is queued behind the axpy
+        }
+    }
+
+    /** One convolution pass through the vendor library with its workspace from the pool; false when it does not take it. */
+    private boolean dnnConv(GpuDnn.ConvPass pass, Conv2dShape s, Buffer a, Buffer b, Buffer out, long count,
+                            boolean accumulate) {
+        requireOpen();
+        GpuDnn dnn = driver.dnn();
+        if (dnn == null || s.n() == 0) {
+            return false;
+        }
+        long bytes = dnn.conv2dWorkspace(pass, s);
+        if (bytes < 0) {
+            return false;
+        }
+        Buffer workspace = bytes > 0 ? allocate(bytes) : null;
+        try {
+            long ws = workspace == null ? 0L : workspace.memory().address();
+            return viaDnn(out, count, accumulate,
+                    target -> dnn.conv2d(pass, s, a.memory().address(), b.memory().address(), target, ws, bytes));
+        } finally {
+            if (workspace != null) {
+                release(workspace);
+            }
+        }
+    }
+
+    /** The address of an optional operand, 0 for null. */
+    private static long addressOrZero(Buffer b) {
+        return b == null ? 0L : b.memory().address();
+    }
+
     @Override
     public synchronized void conv2dForward(Buffer x, Buffer weight, Conv2dShape shape, Buffer y) {
         Operands.conv2dForward(this, x, weight, shape, y);
-        Im2col.forward(this, lowering, x, weight, shape, y);
+        if (!dnnConv(GpuDnn.ConvPass.FORWARD, shape, x, weight, y, shape.outputSize(), false)) {
+            Im2col.forward(this, lowering, x, weight, shape, y);
+        }
     }
 
     @Override
     public synchronized void conv2dBackwardData(Buffer dy, Buffer weight, Conv2dShape shape, Buffer dx, boolean accumulate) {
         Operands.conv2dBackwardData(this, dy, weight, shape, dx);
-        Im2col.backwardData(this, lowering, dy, weight, shape, dx, accumulate);
+        if (!dnnConv(GpuDnn.ConvPass.BACKWARD_DATA, shape, dy, weight, dx, shape.inputSize(), accumulate)) {
+            Im2col.backwardData(this, lowering, dy, weight, shape, dx, accumulate);
+        }
     }
 
     @Override
     public synchronized void conv2dBackwardWeight(Buffer dy, Buffer x, Conv2dShape shape, Buffer dw, boolean accumulate) {
         Operands.conv2dBackwardWeight(this, dy, x, shape, dw);
-        Im2col.backwardWeight(this, lowering, dy, x, shape, dw, accumulate);
+        if (!dnnConv(GpuDnn.ConvPass.BACKWARD_WEIGHT, shape, dy, x, dw, shape.weightSize(), accumulate)) {
+            Im2col.backwardWeight(this, lowering, dy, x, shape, dw, accumulate);
+        }
     }
 
+    /**
+     * jrocm's kernel even with MIOpen: MIOpen's max pooling starts each window from the lowest float
+     * and keeps a strictly larger element, so a NaN never wins and an all −∞ window gives −FLT_MAX,
+     * where PyTorch's semantics (this method's contract) give NaN and −∞.
+     */
     @Override
     public synchronized void maxPool2dForward(Buffer x, Pool2dShape shape, Buffer y, Buffer indices) {
         Operands.pool2dForward(this, "maxPool2dForward", x, shape, y, indices);
@@ -909,12 +976,23 @@ public final class GpuBackend implements Backend {
     @Override
     public synchronized void avgPool2dForward(Buffer x, Pool2dShape shape, Buffer y) {
         Operands.pool2dForward(this, "avgPool2dForward", x, shape, y, null);
+        requireOpen();
+        GpuDnn dnn = driver.dnn();
+        if (dnn != null && shape.n() > 0 && dnn.avgPool2dForward(shape, x.memory().address(), y.memory().address())) {
+            return;
+        }
         elementwise("jr_avg_pool", shape.outputSize(), args.reset().ptr(x).ptr(y).longs(window(shape)));
     }
 
     @Override
     public synchronized void avgPool2dBackward(Buffer dy, Pool2dShape shape, Buffer dx, boolean accumulate) {
         Operands.pool2dBackward(this, "avgPool2dBackward", dy, null, shape, dx);
+        requireOpen();
+        GpuDnn dnn = driver.dnn();
+        if (dnn != null && shape.n() > 0 && viaDnn(dx, shape.inputSize(), accumulate,
+                target -> dnn.avgPool2dBackward(shape, dy.memory().address(), target))) {
+            return;
+        }
         elementwise("jr_avg_pool_backward", shape.inputSize(), args.reset().ptr(dy).ptr(dx).longs(window(shape))
                 .i32(accumulate ? 1 : 0));
     }
@@ -932,6 +1010,13 @@ public final class GpuBackend implements Backend {
                                                  Buffer saveMean, Buffer saveRstd) {
         Operands.batchNorm2d(this, "batchNorm2dTraining", x, weight, bias, n, c, hw, eps, runningMean, runningVar, y,
                 saveMean, saveRstd);
+        requireOpen();
+        GpuDnn dnn = driver.dnn();
+        if (dnn != null && (long) n * hw > 0 && dnn.batchNorm2dTraining(n, c, hw, eps, momentum, x.memory().address(),
+                addressOrZero(weight), addressOrZero(bias), addressOrZero(runningMean), addressOrZero(runningVar),
+                y.memory().address(), addressOrZero(saveMean), addressOrZero(saveRstd))) {
+            return;
+        }
         perChannel("jr_batch_norm_train", c, (long) n * hw, args.reset().ptr(x).ptrOrNull(weight).ptrOrNull(bias)
                 .i32(n).i32(c).i32(hw).f32(eps).f32(momentum).ptrOrNull(runningMean).ptrOrNull(runningVar).ptr(y)
                 .ptrOrNull(saveMean).ptrOrNull(saveRstd));
@@ -942,6 +1027,13 @@ public final class GpuBackend implements Backend {
                                                   Buffer runningVar, int n, int c, int hw, float eps, Buffer y) {
         Operands.batchNorm2d(this, "batchNorm2dInference", x, weight, bias, n, c, hw, eps, runningMean, runningVar, y,
                 null, null);
+        requireOpen();
+        GpuDnn dnn = driver.dnn();
+        if (dnn != null && (long) n * hw > 0 && dnn.batchNorm2dInference(n, c, hw, eps, x.memory().address(),
+                addressOrZero(weight), addressOrZero(bias), runningMean.memory().address(),
+                runningVar.memory().address(), y.memory().address())) {
+            return;
+        }
         elementwise("jr_batch_norm_infer", (long) n * c * hw, args.reset().ptr(x).ptrOrNull(weight).ptrOrNull(bias)
                 .ptr(runningMean).ptr(runningVar).i32(n).i32(c).i32(hw).f32(eps).ptr(y));
     }
@@ -958,6 +1050,13 @@ public final class GpuBackend implements Backend {
                 }
             }
             return;
+        }
+        requireOpen();
+        GpuDnn dnn = driver.dnn();
+        if (training && dnn != null && dnn.batchNorm2dBackward(n, c, hw, x.memory().address(), addressOrZero(weight),
+                mean.memory().address(), rstd.memory().address(), dy.memory().address(), addressOrZero(dx),
+                addressOrZero(dWeight), addressOrZero(dBias))) {
+            return; // evaluation mode has no MIOpen call: dx = weight·rstd·dy stays with the kernel
         }
         perChannel("jr_batch_norm_backward", c, (long) n * hw, args.reset().ptr(x).ptrOrNull(weight).ptr(mean).ptr(rstd)
                 .ptr(dy).i32(n).i32(c).i32(hw).i32(training ? 1 : 0).ptrOrNull(dx).ptrOrNull(dWeight).ptrOrNull(dBias));

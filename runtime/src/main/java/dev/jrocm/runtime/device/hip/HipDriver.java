@@ -17,7 +17,7 @@ import java.util.List;
 /**
  * {@link GpuDriver} over HIP: hipMalloc, one hipStream, hipRTC code objects loaded with
  * hipModuleLoadData and launched with hipModuleLaunchKernel, hipBLAS for GEMM, hipEvents, and
- * MIOpen's ReLU and log-softmax where libMIOpen is present ({@link MIOpenDnn}).
+ * MIOpen (ReLU, log-softmax, convolution, pooling, batch norm) where libMIOpen is present ({@link MIOpenDnn}).
  *
  * <p>Kernels are compiled for the device in-process (hipRTC picks the current device's
  * architecture). {@code JROCM_HIP_ARCH} (or {@code -Djrocm.hip.arch}) names another target; that
@@ -37,7 +37,7 @@ public final class HipDriver implements GpuDriver {
     private final MemorySegment stream;
     private final MemorySegment blas;
     private final MemorySegment scalars;   // alpha, beta for hipBLAS (host pointer mode)
-    private final MIOpenDnn dnn;           // null: no MIOpen, jrocm's kernels do ReLU and softmax
+    private final MIOpenDnn dnn;           // null: no MIOpen, jrocm's kernels do everything
     private final List<MemorySegment> modules = new ArrayList<>();
     private Thread currentOn;
     private boolean closed;
@@ -112,7 +112,7 @@ public final class HipDriver implements GpuDriver {
     public String describe() {
         return "hip:" + device + " " + name + " (kernels for " + target() + "), HIP "
                 + Hip.formatVersion(Hip.runtimeVersion()) + ", hipRTC " + HipRtc.version() + ", hipBLAS"
-                + (dnn != null ? ", " + dnn.describe() : ", no MIOpen (jrocm's kernels for ReLU and softmax)");
+                + (dnn != null ? ", " + dnn.describe() : ", no MIOpen (jrocm's kernels for ReLU, softmax, convolution, pooling and batch norm)");
     }
 
     /** MIOpen, with this driver's device made current on the calling thread; null without it. */

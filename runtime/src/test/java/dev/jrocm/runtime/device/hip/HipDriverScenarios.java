@@ -107,7 +107,7 @@ public final class HipDriverScenarios {
             contains(d, "hip:0 Fake MI210 (host memory)");
             contains(d, "HIP 6.3.42134");
             contains(d, "hipRTC 6.3");
-            contains(d, "MIOpen (ReLU, log-softmax)");
+            contains(d, "MIOpen (ReLU, log-softmax, convolution, pooling, batch norm)");
         }
     }
 
@@ -223,7 +223,7 @@ public final class HipDriverScenarios {
     static void miopenOff() {
         System.setProperty(MIOpenDnn.PROPERTY, "off");
         try (GpuBackend hip = backend()) {
-            contains(hip.describe(), "no MIOpen (jrocm's kernels for ReLU and softmax)");
+            contains(hip.describe(), "no MIOpen (jrocm's kernels for ReLU, softmax, convolution, pooling and batch norm)");
             check(hip.driver().dnn() == null, "MIOpen is in use although switched off");
         } finally {
             System.clearProperty(MIOpenDnn.PROPERTY);
