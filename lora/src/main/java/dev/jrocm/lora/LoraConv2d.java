@@ -15,7 +15,9 @@ import dev.jrocm.runtime.tensor.Tensor;
  *
  * <p>The update is computed on activations (A's r channels, then the 1×1 B), never as a kernel —
  * except by {@link #merge()}, which folds ΔW = s·B·A (viewed as (out, r)·(r, in·kh·kw)) into W
- * once. With the base frozen no base-kernel gradient is computed.
+ * once. Without dropout the base kernel and A run as one convolution ({@link ConvOps#loraConv2d}):
+ * x is unfolded once forward and its gradient folded once. With the base frozen no base-kernel
+ * gradient is computed.
  *
  * <p>PEFT 0.21 builds its {@code lora_A} without the base's dilation, so on a dilated base layer
  * its A reads other windows than the base does (its output is usually not even the base's size)
@@ -56,6 +58,10 @@ public final class LoraConv2d extends LoraLayer {
     // product, on a fraction of the elements.
     @Override
     Tensor adapted(Tensor x, float p, long seed) {
+        if (p == 0f) { // the base kernel and A as one convolution: x unfolded once, its gradient folded once
+            return ConvOps.loraConv2d(x, base.weight(), base.bias(), loraA(), loraB(), scale(), base.stride(),
+                    base.padding(), base.dilation());
+        }
         Tensor y = base.forward(x);
         Tensor h = ConvOps.conv2d(Ops.dropout(x, p, seed), loraA(), null, base.stride(), base.padding(), base.dilation());
         return Ops.add(y, ConvOps.conv2d(Ops.scale(h, scale()), loraB(), null, ONE, NONE, ONE));

@@ -106,6 +106,99 @@ public final class ConvOps {
         return y;
     }
 
+    /**
+     * A LoRA convolution as PEFT's {@code lora.Conv2d} computes it without dropout:
+     * {@code y = conv(x, W) + b + s·conv1×1(conv(x, A), B)} with A (r, c, kh, kw) taking the base's
+     * stride, padding and dilation and B (out, r, 1, 1). The base kernel and A run as one
+     * convolution of the stacked kernel [W; A] (out + r output channels), so x is unfolded once
+     * forward and its gradient folded back once; a frozen W gets no kernel gradient (only A's r
+     * rows are formed). Shapes and errors as {@link #conv2d}; bias may be null.
+     *
+     * @throws IllegalArgumentException when A is not (r, c, kh, kw) for W (out, c, kh, kw), or B not
+     *     (out, r, 1, 1)
+     */
+    public static Tensor loraConv2d(Tensor x, Tensor weight, Tensor bias, Tensor loraA, Tensor loraB, float scale,
+                                    int[] stride, int[] padding, int[] dilation) {
+        String op = "loraConv2d";
+        requireImages(op, x);
+        for (Tensor t : new Tensor[] {weight, loraA, loraB}) {
+            requireFloat(op, t == weight ? "weight" : t == loraA ? "lora_A" : "lora_B", t);
+        }
+        if (x.rank() == 3) {
+            return unbatched(x, xb -> loraConv2d(xb, weight, bias, loraA, loraB, scale, stride, padding, dilation));
+        }
+        if (weight.rank() != 4 || loraA.rank() != 4 || loraB.rank() != 4) {
+            throw new IllegalArgumentException(op + ": weight, lora_A and lora_B must be 4-d, not " + weight.shapeString()
+                    + ", " + loraA.shapeString() + " and " + loraB.shapeString());
+        }
+        int out = weight.dim(0), r = loraA.dim(0);
+        if (loraA.dim(1) != weight.dim(1) || loraA.dim(2) != weight.dim(2) || loraA.dim(3) != weight.dim(3)
+                || loraB.dim(0) != out || loraB.dim(1) != r || loraB.dim(2) != 1 || loraB.dim(3) != 1) {
+            throw new IllegalArgumentException(op + ": weight is " + weight.shapeString() + ", lora_A " + loraA.shapeString()
+                    + " and lora_B " + loraB.shapeString() + " (they need to be (out, c, kh, kw), (r, c, kh, kw) and (out, r, 1, 1))");
+        }
+        Tensor stacked = stackedConv(x, weight, loraA, stride, padding, dilation);
+        Tensor y = Ops.narrow(stacked, 1, 0, out);
+        if (bias != null) {
+            requireFloat(op, "bias", bias);
+            if (bias.rank() != 1 || bias.dim(0) != out) {
+                throw new IllegalArgumentException(op + ": bias is " + bias.shapeString() + " but weight has " + out
+                        + " output channels (bias needs " + out + " elements)");
+            }
+            y = Ops.add(y, bias.view(1, out, 1, 1));
+        }
+        Tensor u = Ops.scale(Ops.narrow(stacked, 1, out, r), scale);
+        return Ops.add(y, conv2d(u, loraB, null, 1, 0, 1));
+    }
+
+    /** conv(x, [W; A]) as one convolution: (n, out + r, outH, outW). Its rule forms dx once and only A's (and a trainable W's) kernel gradient. */
+    private static Tensor stackedConv(Tensor x, Tensor weight, Tensor loraA, int[] stride, int[] padding, int[] dilation) {
+        String op = "loraConv2d";
+        if (x.dim(1) != weight.dim(1)) {
+            throw new IllegalArgumentException(op + ": x has " + x.dim(1) + " channels but weight expects " + weight.dim(1)
+                    + " (x is " + x.shapeString() + ", weight " + weight.shapeString() + ")");
+        }
+        int out = weight.dim(0), r = loraA.dim(0), k = out + r;
+        int[] st = pair(op, "stride", stride), pad = pair(op, "padding", padding), dil = pair(op, "dilation", dilation);
+        Conv2dShape s = shape(op, () -> new Conv2dShape(x.dim(0), x.dim(1), x.dim(2), x.dim(3), k, weight.dim(2),
+                weight.dim(3), st[0], st[1], pad[0], pad[1], dil[0], dil[1]));
+        Backend be = x.backend();
+        Tensor kernel = Tensor.empty(be, k, weight.dim(1), weight.dim(2), weight.dim(3)); // [W; A], saved for backward
+        be.copy(weight.buffer(), kernel.buffer().slice(0, weight.size()));
+        be.copy(loraA.buffer(), kernel.buffer().slice(weight.size(), loraA.size()));
+        int[] yShape = {s.n(), k, s.outH(), s.outW()};
+        Tensor y = Tensor.empty(be, yShape);
+        be.conv2dForward(x.buffer(), kernel.buffer(), s, y.buffer());
+        if (Autograd.records(x, weight, loraA)) {
+            Autograd.record(y, new Node(op, List.of(x, weight, loraA), dy -> {
+                if (x.requiresGrad()) { // one fold of [dy_W; dy_A] through [W; A]
+                    Grads.Target dx = Grads.target(x);
+                    be.conv2dBackwardData(dy.buffer(), kernel.buffer(), s, dx.grad().buffer(), !dx.fresh());
+                }
+                if (loraA.requiresGrad()) {
+                    kernelGradient(be, dy, x, s, out, r, Grads.target(loraA));
+                }
+                if (weight.requiresGrad()) {
+                    kernelGradient(be, dy, x, s, 0, out, Grads.target(weight));
+                }
+            }));
+        }
+        return y;
+    }
+
+    /** The kernel gradient of output channels [from, from + count) of a stacked convolution. */
+    private static void kernelGradient(Backend be, Tensor dy, Tensor x, Conv2dShape s, int from, int count, Grads.Target dw) {
+        int hw = s.outH() * s.outW();
+        int[] part = {s.n(), count, hw};
+        try (Tensor rows = Tensor.empty(be, s.n(), count, s.outH(), s.outW())) { // dy's channels, contiguous
+            be.copyStrided(dy.buffer().slice((long) from * hw, dy.size() - (long) from * hw),
+                    new long[] {(long) s.k() * hw, hw, 1}, rows.buffer(), Strides.dense(part), part, false);
+            Conv2dShape sub = new Conv2dShape(s.n(), s.c(), s.h(), s.w(), count, s.kh(), s.kw(), s.strideH(), s.strideW(),
+                    s.padH(), s.padW(), s.dilH(), s.dilW());
+            be.conv2dBackwardWeight(rows.buffer(), x.buffer(), sub, dw.grad().buffer(), !dw.fresh());
+        }
+    }
+
     // ---- pooling ------------------------------------------------------------------------------
 
     /** {@link #maxPool2d(Tensor, int[], int[], int[])} with stride = kernel (PyTorch's default) and no padding. */
