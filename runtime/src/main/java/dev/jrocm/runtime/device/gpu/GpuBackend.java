@@ -50,6 +50,7 @@ public final class GpuBackend implements Backend {
     private static final int MAX_GRID = 65_535;
     private static final int CE_THREADS = 128;   // JR_CE_THREADS in kernels.cu
     private static final int REDUCE_THREADS = 256; // JR_REDUCE_THREADS
+    private static final int ROW_THREADS = 128;    // JR_ROW_THREADS
     private static final long NO_ERROR = -1L;    // all ones: no error recorded
     /** sumTo runs a thread per output (jr_sum_to) from this many outputs on, or when each sums at most SUM_THREADS_MAX_COUNT. */
     private static final long SUM_THREADS_MIN_OUTPUTS = 16_384;
@@ -487,9 +488,25 @@ public final class GpuBackend implements Backend {
 
     // ---- along one dimension: a thread per row (o, i) of (outer, n, inner) --------------------
 
+    /**
+     * Whether a row of {@code n} contiguous elements goes to one block of {@value #ROW_THREADS}
+     * threads (reading it together, coalesced) rather than to one thread: from a quarter block's
+     * worth of elements on, as attention's scores and a transformer's features are.
+     */
+    private static boolean blockPerRow(int n, int inner) {
+        return inner == 1 && n >= ROW_THREADS / 4;
+    }
+
     @Override
     public synchronized void softmax(Buffer x, int outer, int n, int inner, Buffer y, boolean log) {
         Operands.softmax(this, x, outer, n, inner, y);
+        if (blockPerRow(n, inner)) {
+            if (outer > 0) {
+                launch("jr_softmax_rows", Math.min(outer, MAX_GRID), 1, ROW_THREADS, 1,
+                        args.reset().ptr(x).ptr(y).i32(outer).i32(n).i32(log ? 1 : 0));
+            }
+            return;
+        }
         elementwise("jr_softmax", (long) outer * inner,
                 args.reset().ptr(x).ptr(y).i32(outer).i32(n).i32(inner).i32(log ? 1 : 0));
     }
@@ -498,6 +515,13 @@ public final class GpuBackend implements Backend {
     public synchronized void softmaxBackward(Buffer y, Buffer dy, int outer, int n, int inner, Buffer dx, boolean log,
                                              boolean accumulate) {
         Operands.softmaxBackward(this, y, dy, outer, n, inner, dx);
+        if (blockPerRow(n, inner)) {
+            if (outer > 0) {
+                launch("jr_softmax_backward_rows", Math.min(outer, MAX_GRID), 1, ROW_THREADS, 1, args.reset().ptr(y)
+                        .ptr(dy).ptr(dx).i32(outer).i32(n).i32(log ? 1 : 0).i32(accumulate ? 1 : 0));
+            }
+            return;
+        }
         elementwise("jr_softmax_backward", (long) outer * inner, args.reset().ptr(y).ptr(dy).ptr(dx)
                 .i32(outer).i32(n).i32(inner).i32(log ? 1 : 0).i32(accumulate ? 1 : 0));
     }
@@ -624,9 +648,15 @@ public final class GpuBackend implements Backend {
     public synchronized void layerNorm(Buffer x, Buffer weight, Buffer bias, int rows, int cols, float eps, Buffer y,
                                        Buffer mean, Buffer rstd) {
         Operands.layerNorm(this, x, weight, bias, rows, cols, eps, y, mean, rstd);
-        // One thread per row: rows are many (batch × tokens) and short (features) in the models served.
-        elementwise("jr_layer_norm", rows, args.reset().ptr(x).ptrOrNull(weight).ptrOrNull(bias).i32(rows).i32(cols)
-                .f32(eps).ptr(y).ptrOrNull(mean).ptrOrNull(rstd));
+        args.reset().ptr(x).ptrOrNull(weight).ptrOrNull(bias).i32(rows).i32(cols).f32(eps).ptr(y).ptrOrNull(mean)
+                .ptrOrNull(rstd);
+        if (blockPerRow(cols, 1)) { // a block reads each row together
+            if (rows > 0) {
+                launch("jr_layer_norm_rows", Math.min(rows, MAX_GRID), 1, ROW_THREADS, 1, args);
+            }
+        } else {
+            elementwise("jr_layer_norm", rows, args);
+        }
     }
 
     @Override
@@ -634,8 +664,12 @@ public final class GpuBackend implements Backend {
                                                int cols, Buffer dx, Buffer dWeight, Buffer dBias) {
         Operands.layerNormBackward(this, x, weight, mean, rstd, dy, rows, cols, dx, dWeight, dBias);
         if (dx != null) {
-            elementwise("jr_layer_norm_dx", rows, args.reset().ptr(x).ptrOrNull(weight).ptr(mean).ptr(rstd).ptr(dy)
-                    .i32(rows).i32(cols).ptr(dx));
+            args.reset().ptr(x).ptrOrNull(weight).ptr(mean).ptr(rstd).ptr(dy).i32(rows).i32(cols).ptr(dx);
+            if (!blockPerRow(cols, 1)) {
+                elementwise("jr_layer_norm_dx", rows, args);
+            } else if (rows > 0) {
+                launch("jr_layer_norm_dx_rows", Math.min(rows, MAX_GRID), 1, ROW_THREADS, 1, args);
+            }
         }
         if (dWeight != null || dBias != null) {
             elementwise("jr_layer_norm_dparams", cols, args.reset().ptr(x).ptr(mean).ptr(rstd).ptr(dy).i32(rows).i32(cols)

@@ -282,6 +282,90 @@ extern "C" __global__ void jr_softmax(const float* x, float* y, int outer, int n
     }
 }
 
+// ---- the same along contiguous rows (inner = 1), one block of JR_ROW_THREADS per row ---------------
+// The threads of a block read a row's consecutive elements together (coalesced), where the kernels
+// above give each thread a row of its own. Partial sums in double in a fixed order, then a tree.
+
+#define JR_ROW_THREADS 128
+
+// The block's total of v (every thread gets it); partial is the block's shared array of JR_ROW_THREADS.
+__device__ double jr_block_sum(double v, double* partial) {
+    int t = threadIdx.x;
+    partial[t] = v;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (t < s) {
+            partial[t] += partial[t + s];
+        }
+        __syncthreads();
+    }
+    double total = partial[0];
+    __syncthreads();
+    return total;
+}
+
+// The block's largest v, a NaN if any thread holds one (every thread gets it).
+__device__ float jr_block_max(float v, float* partial) {
+    int t = threadIdx.x;
+    partial[t] = v;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (t < s) {
+            float m = partial[t], o = partial[t + s];
+            partial[t] = m != m ? m : (o != o || o > m) ? o : m;
+        }
+        __syncthreads();
+    }
+    float max = partial[0];
+    __syncthreads();
+    return max;
+}
+
+extern "C" __global__ void jr_softmax_rows(const float* x, float* y, int rows, int n, int takeLog) {
+    __shared__ double sums[JR_ROW_THREADS];
+    __shared__ float maxima[JR_ROW_THREADS];
+    int t = threadIdx.x;
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        const float* xr = x + r * n;
+        float m = __int_as_float(0xff800000); // -infinity
+        for (int k = t; k < n; k += blockDim.x) {
+            float v = xr[k];
+            m = m != m ? m : (v != v || v > m) ? v : m;
+        }
+        float max = jr_block_max(m, maxima);
+        double part = 0.0;
+        for (int k = t; k < n; k += blockDim.x) {
+            part += exp((double) (xr[k] - max));
+        }
+        double sum = jr_block_sum(part, sums);
+        float logSum = (float) log(sum);
+        float total = (float) sum;
+        for (int k = t; k < n; k += blockDim.x) {
+            float shifted = xr[k] - max;
+            y[r * n + k] = takeLog ? shifted - logSum : (float) exp((double) shifted) / total;
+        }
+    }
+}
+
+extern "C" __global__ void jr_softmax_backward_rows(const float* y, const float* dy, float* dx, int rows, int n,
+                                                    int takeLog, int accumulate) {
+    __shared__ double sums[JR_ROW_THREADS];
+    int t = threadIdx.x;
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        i64 base = r * n;
+        double part = 0.0;
+        for (int k = t; k < n; k += blockDim.x) {
+            part += takeLog ? (double) dy[base + k] : (double) dy[base + k] * y[base + k];
+        }
+        float dot = (float) jr_block_sum(part, sums);
+        for (int k = t; k < n; k += blockDim.x) {
+            i64 at = base + k;
+            float d = takeLog ? dy[at] - (float) exp((double) y[at]) * dot : y[at] * (dy[at] - dot);
+            dx[at] = accumulate ? dx[at] + d : d;
+        }
+    }
+}
+
 // dx = y * (dy - sum(dy * y)), or (log) dy - exp(y) * sum(dy); added to dx when accumulate.
 extern "C" __global__ void jr_softmax_backward(const float* y, const float* dy, float* dx, int outer, int n, int inner,
                                                int takeLog, int accumulate) {
@@ -618,7 +702,7 @@ extern "C" __global__ void jr_copy_strided(const float* src, float* dst, int ran
     }
 }
 
-// ---- layer normalisation: one thread per row (forward, dx) or per column (dweight, dbias) -------
+// ---- layer normalisation: a block or a thread per row (forward, dx), a thread per column (dweight, dbias)
 
 extern "C" __global__ void jr_layer_norm(const float* x, const float* w, const float* b, int rows, int cols,
                                          float eps, float* y, float* mean, float* rstd) {
@@ -666,6 +750,66 @@ extern "C" __global__ void jr_layer_norm_dx(const float* x, const float* w, cons
         }
         float meanG = (float) (sumG / cols), meanGx = (float) (sumGx / cols);
         for (int c = 0; c < cols; c++) {
+            float g = dyr[c] * (w ? w[c] : 1.0f);
+            float xhat = (xr[c] - m) * s;
+            dx[r * cols + c] = s * (g - meanG - xhat * meanGx);
+        }
+    }
+}
+
+// One block of JR_ROW_THREADS per row: the forward and dx of the kernels above, with the row's sums
+// formed by the block (coalesced reads), in double.
+extern "C" __global__ void jr_layer_norm_rows(const float* x, const float* w, const float* b, int rows, int cols,
+                                              float eps, float* y, float* mean, float* rstd) {
+    __shared__ double sums[JR_ROW_THREADS];
+    int t = threadIdx.x;
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        const float* xr = x + r * cols;
+        double part = 0.0;
+        for (int c = t; c < cols; c += blockDim.x) {
+            part += xr[c];
+        }
+        float mu = (float) (jr_block_sum(part, sums) / cols);
+        part = 0.0;
+        for (int c = t; c < cols; c += blockDim.x) {
+            double d = xr[c] - mu;
+            part += d * d;
+        }
+        float rs = (float) (1.0 / sqrt(jr_block_sum(part, sums) / cols + eps));
+        for (int c = t; c < cols; c += blockDim.x) {
+            float v = (xr[c] - mu) * rs;
+            if (w) {
+                v *= w[c];
+            }
+            if (b) {
+                v += b[c];
+            }
+            y[r * cols + c] = v;
+        }
+        if (mean && t == 0) {
+            mean[r] = mu;
+            rstd[r] = rs;
+        }
+    }
+}
+
+extern "C" __global__ void jr_layer_norm_dx_rows(const float* x, const float* w, const float* mean, const float* rstd,
+                                                 const float* dy, int rows, int cols, float* dx) {
+    __shared__ double sums[JR_ROW_THREADS];
+    int t = threadIdx.x;
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        const float* xr = x + r * cols;
+        const float* dyr = dy + r * cols;
+        float m = mean[r], s = rstd[r];
+        double partG = 0.0, partGx = 0.0;
+        for (int c = t; c < cols; c += blockDim.x) {
+            float g = dyr[c] * (w ? w[c] : 1.0f);
+            partG += g;
+            partGx += g * ((xr[c] - m) * s);
+        }
+        float meanG = (float) (jr_block_sum(partG, sums) / cols);
+        float meanGx = (float) (jr_block_sum(partGx, sums) / cols);
+        for (int c = t; c < cols; c += blockDim.x) {
             float g = dyr[c] * (w ? w[c] : 1.0f);
             float xhat = (xr[c] - m) * s;
             dx[r * cols + c] = s * (g - meanG - xhat * meanGx);

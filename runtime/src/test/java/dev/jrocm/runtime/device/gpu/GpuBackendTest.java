@@ -302,11 +302,15 @@ class GpuBackendTest {
         gpu.unaryBackward(Backend.UnaryOp.GELU, x, y, x, y, true);
         gpu.layerNorm(x, null, null, 8, 8, 1e-5f, y, idx, idx);
         gpu.layerNormBackward(x, null, idx, idx, x, 8, 8, y, idx, idx);
+        gpu.layerNorm(x, null, null, 2, 32, 1e-5f, y, idx, idx);            // rows of ≥ 32: a block per row
+        gpu.layerNormBackward(x, null, idx, idx, x, 2, 32, y, null, null);
         gpu.binary(Backend.BinaryOp.MUL, x, new long[] {8, 1}, y, new long[] {0, 1}, x, new int[] {8, 8});
         gpu.sumTo(1f, x, new int[] {8, 8}, 0f, y, new int[] {1, 8});  // few elements per output: a thread each
         gpu.sumTo(1f, x, new int[] {1, 64}, 0f, y, new int[] {1, 1}); // one output of many: a block
         gpu.softmax(x, 2, 4, 8, y, false);
         gpu.softmaxBackward(x, y, 2, 4, 8, x, true, true);
+        gpu.softmax(x, 2, 32, 1, y, true);                                  // contiguous rows of ≥ 32: a block per row
+        gpu.softmaxBackward(x, y, 2, 32, 1, x, false, false);
         gpu.maxAlong(x, 2, 4, 4, y, idx);
         gpu.scatterAlong(x, idx, 2, 4, 4, y, false);
         Conv2dShape conv = new Conv2dShape(2, 1, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1); // groups of 2: im2col, GEMM, swap
