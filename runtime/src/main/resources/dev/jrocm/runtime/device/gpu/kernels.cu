@@ -127,6 +127,7 @@ extern "C" __global__ void jr_axpy(float alpha, const float* x, float* y, i64 n)
 // one block sums the partials the same way and rounds once to float.
 #define JR_SUMSQ_THREADS 256
 
+// The block's total of value, for every thread; shared may be used again as soon as it returns.
 __device__ double jr_block_sum(double* shared, double value) {
     int t = threadIdx.x;
     shared[t] = value;
@@ -137,7 +138,9 @@ __device__ double jr_block_sum(double* shared, double value) {
         }
         __syncthreads();
     }
-    return shared[0];
+    double total = shared[0];
+    __syncthreads();
+    return total;
 }
 
 extern "C" __global__ void jr_sum_of_squares_blocks(const float* x, i64 n, double* partial) {
@@ -288,23 +291,7 @@ extern "C" __global__ void jr_softmax(const float* x, float* y, int outer, int n
 
 #define JR_ROW_THREADS 128
 
-// The block's total of v (every thread gets it); partial is the block's shared array of JR_ROW_THREADS.
-__device__ double jr_block_sum(double v, double* partial) {
-    int t = threadIdx.x;
-    partial[t] = v;
-    __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-        if (t < s) {
-            partial[t] += partial[t + s];
-        }
-        __syncthreads();
-    }
-    double total = partial[0];
-    __syncthreads();
-    return total;
-}
-
-// The block's largest v, a NaN if any thread holds one (every thread gets it).
+// The block's largest v, a NaN if any thread holds one (every thread gets it). jr_block_sum is above.
 __device__ float jr_block_max(float v, float* partial) {
     int t = threadIdx.x;
     partial[t] = v;
@@ -337,7 +324,7 @@ extern "C" __global__ void jr_softmax_rows(const float* x, float* y, int rows, i
         for (int k = t; k < n; k += blockDim.x) {
             part += exp((double) (xr[k] - max));
         }
-        double sum = jr_block_sum(part, sums);
+        double sum = jr_block_sum(sums, part);
         float logSum = (float) log(sum);
         float total = (float) sum;
         for (int k = t; k < n; k += blockDim.x) {
@@ -357,7 +344,7 @@ extern "C" __global__ void jr_softmax_backward_rows(const float* y, const float*
         for (int k = t; k < n; k += blockDim.x) {
             part += takeLog ? (double) dy[base + k] : (double) dy[base + k] * y[base + k];
         }
-        float dot = (float) jr_block_sum(part, sums);
+        float dot = (float) jr_block_sum(sums, part);
         for (int k = t; k < n; k += blockDim.x) {
             i64 at = base + k;
             float d = takeLog ? dy[at] - (float) exp((double) y[at]) * dot : y[at] * (dy[at] - dot);
@@ -769,13 +756,13 @@ extern "C" __global__ void jr_layer_norm_rows(const float* x, const float* w, co
         for (int c = t; c < cols; c += blockDim.x) {
             part += xr[c];
         }
-        float mu = (float) (jr_block_sum(part, sums) / cols);
+        float mu = (float) (jr_block_sum(sums, part) / cols);
         part = 0.0;
         for (int c = t; c < cols; c += blockDim.x) {
             double d = xr[c] - mu;
             part += d * d;
         }
-        float rs = (float) (1.0 / sqrt(jr_block_sum(part, sums) / cols + eps));
+        float rs = (float) (1.0 / sqrt(jr_block_sum(sums, part) / cols + eps));
         for (int c = t; c < cols; c += blockDim.x) {
             float v = (xr[c] - mu) * rs;
             if (w) {
@@ -807,8 +794,8 @@ extern "C" __global__ void jr_layer_norm_dx_rows(const float* x, const float* w,
             partG += g;
             partGx += g * ((xr[c] - m) * s);
         }
-        float meanG = (float) (jr_block_sum(partG, sums) / cols);
-        float meanGx = (float) (jr_block_sum(partGx, sums) / cols);
+        float meanG = (float) (jr_block_sum(sums, partG) / cols);
+        float meanGx = (float) (jr_block_sum(sums, partGx) / cols);
         for (int c = t; c < cols; c += blockDim.x) {
             float g = dyr[c] * (w ? w[c] : 1.0f);
             float xhat = (xr[c] - m) * s;
@@ -1050,13 +1037,6 @@ __device__ i64 jr_bn_at(i64 e, i64 ch, int c, int hw) {
     return (e / hw * c + ch) * hw + e % hw;
 }
 
-// jr_block_sum, then a barrier so that the shared array may be used again.
-__device__ double jr_block_sum_once(double* shared, double value) {
-    double sum = jr_block_sum(shared, value);
-    __syncthreads();
-    return sum;
-}
-
 extern "C" __global__ void jr_batch_norm_train(const float* x, const float* weight, const float* bias, int n, int c,
                                                int hw, float eps, float momentum, float* runningMean,
                                                float* runningVar, float* y, float* saveMean, float* saveRstd) {
@@ -1067,13 +1047,13 @@ extern "C" __global__ void jr_batch_norm_train(const float* x, const float* weig
         for (i64 e = threadIdx.x; e < count; e += blockDim.x) {
             acc += x[jr_bn_at(e, ch, c, hw)];
         }
-        float mu = (float) (jr_block_sum_once(shared, acc) / (double) count);
+        float mu = (float) (jr_block_sum(shared, acc) / (double) count);
         acc = 0.0;
         for (i64 e = threadIdx.x; e < count; e += blockDim.x) {
             double d = x[jr_bn_at(e, ch, c, hw)] - mu;
             acc += d * d;
         }
-        double sq = jr_block_sum_once(shared, acc);
+        double sq = jr_block_sum(shared, acc);
         float rs = (float) (1.0 / sqrt(sq / (double) count + eps));
         float wc = weight ? weight[ch] : 1.0f, bc = bias ? bias[ch] : 0.0f;
         for (i64 e = threadIdx.x; e < count; e += blockDim.x) {
@@ -1117,8 +1097,8 @@ extern "C" __global__ void jr_batch_norm_backward(const float* x, const float* w
             accDy += d;
             accDyXhat += d * (double) ((x[at] - mu) * rs);
         }
-        double sumDy = jr_block_sum_once(shared, accDy);
-        double sumDyXhat = jr_block_sum_once(shared, accDyXhat);
+        double sumDy = jr_block_sum(shared, accDy);
+        double sumDyXhat = jr_block_sum(shared, accDyXhat);
         if (threadIdx.x == 0) {
             if (dweight) {
                 dweight[ch] = (float) sumDyXhat;
