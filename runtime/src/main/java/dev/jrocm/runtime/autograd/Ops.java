@@ -12,11 +12,17 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The differentiable ops of an MLP, each with its forward computation and — in the same place —
- * its gradient rule. Rules accumulate into their inputs' gradients (GEMMs with beta = 1 when a
- * gradient already exists, so shared inputs sum their contributions). Inputs that do not require
- * grad get no gradient computed at all: a frozen weight costs no weight-gradient GEMM, and the
- * first layer, whose input is data, computes no input gradient.
+ * The differentiable tensor ops (PyTorch's names and semantics), each with its forward
+ * computation and — in the same place — its gradient rule; the convolutional ones are in
+ * {@link ConvOps}. Rules add into their inputs' gradients through {@code Grads}, the one place
+ * that creates a gradient, accumulates a second contribution, undoes broadcasting (a
+ * contribution of the broadcast shape is summed to the input's) and chooses a weight gradient's
+ * form ({@link Gradient}). A rule hands its contribution to the target directly — a GEMM with
+ * beta = 1, a backward kernel with {@code accumulate} — instead of returning it for the engine to
+ * add, so an input used twice (a residual stream, a shared weight) costs no temporary and no
+ * extra pass. Inputs that do not require grad get no gradient computed at all: a frozen weight
+ * costs no weight-gradient GEMM, and the first layer, whose input is data, computes no input
+ * gradient.
  */
 public final class Ops {
     private Ops() {}
