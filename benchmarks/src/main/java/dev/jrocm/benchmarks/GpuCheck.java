@@ -16,6 +16,7 @@ import dev.jrocm.runtime.device.Devices;
 import dev.jrocm.runtime.device.cpu.CpuBackend;
 import dev.jrocm.runtime.device.gpu.GpuBackend;
 import dev.jrocm.runtime.nn.CrossEntropyLoss;
+import dev.jrocm.runtime.nn.Module;
 import dev.jrocm.runtime.nn.Linear;
 import dev.jrocm.runtime.nn.ReLU;
 import dev.jrocm.runtime.nn.Sequential;
@@ -177,6 +178,13 @@ public final class GpuCheck {
                 lines.add("|---|---|---|---|---|---|---|---|");
                 trajectory("full", false, steps, data);
                 trajectory("LoRA r=1", true, steps, data);
+                int layerSteps = quick ? 10 : 100;
+                compareTrajectories("CNN (conv 32, conv 64, Linear 128; batch 16)",
+                        layerSteps, be -> trainLayers(be, false, false, layerSteps));
+                compareTrajectories("CNN, rank-4 LoRA on both convs and both Linears",
+                        layerSteps, be -> trainLayers(be, false, true, layerSteps));
+                compareTrajectories("GPT-2 block (B 2, T 32, C 64, 4 heads; MSE, AdamW)",
+                        layerSteps, be -> trainLayers(be, true, false, layerSteps));
             });
         }
         if (only.contains("3")) {
@@ -735,8 +743,64 @@ public final class GpuCheck {
     }
 
     private void trajectory(String name, boolean lora, int steps, Data data) {
-        float[] g = train(gpu, lora, steps, 8, data, null);
-        float[] c = train(cpu, lora, steps, 8, data, null);
+        compareTrajectories(name, steps, be -> train(be, lora, steps, 8, data, null));
+    }
+
+    /**
+     * The layers of issues #14 and #15 trained on random data, the same batches on every backend:
+     * the CNN recipe's model on 1×28×28 images (batch 16, Adam 1e-3; with {@code lora}, rank-4
+     * LoRA α 4 on both convolutions and both Linear layers, base frozen), or a GPT-2 block fitting
+     * a random target with MSE (AdamW 1e-3, weight decay 0.01).
+     */
+    static float[] trainLayers(Backend be, boolean gpt, boolean lora, int steps) {
+        float[] losses = new float[steps];
+        Random r = new Random(gpt ? 1234 : 4321);
+        try (Module model = gpt ? new dev.jrocm.runtime.nn.GptBlock(be, 64, 4, 11) : new Sequential(
+                "conv1", new dev.jrocm.runtime.nn.Conv2d(be, 1, 32, 3, 1, 1, 1, true, 21), "relu1", new ReLU(),
+                "pool1", new dev.jrocm.runtime.nn.MaxPool2d(2), "conv2", new dev.jrocm.runtime.nn.Conv2d(be, 32, 64, 3, 1, 1, 1, true, 22),
+                "relu2", new ReLU(), "pool2", new dev.jrocm.runtime.nn.MaxPool2d(2), "flatten", new dev.jrocm.runtime.nn.Flatten(),
+                "fc1", new Linear(be, 64 * 7 * 7, 128, 23), "relu3", new ReLU(), "fc2", new Linear(be, 128, 10, 24))) {
+            List<Tensor> trainable = model.trainableParameters();
+            if (lora) {
+                LoraModel adapted = Lora.apply(model, LoraConfig.of(4, 4, "conv1", "conv2", "fc1", "fc2"), 25L);
+                adapted.freezeBase();
+                trainable = adapted.adapterParameters();
+            }
+            try (Adam adam = gpt ? Adam.adamW(trainable, 1e-3f, 0.01f) : new Adam(trainable, 1e-3f)) {
+                CrossEntropyLoss ce = new CrossEntropyLoss();
+                for (int step = 0; step < steps; step++) {
+                    try (Scope s = Scope.open()) {
+                        adam.zeroGrad();
+                        Tensor loss;
+                        if (gpt) {
+                            Tensor x = Tensor.of(be, gaussianFrom(r, 2 * 32 * 64), 2, 32, 64);
+                            loss = Ops.mseLoss(model.forward(x), Tensor.of(be, gaussianFrom(r, 2 * 32 * 64), 2, 32, 64));
+                        } else {
+                            Tensor x = Tensor.of(be, gaussianFrom(r, 16 * 28 * 28), 16, 1, 28, 28);
+                            loss = ce.forward(model.forward(x), Tensor.ofInts(be, r.ints(16, 0, 10).toArray(), 16));
+                        }
+                        loss.backward();
+                        adam.step();
+                        losses[step] = loss.item();
+                    }
+                }
+            }
+        }
+        return losses;
+    }
+
+    private static float[] gaussianFrom(Random r, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        return x;
+    }
+
+    /** One trajectory on the GPU beside the CPU's: the first steps close, the late means close. */
+    private void compareTrajectories(String name, int steps, Function<Backend, float[]> run) {
+        float[] g = run.apply(gpu);
+        float[] c = run.apply(cpu);
         double early = 0, worst = 0;
         for (int i = 0; i < steps; i++) {
             double d = Math.abs(g[i] - c[i]) / Math.max(1e-3, Math.abs(c[i]));
