@@ -9,6 +9,8 @@ import dev.jrocm.runtime.optim.Optimizer;
 import dev.jrocm.runtime.tensor.Scope;
 import dev.jrocm.runtime.tensor.Tensor;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
@@ -23,11 +25,15 @@ import java.util.Map;
  * behind a proxy that times every call it forwards (the GEMM through OpenBLAS runs in native
  * threads a JFR sample never sees, so this is the breakdown that includes it). The calls are
  * synchronous on the CPU, so the sum of the labels plus "the rest" (Java code above the backend)
- * is the step. A proxy call costs about a microsecond: time whole steps with JMH, not with this.
+ * is the step. The second column is the CPU time of the calling thread alone (it runs one of the
+ * two chunks of a parallel loop): less disturbed than wall time when other processes share the
+ * cores. A proxy call costs about a microsecond: time whole steps with JMH, not with this.
  *
  * <pre>java -cp benchmarks.jar dev.jrocm.benchmarks.StepBreakdown gpt|cnn [steps 30] [warm-up steps 60]</pre>
  */
 public final class StepBreakdown {
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
     private StepBreakdown() {}
 
     /** A training step of a model built on the given backend. */
@@ -65,17 +71,18 @@ public final class StepBreakdown {
 
     private static InvocationHandler timing(CpuBackend cpu, Map<String, long[]> times, boolean[] on) {
         return (proxy, method, a) -> {
-            long t0 = System.nanoTime();
+            long t0 = System.nanoTime(), c0 = THREADS.getCurrentThreadCpuTime();
             try {
                 return method.invoke(cpu, a);
             } catch (InvocationTargetException e) {
                 throw e.getCause();
             } finally {
                 if (on[0]) {
-                    long dt = System.nanoTime() - t0;
-                    long[] s = times.computeIfAbsent(label(method.getName(), a), k -> new long[2]);
+                    long dt = System.nanoTime() - t0, dc = THREADS.getCurrentThreadCpuTime() - c0;
+                    long[] s = times.computeIfAbsent(label(method.getName(), a), k -> new long[3]);
                     s[0]++;
                     s[1] += dt;
+                    s[2] += dc;
                 }
             }
         };
@@ -97,11 +104,11 @@ public final class StepBreakdown {
         List<Map.Entry<String, long[]>> rows = new ArrayList<>(times.entrySet());
         rows.sort((x, y) -> Long.compare(y.getValue()[1], x.getValue()[1]));
         long inBackend = 0;
-        System.out.printf(Locale.ROOT, "%-40s %8s %10s%n", "backend call", "calls", "ms/step");
+        System.out.printf(Locale.ROOT, "%-40s %8s %10s %12s%n", "backend call", "calls", "ms/step", "caller CPU ms");
         for (Map.Entry<String, long[]> r : rows) {
             inBackend += r.getValue()[1];
-            System.out.printf(Locale.ROOT, "%-40s %8d %10.3f%n", r.getKey(), r.getValue()[0] / steps,
-                    r.getValue()[1] / 1e6 / steps);
+            System.out.printf(Locale.ROOT, "%-40s %8d %10.3f %12.3f%n", r.getKey(), r.getValue()[0] / steps,
+                    r.getValue()[1] / 1e6 / steps, r.getValue()[2] / 1e6 / steps);
         }
         System.out.printf(Locale.ROOT, "%-40s %8s %10.3f%n", "the rest (Java above the backend)", "",
                 (total - inBackend) / 1e6 / steps);

@@ -339,14 +339,21 @@ public final class CpuBackend implements Backend {
         });
     }
 
+    /** In heap chunks of {@link #CHUNK}, through {@link UnaryMath#values} (GELU vectorised where it can be). */
     @Override
     public void unary(UnaryOp op, Buffer x, Buffer y) {
         long n = Operands.whole(this, "unary " + op, "x", x);
         Operands.require(this, "unary " + op, "y", y, n);
         MemorySegment xm = x.memory(), ym = y.memory();
         Parallel.forRange(n, GRAIN / 16, (from, to) -> {
-            for (long i = from; i < to; i++) {
-                ym.setAtIndex(F, i, (float) UnaryMath.value(op, xm.getAtIndex(F, i)));
+            int width = (int) Math.min(CHUNK, to - from);
+            float[] xs = new float[width], ys = new float[width];
+            double[] wide = new double[width];
+            for (long start = from; start < to; start += CHUNK) {
+                int len = (int) Math.min(CHUNK, to - start);
+                load(xm, start, len, xs);
+                UnaryMath.values(op, xs, ys, len, wide);
+                store(ys, len, ym, start);
             }
         });
     }
@@ -360,9 +367,22 @@ public final class CpuBackend implements Backend {
         Operands.require(this, name, "dx", dx, n);
         MemorySegment xm = x.memory(), ym = y.memory(), dym = dy.memory(), dxm = dx.memory();
         Parallel.forRange(n, GRAIN / 16, (from, to) -> {
-            for (long i = from; i < to; i++) {
-                float g = (float) (dym.getAtIndex(F, i) * UnaryMath.derivative(op, xm.getAtIndex(F, i), ym.getAtIndex(F, i)));
-                dxm.setAtIndex(F, i, accumulate ? dxm.getAtIndex(F, i) + g : g);
+            int width = (int) Math.min(CHUNK, to - from);
+            float[] xs = new float[width], ys = new float[width], gs = new float[width], ds = new float[width];
+            double[] wide = new double[width];
+            for (long start = from; start < to; start += CHUNK) {
+                int len = (int) Math.min(CHUNK, to - start);
+                load(xm, start, len, xs);
+                load(ym, start, len, ys);
+                load(dym, start, len, gs);
+                UnaryMath.derivatives(op, xs, ys, gs, ds, len, wide);
+                if (accumulate) {
+                    load(dxm, start, len, gs);
+                    for (int i = 0; i < len; i++) {
+                        ds[i] = gs[i] + ds[i];
+                    }
+                }
+                store(ds, len, dxm, start);
             }
         });
     }

@@ -7,11 +7,44 @@ import dev.jrocm.runtime.device.Backend.UnaryOp;
  * derivatives, in double (the GPU kernels evaluate the same formulas). Java has no erf: the
  * complementary error function is Numerical Recipes' Chebyshev fit {@code erfcc}, fractional
  * error below 1.2e-7 everywhere, so Φ and GELU stay within about 2 ulp of float.
+ *
+ * <p>The array forms ({@link #values}, {@link #derivatives}) run GELU through {@link VectorUnary}
+ * when {@link #VECTOR} (chosen once: {@code jdk.incubator.vector} in the boot layer and
+ * {@code -Djrocm.cpu.vectorMath} not {@code false}), every other function element by element.
  */
 final class UnaryMath {
     private static final double INV_SQRT2 = 0.7071067811865476, INV_SQRT_2PI = 0.3989422804014327;
 
+    /** The property that turns the Vector API path off ({@code -Djrocm.cpu.vectorMath=false}). */
+    static final String PROPERTY = "jrocm.cpu.vectorMath";
+
+    /** Whether GELU runs through {@link VectorUnary}. */
+    static final boolean VECTOR = Boolean.parseBoolean(System.getProperty(PROPERTY, "true"))
+            && ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
     private UnaryMath() {}
+
+    /** y[0, len) = f(x[0, len)), each computed in double and rounded once; {@code wide} (≥ len) is scratch. */
+    static void values(UnaryOp op, float[] x, float[] y, int len, double[] wide) {
+        if (VECTOR && op == UnaryOp.GELU) {
+            VectorUnary.gelu(x, y, len, wide);
+            return;
+        }
+        for (int i = 0; i < len; i++) {
+            y[i] = (float) value(op, x[i]);
+        }
+    }
+
+    /** g[0, len) = dy·f′(x) from x and y = f(x), in double and rounded once; {@code wide} (≥ len) is scratch. */
+    static void derivatives(UnaryOp op, float[] x, float[] y, float[] dy, float[] g, int len, double[] wide) {
+        if (VECTOR && op == UnaryOp.GELU) {
+            VectorUnary.geluBackward(x, dy, g, len, wide);
+            return;
+        }
+        for (int i = 0; i < len; i++) {
+            g[i] = (float) (dy[i] * derivative(op, x[i], y[i]));
+        }
+    }
 
     static double value(UnaryOp op, double x) {
         return switch (op) {

@@ -1,0 +1,92 @@
+package dev.jrocm.runtime.device.cpu;
+
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * GELU and its derivative over arrays with the Vector API: {@link UnaryMath}'s formulas (the same
+ * erfc fit, in double, rounded to float once), the exponential through the Vector API's
+ * {@code EXP} (vectorised libm on x86: within an ulp of double, so the float results are those of
+ * the scalar path but for ties of rounding). Loaded only after {@link UnaryMath#VECTOR} found
+ * {@code jdk.incubator.vector}; only UnaryMath calls it. Measured in the GPT block step (1 M
+ * elements, 2 shared cores, AVX-512, same load): forward 68 → 12 ms, backward 79 → 19 ms wall
+ * (13 + 21 → ~3 + ~4 ms on a quieter box); the scalar path spends its time in Math.exp and the fit.
+ *
+ * <p>Every vector stays inside one method (C2 boxes vectors handed between methods it does not
+ * inline): the conversions float ↔ double run as plain array loops, which C2 vectorises itself.
+ */
+final class VectorUnary {
+    private VectorUnary() {}
+
+    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    private static final double INV_SQRT2 = 0.7071067811865476, INV_SQRT_2PI = 0.3989422804014327;
+
+    /** y[0, len) = gelu(x[0, len)) = x·Φ(x); {@code wide} (≥ len) is scratch. */
+    static void gelu(float[] x, float[] y, int len, double[] wide) {
+        for (int i = 0; i < len; i++) {
+            wide[i] = x[i];
+        }
+        int i = 0;
+        for (int end = D.loopBound(len); i < end; i += D.length()) {
+            DoubleVector v = DoubleVector.fromArray(D, wide, i);
+            DoubleVector u = v.mul(-INV_SQRT2);
+            DoubleVector z = u.abs();
+            DoubleVector t = z.mul(0.5).add(1.0);
+            t = DoubleVector.broadcast(D, 1.0).div(t);
+            DoubleVector p = t.mul(0.17087277).add(-0.82215223);
+            p = p.mul(t).add(1.48851587);
+            p = p.mul(t).add(-1.13520398);
+            p = p.mul(t).add(0.27886807);
+            p = p.mul(t).add(-0.18628806);
+            p = p.mul(t).add(0.09678418);
+            p = p.mul(t).add(0.37409196);
+            p = p.mul(t).add(1.00002368);
+            DoubleVector r = t.mul(z.mul(z).neg().add(-1.26551223).add(t.mul(p)).lanewise(VectorOperators.EXP));
+            VectorMask<Double> negative = u.compare(VectorOperators.LT, 0.0);
+            DoubleVector erfc = r.blend(DoubleVector.broadcast(D, 2.0).sub(r), negative);
+            v.mul(erfc.mul(0.5)).intoArray(wide, i);
+        }
+        for (; i < len; i++) {
+            wide[i] = UnaryMath.value(dev.jrocm.runtime.device.Backend.UnaryOp.GELU, wide[i]);
+        }
+        for (int j = 0; j < len; j++) {
+            y[j] = (float) wide[j];
+        }
+    }
+
+    /** g[0, len) = dy·gelu′(x) = dy·(Φ(x) + x·φ(x)) over [0, len), in double before rounding; {@code wide} (≥ len) is scratch. */
+    static void geluBackward(float[] x, float[] dy, float[] g, int len, double[] wide) {
+        for (int i = 0; i < len; i++) {
+            wide[i] = x[i];
+        }
+        int i = 0;
+        for (int end = D.loopBound(len); i < end; i += D.length()) {
+            DoubleVector v = DoubleVector.fromArray(D, wide, i);
+            DoubleVector u = v.mul(-INV_SQRT2);
+            DoubleVector z = u.abs();
+            DoubleVector t = z.mul(0.5).add(1.0);
+            t = DoubleVector.broadcast(D, 1.0).div(t);
+            DoubleVector p = t.mul(0.17087277).add(-0.82215223);
+            p = p.mul(t).add(1.48851587);
+            p = p.mul(t).add(-1.13520398);
+            p = p.mul(t).add(0.27886807);
+            p = p.mul(t).add(-0.18628806);
+            p = p.mul(t).add(0.09678418);
+            p = p.mul(t).add(0.37409196);
+            p = p.mul(t).add(1.00002368);
+            DoubleVector r = t.mul(z.mul(z).neg().add(-1.26551223).add(t.mul(p)).lanewise(VectorOperators.EXP));
+            VectorMask<Double> negative = u.compare(VectorOperators.LT, 0.0);
+            DoubleVector phi = r.blend(DoubleVector.broadcast(D, 2.0).sub(r), negative).mul(0.5);
+            DoubleVector density = v.mul(v).mul(-0.5).lanewise(VectorOperators.EXP).mul(INV_SQRT_2PI);
+            phi.add(v.mul(density)).intoArray(wide, i);
+        }
+        for (; i < len; i++) {
+            wide[i] = UnaryMath.derivative(dev.jrocm.runtime.device.Backend.UnaryOp.GELU, wide[i], 0);
+        }
+        for (int j = 0; j < len; j++) {
+            g[j] = (float) (dy[j] * wide[j]);
+        }
+    }
+}
