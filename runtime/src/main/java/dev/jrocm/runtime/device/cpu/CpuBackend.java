@@ -617,11 +617,26 @@ public final class CpuBackend implements Backend {
 
     // ---- along one dimension: rows (o, i) of (outer, n, inner), parallel over the rows ----------
 
-    /** Each row reduced in order, in float, as the GPU kernels: max, then Σ exp(x − max). */
+    /**
+     * Each row reduced in float, as the GPU kernels: max, then Σ exp(x − max). Contiguous rows
+     * (inner = 1, attention's last dim) go through {@link UnaryMath#softmaxRow} on the heap
+     * (vectorised where it can be); strided rows in order, on the segments.
+     */
     @Override
     public void softmax(Buffer x, int outer, int n, int inner, Buffer y, boolean log) {
         Operands.softmax(this, x, outer, n, inner, y);
         MemorySegment xm = x.memory(), ym = y.memory();
+        if (inner == 1) {
+            Parallel.forRange(outer, Math.max(1, GRAIN / 4 / Math.max(1, n)), (from, to) -> {
+                float[] xs = new float[n], ys = new float[n];
+                for (long r = from; r < to; r++) {
+                    load(xm, r * n, n, xs);
+                    UnaryMath.softmaxRow(xs, ys, n, log);
+                    store(ys, n, ym, r * n);
+                }
+            });
+            return;
+        }
         alongRows(outer, n, inner, (row, base, step) -> {
             float max = Float.NEGATIVE_INFINITY;
             for (int k = 0; k < n; k++) {
@@ -644,6 +659,28 @@ public final class CpuBackend implements Backend {
     public void softmaxBackward(Buffer y, Buffer dy, int outer, int n, int inner, Buffer dx, boolean log, boolean accumulate) {
         Operands.softmaxBackward(this, y, dy, outer, n, inner, dx);
         MemorySegment ym = y.memory(), gm = dy.memory(), dm = dx.memory();
+        if (inner == 1) { // contiguous rows on the heap: the same sums, in the same order
+            Parallel.forRange(outer, Math.max(1, GRAIN / 4 / Math.max(1, n)), (from, to) -> {
+                float[] ys = new float[n], gs = new float[n], ds = new float[n];
+                for (long r = from; r < to; r++) {
+                    load(ym, r * n, n, ys);
+                    load(gm, r * n, n, gs);
+                    float dot = 0f;
+                    for (int k = 0; k < n; k++) {
+                        dot += log ? gs[k] : gs[k] * ys[k];
+                    }
+                    if (accumulate) {
+                        load(dm, r * n, n, ds);
+                    }
+                    for (int k = 0; k < n; k++) {
+                        float d = log ? gs[k] - (float) Math.exp(ys[k]) * dot : ys[k] * (gs[k] - dot);
+                        ds[k] = accumulate ? ds[k] + d : d;
+                    }
+                    store(ds, n, dm, r * n);
+                }
+            });
+            return;
+        }
         alongRows(outer, n, inner, (row, base, step) -> {
             float dot = 0f; // Σ dy⊙y, or Σ dy for log-softmax
             for (int k = 0; k < n; k++) {

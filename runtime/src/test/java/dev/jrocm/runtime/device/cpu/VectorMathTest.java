@@ -9,11 +9,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The Vector API GELU ({@link VectorUnary}) against the scalar formulas of {@link UnaryMath} it
+ * The Vector API GELU ({@link VectorMath}) against the scalar formulas of {@link UnaryMath} it
  * vectorises, element by element over lengths that leave every tail size: they differ only by the
  * exponential's last double bit, so the float results agree to 1 ulp (almost always exactly).
  */
-class VectorUnaryTest {
+class VectorMathTest {
     @Test
     void geluAndItsGradientAgreeWithTheScalarFormulasAtEveryTailLength() {
         assumeTrue(UnaryMath.VECTOR, "needs --add-modules jdk.incubator.vector");
@@ -31,8 +31,8 @@ class VectorUnaryTest {
                 x[3] = -100f;
             }
             double[] wide = new double[len];
-            VectorUnary.gelu(x, y, len, wide);
-            VectorUnary.geluBackward(x, dy, g, len, wide);
+            VectorMath.gelu(x, y, len, wide);
+            VectorMath.geluBackward(x, dy, g, len, wide);
             for (int i = 0; i < len; i++) {
                 float want = (float) UnaryMath.value(UnaryOp.GELU, x[i]);
                 float wantG = (float) (dy[i] * UnaryMath.derivative(UnaryOp.GELU, x[i], want));

@@ -1,12 +1,13 @@
 package dev.jrocm.runtime.device.cpu;
 
 import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * GELU and its derivative over arrays with the Vector API: {@link UnaryMath}'s formulas (the same
+ * GELU and its derivative, and softmax along a row, over arrays with the Vector API. GELU: {@link UnaryMath}'s formulas (the same
  * erfc fit, in double, rounded to float once), the exponential through the Vector API's
  * {@code EXP} (vectorised libm on x86: within an ulp of double, so the float results are those of
  * the scalar path but for ties of rounding). Loaded only after {@link UnaryMath#VECTOR} found
@@ -17,10 +18,11 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Every vector stays inside one method (C2 boxes vectors handed between methods it does not
  * inline): the conversions float ↔ double run as plain array loops, which C2 vectorises itself.
  */
-final class VectorUnary {
-    private VectorUnary() {}
+final class VectorMath {
+    private VectorMath() {}
 
     private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final double INV_SQRT2 = 0.7071067811865476, INV_SQRT_2PI = 0.3989422804014327;
 
     /** y[0, len) = gelu(x[0, len)) = x·Φ(x); {@code wide} (≥ len) is scratch. */
@@ -88,5 +90,33 @@ final class VectorUnary {
         for (int j = 0; j < len; j++) {
             g[j] = (float) (dy[j] * wide[j]);
         }
+    }
+
+    /**
+     * {@link UnaryMath#softmaxRow} with vectors: the max and Σ exp(x − max) over lanes (so the sum's
+     * order is not the row's: it differs by float rounding), exp in float through {@code EXP}.
+     */
+    static void softmaxRow(float[] x, float[] y, int n, boolean log) {
+        int bound = S.loopBound(n), i = 0;
+        FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (; i < bound; i += S.length()) {
+            mv = mv.max(FloatVector.fromArray(S, x, i)); // Math.max's semantics: a NaN wins
+        }
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            max = Math.max(max, x[i]);
+        }
+        FloatVector sv = FloatVector.zero(S);
+        for (i = 0; i < bound; i += S.length()) {
+            FloatVector e = FloatVector.fromArray(S, x, i).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(y, i);
+            sv = sv.add(e);
+        }
+        float sum = sv.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            y[i] = (float) Math.exp(x[i] - max);
+            sum += y[i];
+        }
+        UnaryMath.normaliseRow(x, y, n, max, sum, log);
     }
 }
