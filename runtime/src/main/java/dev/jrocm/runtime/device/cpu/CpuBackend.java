@@ -1256,28 +1256,34 @@ public final class CpuBackend implements Backend {
         MemorySegment im = indices.memory();
         int oh = s.outH(), ow = s.outW(), planeOut = oh * ow;
         int h = s.h(), w = s.w(), kh = s.kh(), kw = s.kw(), sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
+        // Without padding, L windows at a time through the Vector API, branch-free; the rest here.
+        boolean vector = UnaryMath.VECTOR && VectorMath.POOL && ph == 0 && pw == 0;
+        int[] base = new int[vector ? planeOut : 0]; // where window o starts in its plane
+        for (int o = 0; o < base.length; o++) {
+            base[o] = o / ow * sh * w + o % ow * sw;
+        }
         forPlanes(s, x.memory(), h * w, y.memory(), planeOut, false, (plane, in, out) -> {
             int[] where = new int[planeOut];
-            for (int oi = 0; oi < oh; oi++) {
+            int done = vector ? VectorMath.maxPoolPlane(in, w, kh, kw, base, out, where, planeOut) : 0;
+            for (int o = done; o < planeOut; o++) {
+                int oi = o / ow, oj = o % ow;
                 int h0 = oi * sh - ph, h1 = Math.min(h0 + kh, h);
                 h0 = Math.max(h0, 0);
-                for (int oj = 0; oj < ow; oj++) {
-                    int w0 = oj * sw - pw, w1 = Math.min(w0 + kw, w);
-                    w0 = Math.max(w0, 0);
-                    float best = Float.NEGATIVE_INFINITY;
-                    int at = h0 * w + w0;
-                    for (int ih = h0; ih < h1; ih++) {
-                        for (int iw = w0; iw < w1; iw++) {
-                            float v = in[ih * w + iw];
-                            if (v > best || (v != v && best == best)) { // a NaN wins, the first one
-                                best = v;
-                                at = ih * w + iw;
-                            }
+                int w0 = oj * sw - pw, w1 = Math.min(w0 + kw, w);
+                w0 = Math.max(w0, 0);
+                float best = Float.NEGATIVE_INFINITY;
+                int at = h0 * w + w0;
+                for (int ih = h0; ih < h1; ih++) {
+                    for (int iw = w0; iw < w1; iw++) {
+                        float v = in[ih * w + iw];
+                        if (v > best || (v != v && best == best)) { // a NaN wins, the first one
+                            best = v;
+                            at = ih * w + iw;
                         }
                     }
-                    out[oi * ow + oj] = best;
-                    where[oi * ow + oj] = at;
                 }
+                out[o] = best;
+                where[o] = at;
             }
             MemorySegment.copy(where, 0, im, I, plane * planeOut * Integer.BYTES, planeOut);
         });

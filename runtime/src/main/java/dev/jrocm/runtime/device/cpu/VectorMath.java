@@ -2,12 +2,14 @@ package dev.jrocm.runtime.device.cpu;
 
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * GELU and its derivative, and softmax along a row, over arrays with the Vector API. GELU: {@link UnaryMath}'s formulas (the same
+ * GELU and its derivative, softmax along a row and unpadded max pooling, over arrays with the
+ * Vector API. GELU: {@link UnaryMath}'s formulas (the same
  * erfc fit, in double, rounded to float once), the exponential through the Vector API's
  * {@code EXP} (vectorised libm on x86: within an ulp of double, so the float results are those of
  * the scalar path but for ties of rounding). Loaded only after {@link UnaryMath#VECTOR} found
@@ -23,6 +25,10 @@ final class VectorMath {
 
     private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> IS = IntVector.SPECIES_PREFERRED;
+
+    /** Whether {@link #maxPoolPlane} runs here: float and int vectors of one length. */
+    static final boolean POOL = IS.length() == S.length();
     private static final double INV_SQRT2 = 0.7071067811865476, INV_SQRT_2PI = 0.3989422804014327;
 
     /** y[0, len) = gelu(x[0, len)) = x·Φ(x); {@code wide} (≥ len) is scratch. */
@@ -118,5 +124,37 @@ final class VectorMath {
             sum += y[i];
         }
         UnaryMath.normaliseRow(x, y, n, max, sum, log);
+    }
+
+    /**
+     * Max pooling of one plane without padding, L outputs at a time in the plane's order (so
+     * rows as short as a CNN's 14 or 7 outputs still fill vectors): output o's window starts at
+     * {@code base[o]} = (oi·strideH)·w + oj·strideW, and each kernel tap (p, q) is a gather of
+     * the L elements at base + p·w + q, compared in row-major order of the window as the scalar
+     * loop: the first largest wins, a NaN beats any number (the first NaN). Fills outputs
+     * [0, done) of out and where, returns done (a multiple of L); the caller does the rest.
+     * Branch-free, where the scalar loop's data-dependent branch is mispredicted about once per
+     * window.
+     */
+    static int maxPoolPlane(float[] in, int w, int kh, int kw, int[] base, float[] out, int[] where, int planeOut) {
+        int done = 0, lanes = S.length();
+        for (; done + lanes <= planeOut; done += lanes) {
+            IntVector start = IntVector.fromArray(IS, base, done);
+            FloatVector best = FloatVector.fromArray(S, in, 0, base, done);
+            IntVector at = start;
+            for (int p = 0; p < kh; p++) {
+                for (int q = p == 0 ? 1 : 0; q < kw; q++) {
+                    int offset = p * w + q;
+                    FloatVector v = FloatVector.fromArray(S, in, offset, base, done);
+                    VectorMask<Float> take = v.compare(VectorOperators.GT, best)
+                            .or(v.test(VectorOperators.IS_NAN).andNot(best.test(VectorOperators.IS_NAN)));
+                    best = best.blend(v, take);
+                    at = at.blend(start.add(offset), take.cast(IS));
+                }
+            }
+            best.intoArray(out, done);
+            at.intoArray(where, done);
+        }
+        return done;
     }
 }
