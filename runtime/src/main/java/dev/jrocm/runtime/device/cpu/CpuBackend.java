@@ -314,17 +314,29 @@ public final class CpuBackend implements Backend {
 
     // ---- element-wise -------------------------------------------------------------------------
 
+    /** In heap chunks (array loops C2 vectorises; over the segments the loop ran scalar). */
     @Override
     public void relu(Buffer x, Buffer y) {
         Operands.require(this, "relu", "y", y, Operands.whole(this, "relu", "x", x));
         MemorySegment xm = x.memory(), ym = y.memory();
         Parallel.forRange(x.length(), GRAIN, (from, to) -> {
-            for (long i = from; i < to; i++) {
-                ym.setAtIndex(F, i, Math.max(xm.getAtIndex(F, i), 0f));
+            float[] xs = new float[(int) Math.min(CHUNK, to - from)];
+            for (long start = from; start < to; start += CHUNK) {
+                int len = (int) Math.min(CHUNK, to - start);
+                load(xm, start, len, xs);
+                for (int i = 0; i < len; i++) {
+                    xs[i] = Math.max(xs[i], 0f);
+                }
+                store(xs, len, ym, start);
             }
         });
     }
 
+    /**
+     * In heap chunks, the mask branch-free through the Vector API where it can be ({@link
+     * VectorMath#reluBackward}): on real data y &gt; 0 is a coin toss, and a mispredicted branch
+     * per element made this the CNN step's fourth-largest op.
+     */
     @Override
     public void reluBackward(Buffer y, Buffer dy, Buffer dx, boolean accumulate) {
         long n = Operands.whole(this, "reluBackward", "y", y);
@@ -332,9 +344,25 @@ public final class CpuBackend implements Backend {
         Operands.require(this, "reluBackward", "dx", dx, n);
         MemorySegment ym = y.memory(), dym = dy.memory(), dxm = dx.memory();
         Parallel.forRange(y.length(), GRAIN, (from, to) -> {
-            for (long i = from; i < to; i++) {
-                float g = ym.getAtIndex(F, i) > 0f ? dym.getAtIndex(F, i) : 0f;
-                dxm.setAtIndex(F, i, accumulate ? dxm.getAtIndex(F, i) + g : g);
+            int width = (int) Math.min(CHUNK, to - from);
+            float[] ys = new float[width], gs = new float[width], ds = new float[width];
+            for (long start = from; start < to; start += CHUNK) {
+                int len = (int) Math.min(CHUNK, to - start);
+                load(ym, start, len, ys);
+                load(dym, start, len, gs);
+                if (accumulate) {
+                    load(dxm, start, len, ds);
+                } else {
+                    java.util.Arrays.fill(ds, 0, len, 0f);
+                }
+                if (UnaryMath.VECTOR) {
+                    VectorMath.reluBackward(ys, gs, ds, len);
+                } else {
+                    for (int i = 0; i < len; i++) {
+                        ds[i] += ys[i] > 0f ? gs[i] : 0f;
+                    }
+                }
+                store(ds, len, dxm, start);
             }
         });
     }
@@ -479,13 +507,21 @@ public final class CpuBackend implements Backend {
         Strides.Walk w = Strides.walk(outShape, aStrides, bStrides, Strides.dense(outShape));
         int inner = w.rank() - 1;
         long len = w.shape()[inner], as = w.strides()[0][inner], bs = w.strides()[1][inner];
+        boolean heap = as <= 1 && bs <= 1; // each operand's row contiguous or one repeated value
         if (w.rank() == 1) {
-            Parallel.forRange(len, GRAIN, (from, to) ->
-                    binaryRow(op, am, from * as, as, bm, from * bs, bs, om, from, to - from));
+            Parallel.forRange(len, GRAIN, (from, to) -> {
+                if (heap) {
+                    int width = (int) Math.min(CHUNK, to - from);
+                    binaryOnHeap(op, am, from * as, as, bm, from * bs, bs, om, from, to - from, new float[width], new float[width]);
+                } else {
+                    binaryRow(op, am, from * as, as, bm, from * bs, bs, om, from, to - from);
+                }
+            });
             return;
         }
         long rows = n / len;
         Parallel.forRange(rows, Math.max(1, GRAIN / len), (from, to) -> {
+            float[] x = heap ? new float[(int) Math.min(CHUNK, len)] : null, y = heap ? new float[x.length] : null;
             for (long r = from; r < to; r++) {
                 long ao = 0, bo = 0, rest = r;
                 for (int d = inner - 1; d >= 0; d--) {
@@ -494,9 +530,59 @@ public final class CpuBackend implements Backend {
                     ao += i * w.strides()[0][d];
                     bo += i * w.strides()[1][d];
                 }
-                binaryRow(op, am, ao, as, bm, bo, bs, om, r * len, len);
+                if (heap) {
+                    binaryOnHeap(op, am, ao, as, bm, bo, bs, om, r * len, len, x, y);
+                } else {
+                    binaryRow(op, am, ao, as, bm, bo, bs, om, r * len, len);
+                }
             }
         });
+    }
+
+    /**
+     * {@link #binaryRow} for operands whose steps are 1 or 0, through heap chunks x and y (each
+     * filled from its row, or with its one value): loops over arrays, which C2 vectorises.
+     * out may be a or b (a chunk is read before it is written).
+     */
+    private static void binaryOnHeap(BinaryOp op, MemorySegment a, long ao, long as, MemorySegment b, long bo, long bs,
+                                     MemorySegment out, long o, long len, float[] x, float[] y) {
+        for (long start = 0; start < len; start += x.length) {
+            int n = (int) Math.min(x.length, len - start);
+            operand(a, ao + start * as, as, n, x);
+            operand(b, bo + start * bs, bs, n, y);
+            switch (op) {
+                case ADD -> {
+                    for (int i = 0; i < n; i++) {
+                        x[i] = x[i] + y[i];
+                    }
+                }
+                case SUB -> {
+                    for (int i = 0; i < n; i++) {
+                        x[i] = x[i] - y[i];
+                    }
+                }
+                case MUL -> {
+                    for (int i = 0; i < n; i++) {
+                        x[i] = x[i] * y[i];
+                    }
+                }
+                case DIV -> {
+                    for (int i = 0; i < n; i++) {
+                        x[i] = x[i] / y[i];
+                    }
+                }
+            }
+            store(x, n, out, o + start);
+        }
+    }
+
+    /** n elements of an operand from {@code at} into {@code into}: a contiguous run (step 1) or one value repeated (step 0). */
+    private static void operand(MemorySegment m, long at, long step, int n, float[] into) {
+        if (step == 1) {
+            load(m, at, n, into);
+        } else {
+            java.util.Arrays.fill(into, 0, n, m.getAtIndex(F, at));
+        }
     }
 
     /** out[o..o+len) = a[ao + j·as] op b[bo + j·bs]: one loop per op, so none branches per element. */
@@ -558,10 +644,34 @@ public final class CpuBackend implements Backend {
                     base[j] = red.keptOffset(start + j);
                     acc[j] = 0f;
                 }
-                for (long k = 0; k < red.count(); k++) { // reduced combinations outer: x rows in order
-                    long ro = red.reducedOffset(k);
-                    for (int j = 0; j < len; j++) {
-                        acc[j] += xm.getAtIndex(F, base[j] + ro);
+                // Reduced combinations in order, the last reduced dimension a loop of fixed steps (no
+                // index arithmetic per element): outputs inner when they are x's rows (kept inner
+                // dimension), each output's run inner when the summed dimension is the contiguous one.
+                long last = red.lastExtent(), step = red.lastStride(), outerCount = red.count() / last;
+                if (step == 1 && last >= SUM_RUN) {
+                    float[] run = new float[(int) Math.min(CHUNK, last)];
+                    for (long k = 0; k < outerCount; k++) {
+                        long ro = red.reducedOffset(k * last);
+                        for (int j = 0; j < len; j++) {
+                            float a = acc[j];
+                            for (long t0 = 0; t0 < last; t0 += run.length) {
+                                int n = (int) Math.min(run.length, last - t0);
+                                load(xm, base[j] + ro + t0, n, run);
+                                for (int t = 0; t < n; t++) {
+                                    a += run[t];
+                                }
+                            }
+                            acc[j] = a;
+                        }
+                    }
+                } else {
+                    for (long k = 0; k < outerCount; k++) { // x rows in order
+                        long ro = red.reducedOffset(k * last);
+                        for (long t = 0; t < last; t++, ro += step) {
+                            for (int j = 0; j < len; j++) {
+                                acc[j] += xm.getAtIndex(F, base[j] + ro);
+                            }
+                        }
                     }
                 }
                 for (int j = 0; j < len; j++) {
@@ -574,6 +684,8 @@ public final class CpuBackend implements Backend {
 
     /** Output elements per block of {@link #sumTo}'s accumulators. */
     private static final int SUM_BLOCK = 1024;
+    /** A contiguous summed run at least this long is read into the heap and summed there, output by output. */
+    private static final int SUM_RUN = 16;
 
     /**
      * The merged dimensions of a {@link #sumTo}, split in those kept (the output's, in order) and
@@ -604,6 +716,12 @@ public final class CpuBackend implements Backend {
         long keptOffset(long index) { return offset(index, keptShape, keptStrides); }
 
         long reducedOffset(long index) { return offset(index, sumShape, sumStrides); }
+
+        /** The extent of the last (fastest) summed dimension, 1 when nothing is summed. */
+        long lastExtent() { return sumShape.length == 0 ? 1 : sumShape[sumShape.length - 1]; }
+
+        /** The x stride of the last summed dimension (0 when nothing is summed). */
+        long lastStride() { return sumShape.length == 0 ? 0 : sumStrides[sumStrides.length - 1]; }
 
         private static long offset(long index, long[] shape, long[] strides) {
             long o = 0;

@@ -8,8 +8,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * GELU and its derivative, softmax along a row and unpadded max pooling, over arrays with the
- * Vector API. GELU: {@link UnaryMath}'s formulas (the same
+ * GELU and its derivative, softmax along a row, unpadded max pooling and ReLU's mask, over
+ * arrays with the Vector API. GELU: {@link UnaryMath}'s formulas (the same
  * erfc fit, in double, rounded to float once), the exponential through the Vector API's
  * {@code EXP} (vectorised libm on x86: within an ulp of double, so the float results are those of
  * the scalar path but for ties of rounding). Loaded only after {@link UnaryMath#VECTOR} found
@@ -156,5 +156,18 @@ final class VectorMath {
             at.intoArray(where, done);
         }
         return done;
+    }
+
+    /** dx[0, len) += y &gt; 0 ? dy : 0, the mask a vector compare (a NaN y passes nothing). */
+    static void reluBackward(float[] y, float[] dy, float[] dx, int len) {
+        int i = 0;
+        for (int end = S.loopBound(len); i < end; i += S.length()) {
+            VectorMask<Float> open = FloatVector.fromArray(S, y, i).compare(VectorOperators.GT, 0f);
+            FloatVector g = FloatVector.zero(S).blend(FloatVector.fromArray(S, dy, i), open);
+            FloatVector.fromArray(S, dx, i).add(g).intoArray(dx, i);
+        }
+        for (; i < len; i++) {
+            dx[i] += y[i] > 0f ? dy[i] : 0f;
+        }
     }
 }
