@@ -1245,6 +1245,7 @@ public final class CpuBackend implements Backend {
         public void im2col(Buffer x, Conv2dShape s, int first, int count, Buffer columns) {
             MemorySegment xm = x.memory(), cm = columns.memory();
             int positions = s.outH() * s.outW(), window = s.kh() * s.kw(), ow = s.outW(), plane = s.h() * s.w();
+            int oh = s.outH(), sw = s.strideW();
             long width = (long) count * positions; // a row of columns
             Parallel.forRange((long) count * s.c(), Math.max(1, GRAIN / ((long) window * positions)), (from, to) -> {
                 float[] in = new float[plane], out = new float[positions];
@@ -1255,14 +1256,21 @@ public final class CpuBackend implements Backend {
                         for (int q = 0; q < s.kw(); q++) {
                             int shift = q * s.dilW() - s.padW();
                             int lo = firstInside(shift, s.strideW(), ow), hi = lastInside(shift, s.strideW(), s.w(), ow);
-                            java.util.Arrays.fill(out, 0f);
-                            for (int oi = 0; oi < s.outH(); oi++) {
-                                int ih = oi * s.strideH() - s.padH() + p * s.dilH();
-                                if (ih < 0 || ih >= s.h()) {
+                            for (int oi = 0; oi < oh; oi++) { // only what the tap leaves is zeroed
+                                int ih = oi * s.strideH() - s.padH() + p * s.dilH(), row = oi * ow;
+                                if (ih < 0 || ih >= s.h() || hi < lo) {
+                                    java.util.Arrays.fill(out, row, row + ow, 0f);
                                     continue;
                                 }
-                                for (int oj = lo, src = ih * s.w() + lo * s.strideW() + shift; oj <= hi; oj++, src += s.strideW()) {
-                                    out[oi * ow + oj] = in[src];
+                                java.util.Arrays.fill(out, row, row + lo, 0f);
+                                java.util.Arrays.fill(out, row + hi + 1, row + ow, 0f);
+                                int src = ih * s.w() + lo * s.strideW() + shift;
+                                if (sw == 1) { // a run of the input row: one bulk copy
+                                    System.arraycopy(in, src, out, row + lo, hi - lo + 1);
+                                } else {
+                                    for (int oj = lo; oj <= hi; oj++, src += sw) {
+                                        out[row + oj] = in[src];
+                                    }
                                 }
                             }
                             store(out, positions, cm, (ch * window + (long) p * s.kw() + q) * width + j * positions);
@@ -1276,6 +1284,7 @@ public final class CpuBackend implements Backend {
         public void col2im(Buffer columns, Conv2dShape s, int first, int count, Buffer dx, boolean accumulate) {
             MemorySegment cm = columns.memory(), dm = dx.memory();
             int positions = s.outH() * s.outW(), window = s.kh() * s.kw(), ow = s.outW(), plane = s.h() * s.w();
+            int oh = s.outH(), sw = s.strideW();
             long width = (long) count * positions;
             Parallel.forRange((long) count * s.c(), Math.max(1, GRAIN / ((long) window * positions)), (from, to) -> {
                 float[] sum = new float[plane], row = new float[positions], old = accumulate ? new float[plane] : null;
@@ -1287,13 +1296,20 @@ public final class CpuBackend implements Backend {
                             int shift = q * s.dilW() - s.padW();
                             int lo = firstInside(shift, s.strideW(), ow), hi = lastInside(shift, s.strideW(), s.w(), ow);
                             load(cm, (ch * window + (long) p * s.kw() + q) * width + j * positions, positions, row);
-                            for (int oi = 0; oi < s.outH(); oi++) {
+                            for (int oi = 0; oi < oh; oi++) {
                                 int ih = oi * s.strideH() - s.padH() + p * s.dilH();
                                 if (ih < 0 || ih >= s.h()) {
                                     continue;
                                 }
-                                for (int oj = lo, to0 = ih * s.w() + lo * s.strideW() + shift; oj <= hi; oj++, to0 += s.strideW()) {
-                                    sum[to0] += row[oi * ow + oj];
+                                int to0 = ih * s.w() + lo * sw + shift, from0 = oi * ow + lo;
+                                if (sw == 1) { // one index: a loop C2 vectorises
+                                    for (int t = 0, n = hi - lo + 1; t < n; t++) {
+                                        sum[to0 + t] += row[from0 + t];
+                                    }
+                                } else {
+                                    for (int oj = lo; oj <= hi; oj++, to0 += sw) {
+                                        sum[to0] += row[oi * ow + oj];
+                                    }
                                 }
                             }
                         }
