@@ -276,39 +276,49 @@ public final class CpuBackend implements Backend {
                 b.memory(), Math.max(1, transB ? k : n), beta, c.memory(), Math.max(1, n));
     }
 
+    /** Rows on the heap, the bias an array: loops C2 vectorises. */
     @Override
     public void addBias(Buffer y, Buffer bias, int rows, int cols) {
         Operands.counts("addBias", "rows, cols", rows, cols);
         Operands.require(this, "addBias", "y", y, Operands.elements(rows, cols));
         Operands.require(this, "addBias", "bias", bias, cols);
-        MemorySegment ym = y.memory(), bm = bias.memory();
+        MemorySegment ym = y.memory();
+        float[] bs = load(bias.memory(), 0, cols, new float[cols]);
         Parallel.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), (from, to) -> {
+            float[] row = new float[cols];
             for (long r = from; r < to; r++) {
-                long row = r * cols;
+                load(ym, r * cols, cols, row);
                 for (int c = 0; c < cols; c++) {
-                    ym.setAtIndex(F, row + c, ym.getAtIndex(F, row + c) + bm.getAtIndex(F, c));
+                    row[c] = row[c] + bs[c];
                 }
+                store(row, cols, ym, r * cols);
             }
         });
     }
 
+    /**
+     * Split over columns, so each thread owns its sums, kept on the heap while x's rows pass in
+     * order (each column summed over the rows in order), a row's part read in one copy.
+     */
     @Override
     public void columnSums(Buffer x, int rows, int cols, Buffer out, boolean accumulate) {
         Operands.counts("columnSums", "rows, cols", rows, cols);
         Operands.require(this, "columnSums", "x", x, Operands.elements(rows, cols));
         Operands.require(this, "columnSums", "out", out, cols);
         MemorySegment xm = x.memory(), om = out.memory();
-        // Split over columns so each thread owns its sums; rows run inside, row-major friendly per chunk.
         Parallel.forRange(cols, Math.max(1, GRAIN / Math.max(1, rows)), (from, to) -> {
-            for (long c = from; c < to; c++) {
-                om.setAtIndex(F, c, accumulate ? om.getAtIndex(F, c) : 0f);
+            int n = (int) (to - from);
+            float[] acc = new float[n], row = new float[n];
+            if (accumulate) {
+                load(om, from, n, acc);
             }
             for (long r = 0; r < rows; r++) {
-                long row = r * cols;
-                for (long c = from; c < to; c++) {
-                    om.setAtIndex(F, c, om.getAtIndex(F, c) + xm.getAtIndex(F, row + c));
+                load(xm, r * cols + from, n, row);
+                for (int c = 0; c < n; c++) {
+                    acc[c] = acc[c] + row[c];
                 }
             }
+            store(acc, n, om, from);
         });
     }
 
@@ -1101,36 +1111,43 @@ public final class CpuBackend implements Backend {
         });
     }
 
+    /** Rows on the heap (weight and bias as arrays): the same sums in double, in the same order. */
     @Override
     public void layerNorm(Buffer x, Buffer weight, Buffer bias, int rows, int cols, float eps, Buffer y,
                           Buffer mean, Buffer rstd) {
         Operands.layerNorm(this, x, weight, bias, rows, cols, eps, y, mean, rstd);
         MemorySegment xs = x.memory(), ys = y.memory();
-        MemorySegment w = weight == null ? null : weight.memory(), b = bias == null ? null : bias.memory();
+        float[] w = weight == null ? null : load(weight.memory(), 0, cols, new float[cols]);
+        float[] b = bias == null ? null : load(bias.memory(), 0, cols, new float[cols]);
         Parallel.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), (from, to) -> {
+            float[] row = new float[cols];
             for (long r = from; r < to; r++) {
-                long at = r * cols;
+                load(xs, r * cols, cols, row);
                 double sum = 0; // two passes in double: the mean, then the variance about it
                 for (int c = 0; c < cols; c++) {
-                    sum += xs.getAtIndex(F, at + c);
+                    sum += row[c];
                 }
                 float mu = (float) (sum / cols);
                 double sq = 0;
                 for (int c = 0; c < cols; c++) {
-                    double d = xs.getAtIndex(F, at + c) - mu;
+                    double d = row[c] - mu;
                     sq += d * d;
                 }
                 float rs = (float) (1 / Math.sqrt(sq / cols + eps));
                 for (int c = 0; c < cols; c++) {
-                    float v = (xs.getAtIndex(F, at + c) - mu) * rs;
-                    if (w != null) {
-                        v *= w.getAtIndex(F, c);
-                    }
-                    if (b != null) {
-                        v += b.getAtIndex(F, c);
-                    }
-                    ys.setAtIndex(F, at + c, v);
+                    row[c] = (row[c] - mu) * rs;
                 }
+                if (w != null) {
+                    for (int c = 0; c < cols; c++) {
+                        row[c] = row[c] * w[c];
+                    }
+                }
+                if (b != null) {
+                    for (int c = 0; c < cols; c++) {
+                        row[c] = row[c] + b[c];
+                    }
+                }
+                store(row, cols, ys, r * cols);
                 if (mean != null) {
                     mean.memory().setAtIndex(F, r, mu);
                     rstd.memory().setAtIndex(F, r, rs);
@@ -1139,49 +1156,64 @@ public final class CpuBackend implements Backend {
         });
     }
 
+    /**
+     * Rows on the heap. dx row by row; dWeight and dBias split over column blocks, each block's
+     * sums on the heap while the rows pass in order (each column's sum over the rows in order).
+     */
     @Override
     public void layerNormBackward(Buffer x, Buffer weight, Buffer mean, Buffer rstd, Buffer dy, int rows, int cols,
                                   Buffer dx, Buffer dWeight, Buffer dBias) {
         Operands.layerNormBackward(this, x, weight, mean, rstd, dy, rows, cols, dx, dWeight, dBias);
         MemorySegment xs = x.memory(), dys = dy.memory(), mu = mean.memory(), rs = rstd.memory();
-        MemorySegment w = weight == null ? null : weight.memory();
+        float[] w = weight == null ? null : load(weight.memory(), 0, cols, new float[cols]);
         if (dx != null) {
             MemorySegment dxs = dx.memory();
             Parallel.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), (from, to) -> {
+                float[] xr = new float[cols], g = new float[cols];
                 for (long r = from; r < to; r++) {
                     long at = r * cols;
                     float m = mu.getAtIndex(F, r), s = rs.getAtIndex(F, r);
+                    load(xs, at, cols, xr);
+                    load(dys, at, cols, g);
+                    if (w != null) {
+                        for (int c = 0; c < cols; c++) {
+                            g[c] = g[c] * w[c];
+                        }
+                    }
                     double sumG = 0, sumGx = 0;
                     for (int c = 0; c < cols; c++) {
-                        float g = dys.getAtIndex(F, at + c) * (w == null ? 1f : w.getAtIndex(F, c));
-                        sumG += g;
-                        sumGx += g * ((xs.getAtIndex(F, at + c) - m) * s);
+                        sumG += g[c];
+                        sumGx += g[c] * ((xr[c] - m) * s);
                     }
                     float meanG = (float) (sumG / cols), meanGx = (float) (sumGx / cols);
                     for (int c = 0; c < cols; c++) {
-                        float g = dys.getAtIndex(F, at + c) * (w == null ? 1f : w.getAtIndex(F, c));
-                        float xhat = (xs.getAtIndex(F, at + c) - m) * s;
-                        dxs.setAtIndex(F, at + c, s * (g - meanG - xhat * meanGx));
+                        float xhat = (xr[c] - m) * s;
+                        xr[c] = s * (g[c] - meanG - xhat * meanGx);
                     }
+                    store(xr, cols, dxs, at);
                 }
             });
         }
         if (dWeight != null || dBias != null) {
-            // Split over columns, so each column's sum runs over the rows in order.
+            float[] means = load(mu, 0, rows, new float[rows]), rstds = load(rs, 0, rows, new float[rows]);
             Parallel.forRange(cols, Math.max(1, GRAIN / Math.max(1, rows)), (from, to) -> {
-                for (long c = from; c < to; c++) {
-                    float sw = 0, sb = 0;
-                    for (long r = 0; r < rows; r++) {
-                        float d = dys.getAtIndex(F, r * cols + c);
-                        sw += d * ((xs.getAtIndex(F, r * cols + c) - mu.getAtIndex(F, r)) * rs.getAtIndex(F, r));
-                        sb += d;
+                int n = (int) (to - from);
+                float[] sw = new float[n], sb = new float[n], d = new float[n], xr = new float[n];
+                for (int r = 0; r < rows; r++) {
+                    long at = (long) r * cols + from;
+                    load(dys, at, n, d);
+                    load(xs, at, n, xr);
+                    float m = means[r], s = rstds[r];
+                    for (int c = 0; c < n; c++) {
+                        sw[c] += d[c] * ((xr[c] - m) * s);
+                        sb[c] += d[c];
                     }
-                    if (dWeight != null) {
-                        dWeight.memory().setAtIndex(F, c, sw);
-                    }
-                    if (dBias != null) {
-                        dBias.memory().setAtIndex(F, c, sb);
-                    }
+                }
+                if (dWeight != null) {
+                    store(sw, n, dWeight.memory(), from);
+                }
+                if (dBias != null) {
+                    store(sb, n, dBias.memory(), from);
                 }
             });
         }
