@@ -276,6 +276,28 @@ public final class CpuBackend implements Backend {
                 b.memory(), Math.max(1, transB ? k : n), beta, c.memory(), Math.max(1, n));
     }
 
+    /**
+     * The matrices split across the cores, each GEMM on one (a GEMM below Cblas's parallel size
+     * runs on its caller alone: attention's 128×128×64 products ran one core at a time).
+     */
+    @Override
+    public void gemmBatched(boolean transA, boolean transB, int m, int n, int k, float alpha, Buffer a, long[] aOffsets,
+                            Buffer b, long[] bOffsets, float beta, Buffer c, long[] cOffsets) {
+        Operands.gemmBatched(this, m, n, k, a, aOffsets, b, bOffsets, c, cOffsets);
+        if ((long) m * n == 0) {
+            return;
+        }
+        MemorySegment am = a.memory(), bm = b.memory(), cm = c.memory();
+        long mk = (long) m * k * Float.BYTES, kn = (long) k * n * Float.BYTES, mn = (long) m * n * Float.BYTES;
+        int lda = Math.max(1, transA ? m : k), ldb = Math.max(1, transB ? k : n), ldc = Math.max(1, n);
+        Parallel.forRange(cOffsets.length, 1, (from, to) -> {
+            for (int i = (int) from; i < to; i++) {
+                gemm.sgemm(transA, transB, m, n, k, alpha, am.asSlice(aOffsets[i] * Float.BYTES, mk), lda,
+                        bm.asSlice(bOffsets[i] * Float.BYTES, kn), ldb, beta, cm.asSlice(cOffsets[i] * Float.BYTES, mn), ldc);
+            }
+        });
+    }
+
     /** Rows on the heap, the bias an array: loops C2 vectorises. */
     @Override
     public void addBias(Buffer y, Buffer bias, int rows, int cols) {
