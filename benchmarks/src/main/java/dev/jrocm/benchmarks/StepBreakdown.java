@@ -53,7 +53,7 @@ public final class StepBreakdown {
         boolean[] on = {false};
         Backend timed = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
                 timing(cpu, times, on));
-        try (Step step = model.equals("cnn") ? CnnStepBenchmark.step(timed, 64) : gptStep(timed)) {
+        try (Step step = model.equals("cnn") ? CnnStepBenchmark.step(timed, 64) : gptStep(timed, 8, 128, 256, 4)) {
             for (int i = 0; i < warmup; i++) {
                 step.run();
             }
@@ -115,12 +115,15 @@ public final class StepBreakdown {
         System.out.printf(Locale.ROOT, "%-40s %8s %10.3f%n", "step", "", total / 1e6 / steps);
     }
 
-    /** {@link GptBlockBenchmark}'s step on the given backend. */
-    static Step gptStep(Backend backend) {
-        GptBlock block = new GptBlock(backend, 256, 4, 7);
+    /**
+     * {@link GptBlockBenchmark}'s step on the given backend: forward, MSE against a fixed target,
+     * backward, clipping to norm 1, AdamW; the loss read back.
+     */
+    static Step gptStep(Backend backend, int batch, int time, int channels, int heads) {
+        GptBlock block = new GptBlock(backend, channels, heads, 7);
         Adam adam = Adam.adamW(block.trainableParameters(), 3e-4f, 0.1f);
-        Tensor x = Scope.detached(() -> Tensor.empty(backend, 8, 128, 256));
-        Tensor target = Scope.detached(() -> Tensor.empty(backend, 8, 128, 256));
+        Tensor x = Scope.detached(() -> Tensor.empty(backend, batch, time, channels));
+        Tensor target = Scope.detached(() -> Tensor.empty(backend, batch, time, channels));
         backend.normal(x.buffer(), 0f, 1f, 1);
         backend.normal(target.buffer(), 0f, 1f, 2);
         return new Step() {
