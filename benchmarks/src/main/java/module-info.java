@@ -5,6 +5,7 @@ module dev.jrocm.benchmarks {
     requires jmh.core;
     requires com.fasterxml.jackson.databind; // BenchInfo, GemmPlot
     requires java.desktop;                   // GemmPlot (Java2D, ImageIO)
+    requires java.management;                // StepBreakdown (thread CPU time)
 
     opens dev.jrocm.benchmarks;
     exports dev.jrocm.benchmarks.jmh_generated;

@@ -579,7 +579,9 @@ public final class Ops {
 
     /**
      * a (…, m, k)·b (…, k, n), both of rank ≥ 2 and at least one above 2: the batch shapes
-     * broadcast, one GEMM per output matrix on slices of the operands' buffers.
+     * broadcast, one {@link Backend#gemmBatched} over the output matrices (and over each gradient
+     * whose matrices are each written once; a broadcast operand's gradient sums several products
+     * into one matrix, so it stays one GEMM per matrix, in order).
      */
     private static Tensor batchedMatmul(Tensor a, Tensor b) {
         int ra = a.rank(), rb = b.rank();
@@ -603,9 +605,15 @@ public final class Ops {
         Backend be = a.backend();
         Tensor y = Tensor.empty(be, shape);
         long mk = (long) m * k, kn = (long) k * n, mn = (long) m * n;
-        for (int i = 0; i < count; i++) {
-            gemmOrZero(be, false, false, m, n, k, a.buffer().slice(aOffsets[i], mk), b.buffer().slice(bOffsets[i], kn),
-                    0f, y.buffer().slice(i * mn, mn));
+        long[] yOffsets = new long[count];
+        Arrays.setAll(yOffsets, i -> i * mn);
+        if (k > 0 && mn > 0) { // one batched GEMM (the matrices split across the cores on the CPU)
+            be.gemmBatched(false, false, m, n, k, 1f, a.buffer(), aOffsets, b.buffer(), bOffsets, 0f, y.buffer(), yOffsets);
+        } else {
+            for (int i = 0; i < count; i++) {
+                gemmOrZero(be, false, false, m, n, k, a.buffer().slice(aOffsets[i], mk), b.buffer().slice(bOffsets[i], kn),
+                        0f, y.buffer().slice(i * mn, mn));
+            }
         }
         if (Autograd.records(a, b)) {
             boolean aRepeats = Strides.count(aBatch) != count, bRepeats = Strides.count(bBatch) != count;
@@ -613,17 +621,25 @@ public final class Ops {
                 if (a.requiresGrad()) { // da_i (+)= dy_i·b_iᵀ; a matrix used by several i sums them
                     float beta = batchGradBeta(be, Grads.target(a), aRepeats);
                     Buffer g = a.grad().buffer();
-                    for (int i = 0; i < count; i++) {
-                        gemmOrZero(be, false, true, m, k, n, dy.buffer().slice(i * mn, mn), b.buffer().slice(bOffsets[i], kn),
-                                beta, g.slice(aOffsets[i], mk));
+                    if (!aRepeats && n > 0 && mk > 0) { // each da_i written once: one batched GEMM
+                        be.gemmBatched(false, true, m, k, n, 1f, dy.buffer(), yOffsets, b.buffer(), bOffsets, beta, g, aOffsets);
+                    } else {
+                        for (int i = 0; i < count; i++) {
+                            gemmOrZero(be, false, true, m, k, n, dy.buffer().slice(i * mn, mn), b.buffer().slice(bOffsets[i], kn),
+                                    beta, g.slice(aOffsets[i], mk));
+                        }
                     }
                 }
                 if (b.requiresGrad()) { // db_i (+)= a_iᵀ·dy_i
                     float beta = batchGradBeta(be, Grads.target(b), bRepeats);
                     Buffer g = b.grad().buffer();
-                    for (int i = 0; i < count; i++) {
-                        gemmOrZero(be, true, false, k, n, m, a.buffer().slice(aOffsets[i], mk), dy.buffer().slice(i * mn, mn),
-                                beta, g.slice(bOffsets[i], kn));
+                    if (!bRepeats && m > 0 && kn > 0) {
+                        be.gemmBatched(true, false, k, n, m, 1f, a.buffer(), aOffsets, dy.buffer(), yOffsets, beta, g, bOffsets);
+                    } else {
+                        for (int i = 0; i < count; i++) {
+                            gemmOrZero(be, true, false, k, n, m, a.buffer().slice(aOffsets[i], mk), dy.buffer().slice(i * mn, mn),
+                                    beta, g.slice(bOffsets[i], kn));
+                        }
                     }
                 }
             }));

@@ -91,6 +91,20 @@ public interface Backend extends AutoCloseable {
     void gemm(boolean transA, boolean transB, int m, int n, int k,
               float alpha, Buffer a, Buffer b, float beta, Buffer c);
 
+    /**
+     * A batch of {@link #gemm}s of one shape: {@code C_i = alpha·op(A_i)·op(B_i) + beta·C_i} for
+     * i in [0, count), count = {@code cOffsets.length}, where A_i is the m×k (k×m when transA)
+     * matrix starting at element {@code aOffsets[i]} of a, B_i likewise in b, C_i the m×n matrix
+     * at {@code cOffsets[i]} of c; dense row-major, as {@link #gemm}. An A_i or B_i may be used by
+     * several i (a broadcast batch); the C_i must not overlap one another (each is written once,
+     * in no fixed order, in parallel) nor any A_i or B_i, otherwise the result is undefined.
+     * {@link Operands#gemmBatched} checks the counts, that the three offset arrays have one
+     * length, and that every matrix lies inside its buffer. What a batched {@code matmul} (a
+     * transformer's attention) is made of: one call instead of one per matrix.
+     */
+    void gemmBatched(boolean transA, boolean transB, int m, int n, int k, float alpha, Buffer a, long[] aOffsets,
+                     Buffer b, long[] bOffsets, float beta, Buffer c, long[] cOffsets);
+
     /** y[r, c] += bias[c] for a rows×cols y. */
     void addBias(Buffer y, Buffer bias, int rows, int cols);
 

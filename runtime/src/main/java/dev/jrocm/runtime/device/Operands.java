@@ -53,6 +53,39 @@ public final class Operands {
         }
     }
 
+    /**
+     * The operands of {@link Backend#gemmBatched}: counts ≥ 0, three offset arrays of one length,
+     * and each matrix (offset ≥ 0, offset + size) inside its buffer; the message names the first
+     * offending matrix.
+     */
+    public static void gemmBatched(Backend backend, int m, int n, int k, Buffer a, long[] aOffsets, Buffer b,
+                                   long[] bOffsets, Buffer c, long[] cOffsets) {
+        String op = "gemmBatched";
+        counts(op, "m, n, k", m, n, k);
+        if (aOffsets == null || bOffsets == null || cOffsets == null) {
+            throw new IllegalArgumentException(op + ": the offsets of a, b and c must not be null");
+        }
+        if (aOffsets.length != cOffsets.length || bOffsets.length != cOffsets.length) {
+            throw new IllegalArgumentException(op + ": a, b and c need one offset per matrix of the batch, got "
+                    + aOffsets.length + ", " + bOffsets.length + " and " + cOffsets.length);
+        }
+        require(backend, op, "a", a, 0);
+        require(backend, op, "b", b, 0);
+        require(backend, op, "c", c, 0);
+        inside(op, "a", a, aOffsets, elements(m, k));
+        inside(op, "b", b, bOffsets, elements(k, n));
+        inside(op, "c", c, cOffsets, elements(m, n));
+    }
+
+    private static void inside(String op, String name, Buffer buffer, long[] offsets, long size) {
+        for (int i = 0; i < offsets.length; i++) {
+            if (offsets[i] < 0 || offsets[i] > buffer.length() - size) {
+                throw new IllegalArgumentException(op + ": matrix " + i + " of " + name + " (" + size
+                        + " elements from offset " + offsets[i] + ") does not lie inside its " + buffer.length() + " elements");
+            }
+        }
+    }
+
     /** {@code rows × cols} as a long (cannot overflow for two ints). */
     public static long elements(int rows, int cols) {
         return (long) rows * cols;

@@ -276,55 +276,99 @@ public final class CpuBackend implements Backend {
                 b.memory(), Math.max(1, transB ? k : n), beta, c.memory(), Math.max(1, n));
     }
 
+    /**
+     * The matrices split across the cores, each GEMM on one (a GEMM below Cblas's parallel size
+     * runs on its caller alone: attention's 128×128×64 products ran one core at a time).
+     */
+    @Override
+    public void gemmBatched(boolean transA, boolean transB, int m, int n, int k, float alpha, Buffer a, long[] aOffsets,
+                            Buffer b, long[] bOffsets, float beta, Buffer c, long[] cOffsets) {
+        Operands.gemmBatched(this, m, n, k, a, aOffsets, b, bOffsets, c, cOffsets);
+        if ((long) m * n == 0) {
+            return;
+        }
+        MemorySegment am = a.memory(), bm = b.memory(), cm = c.memory();
+        long mk = (long) m * k * Float.BYTES, kn = (long) k * n * Float.BYTES, mn = (long) m * n * Float.BYTES;
+        int lda = Math.max(1, transA ? m : k), ldb = Math.max(1, transB ? k : n), ldc = Math.max(1, n);
+        Parallel.forRange(cOffsets.length, 1, (from, to) -> {
+            for (int i = (int) from; i < to; i++) {
+                gemm.sgemm(transA, transB, m, n, k, alpha, am.asSlice(aOffsets[i] * Float.BYTES, mk), lda,
+                        bm.asSlice(bOffsets[i] * Float.BYTES, kn), ldb, beta, cm.asSlice(cOffsets[i] * Float.BYTES, mn), ldc);
+            }
+        });
+    }
+
+    /** Rows on the heap, the bias an array: loops C2 vectorises. */
     @Override
     public void addBias(Buffer y, Buffer bias, int rows, int cols) {
         Operands.counts("addBias", "rows, cols", rows, cols);
         Operands.require(this, "addBias", "y", y, Operands.elements(rows, cols));
         Operands.require(this, "addBias", "bias", bias, cols);
-        MemorySegment ym = y.memory(), bm = bias.memory();
+        MemorySegment ym = y.memory();
+        float[] bs = load(bias.memory(), 0, cols, new float[cols]);
         Parallel.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), (from, to) -> {
+            float[] row = new float[cols];
             for (long r = from; r < to; r++) {
-                long row = r * cols;
+                load(ym, r * cols, cols, row);
                 for (int c = 0; c < cols; c++) {
-                    ym.setAtIndex(F, row + c, ym.getAtIndex(F, row + c) + bm.getAtIndex(F, c));
+                    row[c] = row[c] + bs[c];
                 }
+                store(row, cols, ym, r * cols);
             }
         });
     }
 
+    /**
+     * Split over columns, so each thread owns its sums, kept on the heap while x's rows pass in
+     * order (each column summed over the rows in order), a row's part read in one copy.
+     */
     @Override
     public void columnSums(Buffer x, int rows, int cols, Buffer out, boolean accumulate) {
         Operands.counts("columnSums", "rows, cols", rows, cols);
         Operands.require(this, "columnSums", "x", x, Operands.elements(rows, cols));
         Operands.require(this, "columnSums", "out", out, cols);
         MemorySegment xm = x.memory(), om = out.memory();
-        // Split over columns so each thread owns its sums; rows run inside, row-major friendly per chunk.
         Parallel.forRange(cols, Math.max(1, GRAIN / Math.max(1, rows)), (from, to) -> {
-            for (long c = from; c < to; c++) {
-                om.setAtIndex(F, c, accumulate ? om.getAtIndex(F, c) : 0f);
+            int n = (int) (to - from);
+            float[] acc = new float[n], row = new float[n];
+            if (accumulate) {
+                load(om, from, n, acc);
             }
             for (long r = 0; r < rows; r++) {
-                long row = r * cols;
-                for (long c = from; c < to; c++) {
-                    om.setAtIndex(F, c, om.getAtIndex(F, c) + xm.getAtIndex(F, row + c));
+                load(xm, r * cols + from, n, row);
+                for (int c = 0; c < n; c++) {
+                    acc[c] = acc[c] + row[c];
                 }
             }
+            store(acc, n, om, from);
         });
     }
 
     // ---- element-wise -------------------------------------------------------------------------
 
+    /** In heap chunks (array loops C2 vectorises; over the segments the loop ran scalar). */
     @Override
     public void relu(Buffer x, Buffer y) {
         Operands.require(this, "relu", "y", y, Operands.whole(this, "relu", "x", x));
         MemorySegment xm = x.memory(), ym = y.memory();
         Parallel.forRange(x.length(), GRAIN, (from, to) -> {
-            for (long i = from; i < to; i++) {
-                ym.setAtIndex(F, i, Math.max(xm.getAtIndex(F, i), 0f));
+            float[] xs = new float[(int) Math.min(CHUNK, to - from)];
+            for (long start = from; start < to; start += CHUNK) {
+                int len = (int) Math.min(CHUNK, to - start);
+                load(xm, start, len, xs);
+                for (int i = 0; i < len; i++) {
+                    xs[i] = Math.max(xs[i], 0f);
+                }
+                store(xs, len, ym, start);
             }
         });
     }
 
+    /**
+     * In heap chunks, the mask branch-free through the Vector API where it can be ({@link
+     * VectorMath#reluBackward}): on real data y &gt; 0 is a coin toss, and a mispredicted branch
+     * per element made this the CNN step's fourth-largest op.
+     */
     @Override
     public void reluBackward(Buffer y, Buffer dy, Buffer dx, boolean accumulate) {
         long n = Operands.whole(this, "reluBackward", "y", y);
@@ -332,21 +376,44 @@ public final class CpuBackend implements Backend {
         Operands.require(this, "reluBackward", "dx", dx, n);
         MemorySegment ym = y.memory(), dym = dy.memory(), dxm = dx.memory();
         Parallel.forRange(y.length(), GRAIN, (from, to) -> {
-            for (long i = from; i < to; i++) {
-                float g = ym.getAtIndex(F, i) > 0f ? dym.getAtIndex(F, i) : 0f;
-                dxm.setAtIndex(F, i, accumulate ? dxm.getAtIndex(F, i) + g : g);
+            int width = (int) Math.min(CHUNK, to - from);
+            float[] ys = new float[width], gs = new float[width], ds = new float[width];
+            for (long start = from; start < to; start += CHUNK) {
+                int len = (int) Math.min(CHUNK, to - start);
+                load(ym, start, len, ys);
+                load(dym, start, len, gs);
+                if (accumulate) {
+                    load(dxm, start, len, ds);
+                } else {
+                    java.util.Arrays.fill(ds, 0, len, 0f);
+                }
+                if (UnaryMath.VECTOR) {
+                    VectorMath.reluBackward(ys, gs, ds, len);
+                } else {
+                    for (int i = 0; i < len; i++) {
+                        ds[i] += ys[i] > 0f ? gs[i] : 0f;
+                    }
+                }
+                store(ds, len, dxm, start);
             }
         });
     }
 
+    /** In heap chunks of {@link #CHUNK}, through {@link UnaryMath#values} (GELU vectorised where it can be). */
     @Override
     public void unary(UnaryOp op, Buffer x, Buffer y) {
         long n = Operands.whole(this, "unary " + op, "x", x);
         Operands.require(this, "unary " + op, "y", y, n);
         MemorySegment xm = x.memory(), ym = y.memory();
         Parallel.forRange(n, GRAIN / 16, (from, to) -> {
-            for (long i = from; i < to; i++) {
-                ym.setAtIndex(F, i, (float) UnaryMath.value(op, xm.getAtIndex(F, i)));
+            int width = (int) Math.min(CHUNK, to - from);
+            float[] xs = new float[width], ys = new float[width];
+            double[] wide = new double[width];
+            for (long start = from; start < to; start += CHUNK) {
+                int len = (int) Math.min(CHUNK, to - start);
+                load(xm, start, len, xs);
+                UnaryMath.values(op, xs, ys, len, wide);
+                store(ys, len, ym, start);
             }
         });
     }
@@ -360,9 +427,22 @@ public final class CpuBackend implements Backend {
         Operands.require(this, name, "dx", dx, n);
         MemorySegment xm = x.memory(), ym = y.memory(), dym = dy.memory(), dxm = dx.memory();
         Parallel.forRange(n, GRAIN / 16, (from, to) -> {
-            for (long i = from; i < to; i++) {
-                float g = (float) (dym.getAtIndex(F, i) * UnaryMath.derivative(op, xm.getAtIndex(F, i), ym.getAtIndex(F, i)));
-                dxm.setAtIndex(F, i, accumulate ? dxm.getAtIndex(F, i) + g : g);
+            int width = (int) Math.min(CHUNK, to - from);
+            float[] xs = new float[width], ys = new float[width], gs = new float[width], ds = new float[width];
+            double[] wide = new double[width];
+            for (long start = from; start < to; start += CHUNK) {
+                int len = (int) Math.min(CHUNK, to - start);
+                load(xm, start, len, xs);
+                load(ym, start, len, ys);
+                load(dym, start, len, gs);
+                UnaryMath.derivatives(op, xs, ys, gs, ds, len, wide);
+                if (accumulate) {
+                    load(dxm, start, len, gs);
+                    for (int i = 0; i < len; i++) {
+                        ds[i] = gs[i] + ds[i];
+                    }
+                }
+                store(ds, len, dxm, start);
             }
         });
     }
@@ -459,13 +539,21 @@ public final class CpuBackend implements Backend {
         Strides.Walk w = Strides.walk(outShape, aStrides, bStrides, Strides.dense(outShape));
         int inner = w.rank() - 1;
         long len = w.shape()[inner], as = w.strides()[0][inner], bs = w.strides()[1][inner];
+        boolean heap = as <= 1 && bs <= 1; // each operand's row contiguous or one repeated value
         if (w.rank() == 1) {
-            Parallel.forRange(len, GRAIN, (from, to) ->
-                    binaryRow(op, am, from * as, as, bm, from * bs, bs, om, from, to - from));
+            Parallel.forRange(len, GRAIN, (from, to) -> {
+                if (heap) {
+                    int width = (int) Math.min(CHUNK, to - from);
+                    binaryOnHeap(op, am, from * as, as, bm, from * bs, bs, om, from, to - from, new float[width], new float[width]);
+                } else {
+                    binaryRow(op, am, from * as, as, bm, from * bs, bs, om, from, to - from);
+                }
+            });
             return;
         }
         long rows = n / len;
         Parallel.forRange(rows, Math.max(1, GRAIN / len), (from, to) -> {
+            float[] x = heap ? new float[(int) Math.min(CHUNK, len)] : null, y = heap ? new float[x.length] : null;
             for (long r = from; r < to; r++) {
                 long ao = 0, bo = 0, rest = r;
                 for (int d = inner - 1; d >= 0; d--) {
@@ -474,9 +562,59 @@ public final class CpuBackend implements Backend {
                     ao += i * w.strides()[0][d];
                     bo += i * w.strides()[1][d];
                 }
-                binaryRow(op, am, ao, as, bm, bo, bs, om, r * len, len);
+                if (heap) {
+                    binaryOnHeap(op, am, ao, as, bm, bo, bs, om, r * len, len, x, y);
+                } else {
+                    binaryRow(op, am, ao, as, bm, bo, bs, om, r * len, len);
+                }
             }
         });
+    }
+
+    /**
+     * {@link #binaryRow} for operands whose steps are 1 or 0, through heap chunks x and y (each
+     * filled from its row, or with its one value): loops over arrays, which C2 vectorises.
+     * out may be a or b (a chunk is read before it is written).
+     */
+    private static void binaryOnHeap(BinaryOp op, MemorySegment a, long ao, long as, MemorySegment b, long bo, long bs,
+                                     MemorySegment out, long o, long len, float[] x, float[] y) {
+        for (long start = 0; start < len; start += x.length) {
+            int n = (int) Math.min(x.length, len - start);
+            operand(a, ao + start * as, as, n, x);
+            operand(b, bo + start * bs, bs, n, y);
+            switch (op) {
+                case ADD -> {
+                    for (int i = 0; i < n; i++) {
+                        x[i] = x[i] + y[i];
+                    }
+                }
+                case SUB -> {
+                    for (int i = 0; i < n; i++) {
+                        x[i] = x[i] - y[i];
+                    }
+                }
+                case MUL -> {
+                    for (int i = 0; i < n; i++) {
+                        x[i] = x[i] * y[i];
+                    }
+                }
+                case DIV -> {
+                    for (int i = 0; i < n; i++) {
+                        x[i] = x[i] / y[i];
+                    }
+                }
+            }
+            store(x, n, out, o + start);
+        }
+    }
+
+    /** n elements of an operand from {@code at} into {@code into}: a contiguous run (step 1) or one value repeated (step 0). */
+    private static void operand(MemorySegment m, long at, long step, int n, float[] into) {
+        if (step == 1) {
+            load(m, at, n, into);
+        } else {
+            java.util.Arrays.fill(into, 0, n, m.getAtIndex(F, at));
+        }
     }
 
     /** out[o..o+len) = a[ao + j·as] op b[bo + j·bs]: one loop per op, so none branches per element. */
@@ -538,10 +676,34 @@ public final class CpuBackend implements Backend {
                     base[j] = red.keptOffset(start + j);
                     acc[j] = 0f;
                 }
-                for (long k = 0; k < red.count(); k++) { // reduced combinations outer: x rows in order
-                    long ro = red.reducedOffset(k);
-                    for (int j = 0; j < len; j++) {
-                        acc[j] += xm.getAtIndex(F, base[j] + ro);
+                // Reduced combinations in order, the last reduced dimension a loop of fixed steps (no
+                // index arithmetic per element): outputs inner when they are x's rows (kept inner
+                // dimension), each output's run inner when the summed dimension is the contiguous one.
+                long last = red.lastExtent(), step = red.lastStride(), outerCount = red.count() / last;
+                if (step == 1 && last >= SUM_RUN) {
+                    float[] run = new float[(int) Math.min(CHUNK, last)];
+                    for (long k = 0; k < outerCount; k++) {
+                        long ro = red.reducedOffset(k * last);
+                        for (int j = 0; j < len; j++) {
+                            float a = acc[j];
+                            for (long t0 = 0; t0 < last; t0 += run.length) {
+                                int n = (int) Math.min(run.length, last - t0);
+                                load(xm, base[j] + ro + t0, n, run);
+                                for (int t = 0; t < n; t++) {
+                                    a += run[t];
+                                }
+                            }
+                            acc[j] = a;
+                        }
+                    }
+                } else {
+                    for (long k = 0; k < outerCount; k++) { // x rows in order
+                        long ro = red.reducedOffset(k * last);
+                        for (long t = 0; t < last; t++, ro += step) {
+                            for (int j = 0; j < len; j++) {
+                                acc[j] += xm.getAtIndex(F, base[j] + ro);
+                            }
+                        }
                     }
                 }
                 for (int j = 0; j < len; j++) {
@@ -554,6 +716,8 @@ public final class CpuBackend implements Backend {
 
     /** Output elements per block of {@link #sumTo}'s accumulators. */
     private static final int SUM_BLOCK = 1024;
+    /** A contiguous summed run at least this long is read into the heap and summed there, output by output. */
+    private static final int SUM_RUN = 16;
 
     /**
      * The merged dimensions of a {@link #sumTo}, split in those kept (the output's, in order) and
@@ -585,6 +749,12 @@ public final class CpuBackend implements Backend {
 
         long reducedOffset(long index) { return offset(index, sumShape, sumStrides); }
 
+        /** The extent of the last (fastest) summed dimension, 1 when nothing is summed. */
+        long lastExtent() { return sumShape.length == 0 ? 1 : sumShape[sumShape.length - 1]; }
+
+        /** The x stride of the last summed dimension (0 when nothing is summed). */
+        long lastStride() { return sumShape.length == 0 ? 0 : sumStrides[sumStrides.length - 1]; }
+
         private static long offset(long index, long[] shape, long[] strides) {
             long o = 0;
             for (int d = shape.length - 1; d >= 0; d--) {
@@ -597,11 +767,26 @@ public final class CpuBackend implements Backend {
 
     // ---- along one dimension: rows (o, i) of (outer, n, inner), parallel over the rows ----------
 
-    /** Each row reduced in order, in float, as the GPU kernels: max, then Σ exp(x − max). */
+    /**
+     * Each row reduced in float, as the GPU kernels: max, then Σ exp(x − max). Contiguous rows
+     * (inner = 1, attention's last dim) go through {@link UnaryMath#softmaxRow} on the heap
+     * (vectorised where it can be); strided rows in order, on the segments.
+     */
     @Override
     public void softmax(Buffer x, int outer, int n, int inner, Buffer y, boolean log) {
         Operands.softmax(this, x, outer, n, inner, y);
         MemorySegment xm = x.memory(), ym = y.memory();
+        if (inner == 1) {
+            Parallel.forRange(outer, Math.max(1, GRAIN / 4 / Math.max(1, n)), (from, to) -> {
+                float[] xs = new float[n], ys = new float[n];
+                for (long r = from; r < to; r++) {
+                    load(xm, r * n, n, xs);
+                    UnaryMath.softmaxRow(xs, ys, n, log);
+                    store(ys, n, ym, r * n);
+                }
+            });
+            return;
+        }
         alongRows(outer, n, inner, (row, base, step) -> {
             float max = Float.NEGATIVE_INFINITY;
             for (int k = 0; k < n; k++) {
@@ -624,6 +809,28 @@ public final class CpuBackend implements Backend {
     public void softmaxBackward(Buffer y, Buffer dy, int outer, int n, int inner, Buffer dx, boolean log, boolean accumulate) {
         Operands.softmaxBackward(this, y, dy, outer, n, inner, dx);
         MemorySegment ym = y.memory(), gm = dy.memory(), dm = dx.memory();
+        if (inner == 1) { // contiguous rows on the heap: the same sums, in the same order
+            Parallel.forRange(outer, Math.max(1, GRAIN / 4 / Math.max(1, n)), (from, to) -> {
+                float[] ys = new float[n], gs = new float[n], ds = new float[n];
+                for (long r = from; r < to; r++) {
+                    load(ym, r * n, n, ys);
+                    load(gm, r * n, n, gs);
+                    float dot = 0f;
+                    for (int k = 0; k < n; k++) {
+                        dot += log ? gs[k] : gs[k] * ys[k];
+                    }
+                    if (accumulate) {
+                        load(dm, r * n, n, ds);
+                    }
+                    for (int k = 0; k < n; k++) {
+                        float d = log ? gs[k] - (float) Math.exp(ys[k]) * dot : ys[k] * (gs[k] - dot);
+                        ds[k] = accumulate ? ds[k] + d : d;
+                    }
+                    store(ds, n, dm, r * n);
+                }
+            });
+            return;
+        }
         alongRows(outer, n, inner, (row, base, step) -> {
             float dot = 0f; // Σ dy⊙y, or Σ dy for log-softmax
             for (int k = 0; k < n; k++) {
@@ -926,36 +1133,43 @@ public final class CpuBackend implements Backend {
         });
     }
 
+    /** Rows on the heap (weight and bias as arrays): the same sums in double, in the same order. */
     @Override
     public void layerNorm(Buffer x, Buffer weight, Buffer bias, int rows, int cols, float eps, Buffer y,
                           Buffer mean, Buffer rstd) {
         Operands.layerNorm(this, x, weight, bias, rows, cols, eps, y, mean, rstd);
         MemorySegment xs = x.memory(), ys = y.memory();
-        MemorySegment w = weight == null ? null : weight.memory(), b = bias == null ? null : bias.memory();
+        float[] w = weight == null ? null : load(weight.memory(), 0, cols, new float[cols]);
+        float[] b = bias == null ? null : load(bias.memory(), 0, cols, new float[cols]);
         Parallel.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), (from, to) -> {
+            float[] row = new float[cols];
             for (long r = from; r < to; r++) {
-                long at = r * cols;
+                load(xs, r * cols, cols, row);
                 double sum = 0; // two passes in double: the mean, then the variance about it
                 for (int c = 0; c < cols; c++) {
-                    sum += xs.getAtIndex(F, at + c);
+                    sum += row[c];
                 }
                 float mu = (float) (sum / cols);
                 double sq = 0;
                 for (int c = 0; c < cols; c++) {
-                    double d = xs.getAtIndex(F, at + c) - mu;
+                    double d = row[c] - mu;
                     sq += d * d;
                 }
                 float rs = (float) (1 / Math.sqrt(sq / cols + eps));
                 for (int c = 0; c < cols; c++) {
-                    float v = (xs.getAtIndex(F, at + c) - mu) * rs;
-                    if (w != null) {
-                        v *= w.getAtIndex(F, c);
-                    }
-                    if (b != null) {
-                        v += b.getAtIndex(F, c);
-                    }
-                    ys.setAtIndex(F, at + c, v);
+                    row[c] = (row[c] - mu) * rs;
                 }
+                if (w != null) {
+                    for (int c = 0; c < cols; c++) {
+                        row[c] = row[c] * w[c];
+                    }
+                }
+                if (b != null) {
+                    for (int c = 0; c < cols; c++) {
+                        row[c] = row[c] + b[c];
+                    }
+                }
+                store(row, cols, ys, r * cols);
                 if (mean != null) {
                     mean.memory().setAtIndex(F, r, mu);
                     rstd.memory().setAtIndex(F, r, rs);
@@ -964,49 +1178,64 @@ public final class CpuBackend implements Backend {
         });
     }
 
+    /**
+     * Rows on the heap. dx row by row; dWeight and dBias split over column blocks, each block's
+     * sums on the heap while the rows pass in order (each column's sum over the rows in order).
+     */
     @Override
     public void layerNormBackward(Buffer x, Buffer weight, Buffer mean, Buffer rstd, Buffer dy, int rows, int cols,
                                   Buffer dx, Buffer dWeight, Buffer dBias) {
         Operands.layerNormBackward(this, x, weight, mean, rstd, dy, rows, cols, dx, dWeight, dBias);
         MemorySegment xs = x.memory(), dys = dy.memory(), mu = mean.memory(), rs = rstd.memory();
-        MemorySegment w = weight == null ? null : weight.memory();
+        float[] w = weight == null ? null : load(weight.memory(), 0, cols, new float[cols]);
         if (dx != null) {
             MemorySegment dxs = dx.memory();
             Parallel.forRange(rows, Math.max(1, GRAIN / Math.max(1, cols)), (from, to) -> {
+                float[] xr = new float[cols], g = new float[cols];
                 for (long r = from; r < to; r++) {
                     long at = r * cols;
                     float m = mu.getAtIndex(F, r), s = rs.getAtIndex(F, r);
+                    load(xs, at, cols, xr);
+                    load(dys, at, cols, g);
+                    if (w != null) {
+                        for (int c = 0; c < cols; c++) {
+                            g[c] = g[c] * w[c];
+                        }
+                    }
                     double sumG = 0, sumGx = 0;
                     for (int c = 0; c < cols; c++) {
-                        float g = dys.getAtIndex(F, at + c) * (w == null ? 1f : w.getAtIndex(F, c));
-                        sumG += g;
-                        sumGx += g * ((xs.getAtIndex(F, at + c) - m) * s);
+                        sumG += g[c];
+                        sumGx += g[c] * ((xr[c] - m) * s);
                     }
                     float meanG = (float) (sumG / cols), meanGx = (float) (sumGx / cols);
                     for (int c = 0; c < cols; c++) {
-                        float g = dys.getAtIndex(F, at + c) * (w == null ? 1f : w.getAtIndex(F, c));
-                        float xhat = (xs.getAtIndex(F, at + c) - m) * s;
-                        dxs.setAtIndex(F, at + c, s * (g - meanG - xhat * meanGx));
+                        float xhat = (xr[c] - m) * s;
+                        xr[c] = s * (g[c] - meanG - xhat * meanGx);
                     }
+                    store(xr, cols, dxs, at);
                 }
             });
         }
         if (dWeight != null || dBias != null) {
-            // Split over columns, so each column's sum runs over the rows in order.
+            float[] means = load(mu, 0, rows, new float[rows]), rstds = load(rs, 0, rows, new float[rows]);
             Parallel.forRange(cols, Math.max(1, GRAIN / Math.max(1, rows)), (from, to) -> {
-                for (long c = from; c < to; c++) {
-                    float sw = 0, sb = 0;
-                    for (long r = 0; r < rows; r++) {
-                        float d = dys.getAtIndex(F, r * cols + c);
-                        sw += d * ((xs.getAtIndex(F, r * cols + c) - mu.getAtIndex(F, r)) * rs.getAtIndex(F, r));
-                        sb += d;
+                int n = (int) (to - from);
+                float[] sw = new float[n], sb = new float[n], d = new float[n], xr = new float[n];
+                for (int r = 0; r < rows; r++) {
+                    long at = (long) r * cols + from;
+                    load(dys, at, n, d);
+                    load(xs, at, n, xr);
+                    float m = means[r], s = rstds[r];
+                    for (int c = 0; c < n; c++) {
+                        sw[c] += d[c] * ((xr[c] - m) * s);
+                        sb[c] += d[c];
                     }
-                    if (dWeight != null) {
-                        dWeight.memory().setAtIndex(F, c, sw);
-                    }
-                    if (dBias != null) {
-                        dBias.memory().setAtIndex(F, c, sb);
-                    }
+                }
+                if (dWeight != null) {
+                    store(sw, n, dWeight.memory(), from);
+                }
+                if (dBias != null) {
+                    store(sb, n, dBias.memory(), from);
                 }
             });
         }
@@ -1070,6 +1299,7 @@ public final class CpuBackend implements Backend {
         public void im2col(Buffer x, Conv2dShape s, int first, int count, Buffer columns) {
             MemorySegment xm = x.memory(), cm = columns.memory();
             int positions = s.outH() * s.outW(), window = s.kh() * s.kw(), ow = s.outW(), plane = s.h() * s.w();
+            int oh = s.outH(), sw = s.strideW();
             long width = (long) count * positions; // a row of columns
             Parallel.forRange((long) count * s.c(), Math.max(1, GRAIN / ((long) window * positions)), (from, to) -> {
                 float[] in = new float[plane], out = new float[positions];
@@ -1080,14 +1310,21 @@ public final class CpuBackend implements Backend {
                         for (int q = 0; q < s.kw(); q++) {
                             int shift = q * s.dilW() - s.padW();
                             int lo = firstInside(shift, s.strideW(), ow), hi = lastInside(shift, s.strideW(), s.w(), ow);
-                            java.util.Arrays.fill(out, 0f);
-                            for (int oi = 0; oi < s.outH(); oi++) {
-                                int ih = oi * s.strideH() - s.padH() + p * s.dilH();
-                                if (ih < 0 || ih >= s.h()) {
+                            for (int oi = 0; oi < oh; oi++) { // only what the tap leaves is zeroed
+                                int ih = oi * s.strideH() - s.padH() + p * s.dilH(), row = oi * ow;
+                                if (ih < 0 || ih >= s.h() || hi < lo) {
+                                    java.util.Arrays.fill(out, row, row + ow, 0f);
                                     continue;
                                 }
-                                for (int oj = lo, src = ih * s.w() + lo * s.strideW() + shift; oj <= hi; oj++, src += s.strideW()) {
-                                    out[oi * ow + oj] = in[src];
+                                java.util.Arrays.fill(out, row, row + lo, 0f);
+                                java.util.Arrays.fill(out, row + hi + 1, row + ow, 0f);
+                                int src = ih * s.w() + lo * s.strideW() + shift;
+                                if (sw == 1) { // a run of the input row: one bulk copy
+                                    System.arraycopy(in, src, out, row + lo, hi - lo + 1);
+                                } else {
+                                    for (int oj = lo; oj <= hi; oj++, src += sw) {
+                                        out[row + oj] = in[src];
+                                    }
                                 }
                             }
                             store(out, positions, cm, (ch * window + (long) p * s.kw() + q) * width + j * positions);
@@ -1101,6 +1338,7 @@ public final class CpuBackend implements Backend {
         public void col2im(Buffer columns, Conv2dShape s, int first, int count, Buffer dx, boolean accumulate) {
             MemorySegment cm = columns.memory(), dm = dx.memory();
             int positions = s.outH() * s.outW(), window = s.kh() * s.kw(), ow = s.outW(), plane = s.h() * s.w();
+            int oh = s.outH(), sw = s.strideW();
             long width = (long) count * positions;
             Parallel.forRange((long) count * s.c(), Math.max(1, GRAIN / ((long) window * positions)), (from, to) -> {
                 float[] sum = new float[plane], row = new float[positions], old = accumulate ? new float[plane] : null;
@@ -1112,13 +1350,20 @@ public final class CpuBackend implements Backend {
                             int shift = q * s.dilW() - s.padW();
                             int lo = firstInside(shift, s.strideW(), ow), hi = lastInside(shift, s.strideW(), s.w(), ow);
                             load(cm, (ch * window + (long) p * s.kw() + q) * width + j * positions, positions, row);
-                            for (int oi = 0; oi < s.outH(); oi++) {
+                            for (int oi = 0; oi < oh; oi++) {
                                 int ih = oi * s.strideH() - s.padH() + p * s.dilH();
                                 if (ih < 0 || ih >= s.h()) {
                                     continue;
                                 }
-                                for (int oj = lo, to0 = ih * s.w() + lo * s.strideW() + shift; oj <= hi; oj++, to0 += s.strideW()) {
-                                    sum[to0] += row[oi * ow + oj];
+                                int to0 = ih * s.w() + lo * sw + shift, from0 = oi * ow + lo;
+                                if (sw == 1) { // one index: a loop C2 vectorises
+                                    for (int t = 0, n = hi - lo + 1; t < n; t++) {
+                                        sum[to0 + t] += row[from0 + t];
+                                    }
+                                } else {
+                                    for (int oj = lo; oj <= hi; oj++, to0 += sw) {
+                                        sum[to0] += row[oi * ow + oj];
+                                    }
                                 }
                             }
                         }
@@ -1199,28 +1444,34 @@ public final class CpuBackend implements Backend {
         MemorySegment im = indices.memory();
         int oh = s.outH(), ow = s.outW(), planeOut = oh * ow;
         int h = s.h(), w = s.w(), kh = s.kh(), kw = s.kw(), sh = s.strideH(), sw = s.strideW(), ph = s.padH(), pw = s.padW();
+        // Without padding, L windows at a time through the Vector API, branch-free; the rest here.
+        boolean vector = UnaryMath.VECTOR && VectorMath.POOL && ph == 0 && pw == 0;
+        int[] base = new int[vector ? planeOut : 0]; // where window o starts in its plane
+        for (int o = 0; o < base.length; o++) {
+            base[o] = o / ow * sh * w + o % ow * sw;
+        }
         forPlanes(s, x.memory(), h * w, y.memory(), planeOut, false, (plane, in, out) -> {
             int[] where = new int[planeOut];
-            for (int oi = 0; oi < oh; oi++) {
+            int done = vector ? VectorMath.maxPoolPlane(in, w, kh, kw, base, out, where, planeOut) : 0;
+            for (int o = done; o < planeOut; o++) {
+                int oi = o / ow, oj = o % ow;
                 int h0 = oi * sh - ph, h1 = Math.min(h0 + kh, h);
                 h0 = Math.max(h0, 0);
-                for (int oj = 0; oj < ow; oj++) {
-                    int w0 = oj * sw - pw, w1 = Math.min(w0 + kw, w);
-                    w0 = Math.max(w0, 0);
-                    float best = Float.NEGATIVE_INFINITY;
-                    int at = h0 * w + w0;
-                    for (int ih = h0; ih < h1; ih++) {
-                        for (int iw = w0; iw < w1; iw++) {
-                            float v = in[ih * w + iw];
-                            if (v > best || (v != v && best == best)) { // a NaN wins, the first one
-                                best = v;
-                                at = ih * w + iw;
-                            }
+                int w0 = oj * sw - pw, w1 = Math.min(w0 + kw, w);
+                w0 = Math.max(w0, 0);
+                float best = Float.NEGATIVE_INFINITY;
+                int at = h0 * w + w0;
+                for (int ih = h0; ih < h1; ih++) {
+                    for (int iw = w0; iw < w1; iw++) {
+                        float v = in[ih * w + iw];
+                        if (v > best || (v != v && best == best)) { // a NaN wins, the first one
+                            best = v;
+                            at = ih * w + iw;
                         }
                     }
-                    out[oi * ow + oj] = best;
-                    where[oi * ow + oj] = at;
                 }
+                out[o] = best;
+                where[o] = at;
             }
             MemorySegment.copy(where, 0, im, I, plane * planeOut * Integer.BYTES, planeOut);
         });

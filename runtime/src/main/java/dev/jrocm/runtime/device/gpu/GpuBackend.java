@@ -327,6 +327,22 @@ public final class GpuBackend implements Backend {
                 beta, c.memory().address(), ldc);
     }
 
+    /** One BLAS call per matrix on the stream (the calls queue; nothing waits between them). */
+    @Override
+    public synchronized void gemmBatched(boolean transA, boolean transB, int m, int n, int k, float alpha, Buffer a,
+                                         long[] aOffsets, Buffer b, long[] bOffsets, float beta, Buffer c, long[] cOffsets) {
+        Operands.gemmBatched(this, m, n, k, a, aOffsets, b, bOffsets, c, cOffsets);
+        if (m == 0 || n == 0) {
+            return;
+        }
+        int lda = Math.max(1, transA ? m : k), ldb = Math.max(1, transB ? k : n), ldc = Math.max(1, n);
+        long ap = a.memory().address(), bp = b.memory().address(), cp = c.memory().address();
+        for (int i = 0; i < cOffsets.length; i++) {
+            driver.sgemm(transB, transA, n, m, k, alpha, bp + bOffsets[i] * Float.BYTES, ldb, ap + aOffsets[i] * Float.BYTES,
+                    lda, beta, cp + cOffsets[i] * Float.BYTES, ldc);
+        }
+    }
+
     @Override
     public synchronized void addBias(Buffer y, Buffer bias, int rows, int cols) {
         Operands.counts("addBias", "rows, cols", rows, cols);
