@@ -1,5 +1,6 @@
 package dev.jrocm.runtime.device;
 
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -20,6 +21,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * products summed in double; and each check of {@link Operands#gemmBatched} with its message.
  */
 class GemmBatchedContractTest {
+    @AfterAll
+    static void closeBackends() {
+        BackendContractTest.closeBackends(); // and the test doubles' properties, for the classes after this one
+    }
+
     /** C_i = alpha·op(A_i)·op(B_i) + beta·C_i in double over row-major matrices at the given offsets. */
     static double[] reference(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, long[] ao, float[] b,
                               long[] bo, float beta, float[] c, long[] co) {

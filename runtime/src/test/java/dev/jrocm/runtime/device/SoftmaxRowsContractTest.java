@@ -1,5 +1,6 @@
 package dev.jrocm.runtime.device;
 
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -20,6 +21,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@link BackendContractTest#backends()}.
  */
 class SoftmaxRowsContractTest {
+    @AfterAll
+    static void closeBackends() {
+        BackendContractTest.closeBackends(); // and the test doubles' properties, for the classes after this one
+    }
+
     @ParameterizedTest(autoCloseArguments = false)
     @MethodSource("dev.jrocm.runtime.device.BackendContractTest#backends")
     void contiguousRowsOfEveryLengthMatchDouble(Backend be) {

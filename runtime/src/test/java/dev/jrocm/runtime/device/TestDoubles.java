@@ -27,6 +27,11 @@ public final class TestDoubles {
      * when they run: their runtime compilers build jrocm's kernels for the host
      * ({@code fake_device.h}).
      */
+    /** Whether {@code library} is one of the doubles this JVM built (a test pointed a probe at it). */
+    public static synchronized boolean isDouble(Path library) {
+        return library != null && BUILT.containsValue(library);
+    }
+
     public static synchronized Path build(String name) throws IOException, InterruptedException {
         Path done = BUILT.get(name);
         if (done != null) {
