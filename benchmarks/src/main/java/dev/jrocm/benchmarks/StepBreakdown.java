@@ -29,7 +29,7 @@ import java.util.Map;
  * two chunks of a parallel loop): less disturbed than wall time when other processes share the
  * cores. A proxy call costs about a microsecond: time whole steps with JMH, not with this.
  *
- * <pre>java -cp benchmarks.jar dev.jrocm.benchmarks.StepBreakdown gpt|cnn [steps 30] [warm-up steps 60]</pre>
+ * <pre>java -cp benchmarks.jar dev.jrocm.benchmarks.StepBreakdown gpt|cnn|mlp [steps 30] [warm-up steps 60]</pre>
  */
 public final class StepBreakdown {
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
@@ -53,7 +53,11 @@ public final class StepBreakdown {
         boolean[] on = {false};
         Backend timed = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
                 timing(cpu, times, on));
-        try (Step step = model.equals("cnn") ? CnnStepBenchmark.step(timed, 64) : gptStep(timed, 8, 128, 256, 4)) {
+        try (Step step = switch (model) {
+            case "cnn" -> CnnStepBenchmark.step(timed, 64);
+            case "mlp" -> mlpStep(timed, 8);
+            default -> gptStep(timed, 8, 128, 256, 4);
+        }) {
             for (int i = 0; i < warmup; i++) {
                 step.run();
             }
@@ -113,6 +117,26 @@ public final class StepBreakdown {
         System.out.printf(Locale.ROOT, "%-40s %8s %10.3f%n", "the rest (Java above the backend)", "",
                 (total - inBackend) / 1e6 / steps);
         System.out.printf(Locale.ROOT, "%-40s %8s %10.3f%n", "step", "", total / 1e6 / steps);
+    }
+
+    /** {@link TrainStepBenchmark}'s step: the blog's MLP with Adam on one fixed random batch. */
+    static Step mlpStep(Backend backend, int batch) {
+        var model = BlogMlp.model(backend);
+        Adam adam = new Adam(model.trainableParameters(), 1e-3f);
+        BlogMlp.Batch data = BlogMlp.batch(backend, batch, 42);
+        return new Step() {
+            @Override
+            public float run() {
+                return BlogMlp.step(model, adam, data);
+            }
+
+            @Override
+            public void close() {
+                adam.close();
+                model.close();
+                data.close();
+            }
+        };
     }
 
     /**

@@ -983,8 +983,12 @@ public final class CpuBackend implements Backend {
             for (long start = from; start < to; start += CHUNK) {
                 int len = (int) Math.min(CHUNK, to - start);
                 long offset = start * Float.BYTES;
-                MemorySegment.copy(pm, F, offset, pc, 0, len);
                 MemorySegment.copy(gm, F, offset, gc, 0, len);
+                if (UnaryMath.VECTOR) { // p, m, v stepped in place in one pass
+                    VectorMath.adam(pm, mm, vm, offset, gc, len, b1, b2, eps, stepSize, bc2Sqrt, decay, l2, flush);
+                    continue;
+                }
+                MemorySegment.copy(pm, F, offset, pc, 0, len);
                 MemorySegment.copy(mm, F, offset, mc, 0, len);
                 MemorySegment.copy(vm, F, offset, vc, 0, len);
                 adamChunk(pc, gc, mc, vc, len, b1, b2, eps, stepSize, bc2Sqrt, decay, l2, flush);
@@ -1039,6 +1043,10 @@ public final class CpuBackend implements Backend {
                     for (; b < batch; b++) {
                         axpyArray(gc, coef[b], xs[b][c], len);
                     }
+                    if (UnaryMath.VECTOR) { // p, m, v stepped in place in one pass
+                        VectorMath.adam(pm, mm, vm, offset, gc, len, b1, b2, eps, stepSize, bc2Sqrt, decay, l2, flush);
+                        continue;
+                    }
                     MemorySegment.copy(pm, F, offset, pc, 0, len);
                     MemorySegment.copy(mm, F, offset, mc, 0, len);
                     MemorySegment.copy(vm, F, offset, vc, 0, len);
@@ -1072,7 +1080,7 @@ public final class CpuBackend implements Backend {
     /** Elements per heap chunk of the fused loops: 4 arrays × 16 KiB fit L1 and L2 comfortably. */
     private static final int CHUNK = 4096;
 
-    private static void adamChunk(float[] p, float[] g, float[] m, float[] v, int len, float b1, float b2,
+    static void adamChunk(float[] p, float[] g, float[] m, float[] v, int len, float b1, float b2,
                                   float eps, float stepSize, float bc2Sqrt, float decay, float l2, boolean flush) {
         if (flush) {
             adamChunkFlushing(p, g, m, v, len, b1, b2, eps, stepSize, bc2Sqrt, decay, l2);

@@ -173,4 +173,55 @@ final class VectorMath {
             dx[i] += y[i] > 0f ? dy[i] : 0f;
         }
     }
+
+    /**
+     * One Adam step over {@code len} elements of p, m and v in place in their segments (from byte
+     * {@code offset}), with the gradient from the heap: {@link CpuBackend}'s {@code adamChunk} in
+     * one pass. Each vector of p, m and v is loaded, stepped and stored while the next ones stream
+     * in, where copying a chunk to the heap, stepping it and copying it back left the memory idle
+     * during the arithmetic (measured on fc1, 4096×3072, 2 cores: 20 ms a factored step against
+     * 11 ms for copying p, m and v). The same float operations in the same order as the scalar
+     * loop, so the results are equal bit for bit (sqrt and division are correctly rounded in
+     * both; nothing is fused).
+     */
+    static void adam(java.lang.foreign.MemorySegment pm, java.lang.foreign.MemorySegment mm,
+                     java.lang.foreign.MemorySegment vm, long offset, float[] g, int len, float b1, float b2, float eps,
+                     float stepSize, float bc2Sqrt, float decay, float l2, boolean flush) {
+        java.nio.ByteOrder order = java.nio.ByteOrder.nativeOrder();
+        float omb1 = 1f - b1, omb2 = 1f - b2, t = dev.jrocm.runtime.device.AdamStep.FLUSH_BELOW;
+        int i = 0;
+        for (int end = S.loopBound(len); i < end; i += S.length()) {
+            long at = offset + (long) i * Float.BYTES;
+            FloatVector pv = FloatVector.fromMemorySegment(S, pm, at, order);
+            FloatVector mv = FloatVector.fromMemorySegment(S, mm, at, order);
+            FloatVector vv = FloatVector.fromMemorySegment(S, vm, at, order);
+            FloatVector grad = FloatVector.fromArray(S, g, i).add(pv.mul(l2));
+            FloatVector mi = mv.add(grad.sub(mv).mul(omb1));
+            FloatVector vi = vv.mul(b2).add(grad.mul(omb2).mul(grad));
+            if (flush) { // ×0 or ×1, branch-free: see AdamStep
+                mi = mi.mul(mi.abs().sub(t).mul(0x1p127f).mul(0x1p22f).max(0f).min(1f));
+                vi = vi.mul(vi.sub(t).mul(0x1p127f).mul(0x1p22f).max(0f).min(1f));
+            }
+            mi.intoMemorySegment(mm, at, order);
+            vi.intoMemorySegment(vm, at, order);
+            pv.mul(decay).sub(mi.div(vi.sqrt().div(bc2Sqrt).add(eps)).mul(stepSize)).intoMemorySegment(pm, at, order);
+        }
+        for (; i < len; i++) {
+            long at = offset + (long) i * Float.BYTES;
+            float pi = pm.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, at);
+            float mOld = mm.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, at);
+            float vOld = vm.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, at);
+            float grad = g[i] + l2 * pi;
+            float mi = mOld + omb1 * (grad - mOld);
+            float vi = vOld * b2 + omb2 * grad * grad;
+            if (flush) {
+                mi *= Math.min(1f, Math.max(0f, (Math.abs(mi) - t) * 0x1p127f * 0x1p22f));
+                vi *= Math.min(1f, Math.max(0f, (vi - t) * 0x1p127f * 0x1p22f));
+            }
+            mm.set(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, at, mi);
+            vm.set(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, at, vi);
+            pm.set(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, at,
+                    pi * decay - stepSize * (mi / ((float) Math.sqrt(vi) / bc2Sqrt + eps)));
+        }
+    }
 }
