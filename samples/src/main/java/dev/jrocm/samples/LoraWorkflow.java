@@ -319,6 +319,7 @@ public final class LoraWorkflow implements Callable<Integer> {
         report.put("device", chosen.kind().id());
         report.put("deviceDescription", backend.describe());
         report.put("batchSize", recipe.batchSize());
+        report.put("seed", seed);
         report.put("trainSamples", train.size());
         report.put("testSamples", test.size());
         String modelLabel = model.label();

@@ -82,6 +82,7 @@ class CnnWorkflowTest {
         // conv1 1·32·9 + 32, conv2 32·64·9 + 64, fc1 3136·128 + 128, fc2 128·10 + 10
         assertEquals(320 + 18_496 + 401_536 + 1_290, model.get("parameters").asLong());
         assertEquals(64, report.get("batchSize").asInt());
+        assertEquals(0, report.get("seed").asInt());
         assertEquals(320, report.get("trainSamples").asInt());
         JsonNode full = report.get("full"), lora = report.get("lora");
         assertEquals(1, full.get("epochs").size());
