@@ -103,7 +103,7 @@ if [ $cnn = 1 ]; then
     /usr/bin/python3 - "$run_out/jrocm/report.json" ${peers[@]+"${peers[@]}"} <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-rows = [("jrocm (" + r["deviceDescription"].split(" (")[0] + ")", r["full"]["epochs"][0]["seconds"], r["lora"]["epochs"][0]["seconds"],
+rows = [("jrocm, " + r["deviceDescription"], r["full"]["epochs"][0]["seconds"], r["lora"]["epochs"][0]["seconds"],
          r["full"]["testAccuracy"], r["lora"]["testAccuracyEnabled"], r["lora"]["testAccuracyDisabled"])]
 for f in sys.argv[2:]:
     p = json.load(open(f))
