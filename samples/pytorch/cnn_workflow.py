@@ -21,18 +21,16 @@ Reuses lora_workflow.py's IDX reader and loops (no torchvision).
 
 import argparse
 import collections
-import json
 import math
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lora_workflow import DATA_DIRS, accuracy, load_split, percent, train_epoch  # noqa: E402
+from lora_workflow import DATA_DIRS, accuracy, load_split, percent, recipe_arguments, train_epoch, train_full, write_results  # noqa: E402
 
 CIFAR_DIRS = ["data/cifar-10-batches-bin", os.path.expanduser("~/.jrocm/data/cifar-10-batches-bin")]
 
@@ -86,19 +84,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", choices=["fashion-mnist", "cifar10"], default="fashion-mnist")
     p.add_argument("--data", default=None, help="directory of the dataset's files (default: Debian's / data/)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--lora-epochs", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--rank", type=int, default=4)
-    p.add_argument("--alpha", type=float, default=4.0)
+    recipe_arguments(p, rank=4, alpha=4.0)
     p.add_argument("--lora-targets", default="conv1,conv2,fc1,fc2")
     p.add_argument("--peft", action="store_true", help="apply LoRA with PEFT's get_peft_model")
     p.add_argument("--limit-train", type=int, default=None, help="use only the first N training images")
     p.add_argument("--limit-test", type=int, default=None, help="use only the first N test images")
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--json", default=None, help="write the results as JSON to this path")
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -125,13 +115,7 @@ def main():
 
     generator = torch.Generator().manual_seed(args.seed)
     model = cnn(*shape)
-    full_seconds = []
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    for e in range(args.epochs):
-        full_seconds.append(train_epoch(model, optimizer, x_train, y_train, args.batch_size, generator, e + 1))
-        print(f"epoch {e + 1}: {full_seconds[-1]:.3f} s", flush=True)
-    full_acc = accuracy(model, x_test, y_test)
-    print(f"Accuracy of the given model on the {x_test.shape[0]} test images is {percent(full_acc)}", flush=True)
+    full_seconds, full_acc = train_full(model, args, x_train, y_train, x_test, y_test, generator)
 
     if args.peft:
         import peft
@@ -178,27 +162,10 @@ def main():
     print(f"Accuracy of the given model on the {x_test.shape[0]} test images is {percent(disabled_after)}   (LoRA disabled)")
 
     if args.json:
-        result = {
-            "torch_version": torch.__version__,
-            "model": "cnn",
-            "dataset": args.dataset,
-            "seed": args.seed,
-            "threads": args.threads,
-            "batchSize": args.batch_size,
-            "trainSamples": x_train.shape[0],
-            "full": {"testAccuracy": full_acc, "epochSeconds": full_seconds},
-            "lora": {
-                "rank": args.rank, "alpha": args.alpha, "targets": targets, "peft": args.peft, "loraParameters": lora_count,
-                "accuracyBeforeTraining": {"enabled": enabled_before, "disabled": disabled_before},
-                "testAccuracyEnabled": enabled_after,
-                "testAccuracyDisabled": disabled_after,
-                "epochSeconds": lora_seconds,
-            },
-        }
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-            f.write("\n")
+        write_results(args.json, args, full_acc, full_seconds, (enabled_before, disabled_before), (enabled_after, disabled_after),
+                      lora_seconds, extra={"model": "cnn", "dataset": args.dataset, "trainSamples": x_train.shape[0]},
+                      lora_extra={"rank": args.rank, "alpha": args.alpha, "targets": targets, "peft": args.peft,
+                                  "loraParameters": lora_count})
 
 
 if __name__ == "__main__":

@@ -40,9 +40,7 @@ class CnnWorkflowTest {
 
     @BeforeAll
     static void writeTinyDataset() throws IOException {
-        Path dir = Files.createDirectories(data.resolve("fashion-mnist"));
-        LoraWorkflowTest.writeIdx(dir, "train", 320, 1);
-        LoraWorkflowTest.writeIdx(dir, "t10k", 80, 2);
+        LoraWorkflowTest.writeTinyFashionMnist(data);
     }
 
     /** A CNN run with the model's own recipe (batch 64, 1 + 1 epochs) on the first {@code train} training images. */

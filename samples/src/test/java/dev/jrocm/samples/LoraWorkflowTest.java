@@ -33,7 +33,12 @@ class LoraWorkflowTest {
     /** 10 classes of 28×28 images: class c is a bright horizontal band at row 2c, plus noise. */
     @BeforeAll
     static void writeTinyDataset() throws IOException {
-        Path dir = Files.createDirectories(data.resolve("fashion-mnist"));
+        writeTinyFashionMnist(data);
+    }
+
+    /** The tiny dataset in {@code root}/fashion-mnist: 320 training and 80 test images. */
+    static void writeTinyFashionMnist(Path root) throws IOException {
+        Path dir = Files.createDirectories(root.resolve("fashion-mnist"));
         writeIdx(dir, "train", 320, 1);
         writeIdx(dir, "t10k", 80, 2);
     }
