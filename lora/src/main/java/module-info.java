@@ -1,5 +1,5 @@
 /**
- * Low-rank adapters (LoRA) over frozen base weights: {@code LoraConfig}, {@code LoraLinear},
+ * Low-rank adapters (LoRA) over frozen base weights: {@code LoraConfig}, {@code LoraLinear}, {@code LoraConv2d},
  * {@code Lora} (apply), {@code LoraModel} (enable, disable, merge, freeze, count, save, load).
  */
 module dev.jrocm.lora {

@@ -1,22 +1,23 @@
-"""Hugging Face PEFT checks jrocm's adapter of a nested module tree and jrocm's mergeAndUnload().
+"""Hugging Face PEFT checks jrocm's adapter of a nested module tree, or of a small CNN, and jrocm's mergeAndUnload().
 
-    python3 peft_nested_merge.py DIR
+    python3 peft_nested_merge.py DIR [nested|cnn]
 
-DIR comes from jrocm's PeftNestedMergeTest:
-    base.safetensors     the base model's state dict (before LoRA): h0/h1 blocks, each with
+DIR comes from jrocm's PeftNestedMergeTest (nested, the default) or LoraConv2dTest (cnn):
+    base.safetensors     the base model's state dict (before LoRA). nested: h0/h1 blocks, each with
                          Linear layers q, qk and mlp = Sequential(Linear, ReLU, Linear), so keys
-                         h0.q.weight, h0.mlp.2.bias, ...
-    adapter/             jrocm's adapter in PEFT's layout (adapter_model.safetensors, adapter_config.json)
-    inputs.safetensors   "x" (rows, 4)
+                         h0.q.weight, h0.mlp.2.bias, ...; cnn: Cnn below (conv1, conv2, fc1, fc2)
+    adapter/             jrocm's adapter in PEFT's layout (adapter_model.safetensors, adapter_config.json);
+                         for a Conv2d lora_A is a (r, in, kh, kw) kernel and lora_B (out, r, 1, 1)
+    inputs.safetensors   "x" (rows, 4), or (rows, 1, 8, 8) images for cnn
     outputs.safetensors  jrocm's outputs on x: "lora" (with the adapter), "merged" (after mergeAndUnload)
     merged.safetensors   the state dict of jrocm's merged and unloaded model
 
 Checks, each against jrocm's numbers:
- 1. PeftModel.from_pretrained(Net(base), DIR/adapter) puts LoRA on exactly the layers the file
+ 1. PeftModel.from_pretrained(Net(base) or Cnn(base), DIR/adapter) puts LoRA on exactly the layers the file
     names, with the file's values, and (in float64) reproduces jrocm's LoRA outputs;
  2. PEFT's merge_and_unload() gives a state dict with jrocm's merged keys and shapes and the same
     weights (PEFT merges in float32, as jrocm does);
- 3. jrocm's merged state dict loads strictly into a plain torch Net, which reproduces jrocm's
+ 3. jrocm's merged state dict loads strictly into the plain torch model, which reproduces jrocm's
     merged outputs.
 Differences are max |got − want| / max(1, |want|); the tolerance is 1e-5. Prints `ok: …` or
 `mismatch: …` last; exit status 0, 1 on a mismatch (or an adapter that changes nothing), 2 on an
@@ -65,13 +66,39 @@ class Net(torch.nn.Module):
         return self.h1(self.h0(x))
 
 
+class Cnn(torch.nn.Module):
+    """conv1 (3x3, padding 1), ReLU, max-pool 2, conv2 ((3, 2) kernel, stride (2, 1), padding (1, 0)), ReLU,
+    flatten, fc1, ReLU, fc2 on (n, 1, 8, 8) images; channel counts from the state dict, loaded strictly."""
+
+    def __init__(self, state):
+        super().__init__()
+        c1, c2 = state["conv1.weight"].shape[0], state["conv2.weight"].shape[0]
+        self.conv1 = torch.nn.Conv2d(state["conv1.weight"].shape[1], c1, 3, padding=1)
+        self.relu1 = torch.nn.ReLU()
+        self.pool1 = torch.nn.MaxPool2d(2)
+        self.conv2 = torch.nn.Conv2d(c1, c2, (3, 2), stride=(2, 1), padding=(1, 0))
+        self.relu2 = torch.nn.ReLU()
+        self.flatten = torch.nn.Flatten()
+        self.fc1 = torch.nn.Linear(state["fc1.weight"].shape[1], state["fc1.weight"].shape[0])
+        self.relu3 = torch.nn.ReLU()
+        self.fc2 = torch.nn.Linear(state["fc2.weight"].shape[1], state["fc2.weight"].shape[0])
+        self.load_state_dict(state, strict=True)
+
+    def forward(self, x):
+        x = self.pool1(self.relu1(self.conv1(x)))
+        return self.fc2(self.relu3(self.fc1(self.flatten(self.relu2(self.conv2(x))))))
+
+
+MODELS = {"nested": Net, "cnn": Cnn}
+
+
 def worst(got, want):
     """max |got − want| / max(1, |want|), in float64; NaN anywhere gives NaN."""
     got, want = got.double(), want.double()
     return (got - want).abs().div(want.abs().clamp(min=1)).max().item()
 
 
-def main(folder):
+def main(folder, kind="nested"):
     import peft
     from peft import PeftModel
     from safetensors.torch import load_file
@@ -79,6 +106,7 @@ def main(folder):
     def tensors(name):
         return load_file(os.path.join(folder, name))
 
+    model_class = MODELS[kind]
     base_state = {k: v.float() for k, v in tensors("base.safetensors").items()}
     x = tensors("inputs.safetensors")["x"]
     jrocm = tensors("outputs.safetensors")
@@ -89,7 +117,7 @@ def main(folder):
         config = json.load(f)
 
     # 1. PEFT loads jrocm's adapter and reproduces its outputs
-    model = PeftModel.from_pretrained(Net(base_state).eval(), adapter_dir)
+    model = PeftModel.from_pretrained(model_class(base_state).eval(), adapter_dir)
     adapted = sorted(n for n, m in model.base_model.model.named_modules() if hasattr(m, "lora_A"))
     named = sorted({k[len("base_model.model."):].rsplit(".lora_", 1)[0] for k in in_file})
     if adapted != named:
@@ -120,8 +148,8 @@ def main(folder):
 
     # 2. PEFT's merge_and_unload() against jrocm's mergeAndUnload(), both in float32
     merged = model.merge_and_unload()
-    if type(merged) is not Net:
-        print(f"mismatch: merge_and_unload() gave a {type(merged).__name__}, not the plain Net")
+    if type(merged) is not model_class:
+        print(f"mismatch: merge_and_unload() gave a {type(merged).__name__}, not the plain {model_class.__name__}")
         return 1
     peft_state = merged.state_dict()
     if sorted(peft_state) != sorted(jrocm_merged):
@@ -143,8 +171,8 @@ def main(folder):
         print(f"mismatch: the merge changed {sorted(changed)}, not exactly the adapted weights {expected_changed}")
         return 1
 
-    # 3. jrocm's merged state dict is a plain torch Net's and computes jrocm's merged outputs
-    plain = Net({k: v.double() for k, v in jrocm_merged.items()}).double().eval()
+    # 3. jrocm's merged state dict is a plain torch model's and computes jrocm's merged outputs
+    plain = model_class({k: v.double() for k, v in jrocm_merged.items()}).double().eval()
     with torch.no_grad():
         y_plain = plain(x.double())
     diff_merged = worst(jrocm["merged"], y_plain)
@@ -153,7 +181,7 @@ def main(folder):
         print(f"mismatch: torch with jrocm's merged weights differs from jrocm's merged outputs by {diff_merged:.3g}"
               f" and from PEFT's adapted outputs by {diff_cross:.3g}")
         return 1
-    print(f"ok: PEFT {peft.__version__} loads jrocm's nested adapter (LoRA on {', '.join(adapted)},"
+    print(f"ok: PEFT {peft.__version__} loads jrocm's {kind} adapter (LoRA on {', '.join(adapted)},"
           f" target_modules {config['target_modules']}, scaling {sorted(set(scaling.values()))}) and reproduces"
           f" jrocm's {y.shape[0]}x{y.shape[1]} outputs (worst {diff_lora:.2e}; the adapter moves them by {effect:.3g});"
           f" merge_and_unload() gives jrocm's merged keys and weights (worst {diff_weights:.2e}; changed:"
@@ -163,13 +191,13 @@ def main(folder):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] not in MODELS):
         print(__doc__)
         sys.exit(2)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
-        sys.exit(main(sys.argv[1]))
+        sys.exit(main(*sys.argv[1:]))
     except Exception as e:  # noqa: BLE001 (any failure is an error of the check, reported as one)
         traceback.print_exc()
         print(f"error: {type(e).__name__}: {e}")

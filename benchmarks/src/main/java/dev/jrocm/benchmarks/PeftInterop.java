@@ -2,7 +2,7 @@ package dev.jrocm.benchmarks;
 
 import dev.jrocm.lora.Lora;
 import dev.jrocm.lora.LoraConfig;
-import dev.jrocm.lora.LoraLinear;
+import dev.jrocm.lora.LoraLayer;
 import dev.jrocm.lora.LoraModel;
 import dev.jrocm.lora.PeftAdapter;
 import dev.jrocm.runtime.autograd.Autograd;
@@ -77,7 +77,7 @@ public final class PeftInterop {
             Safetensors.write(dir.resolve("base.safetensors"), model.stateDict(), Map.of("format", "pt"));
             LoraModel lora = Lora.apply(model, CONFIG, 9);
             long seed = 33;
-            for (LoraLinear layer : lora.layers().values()) {
+            for (LoraLayer layer : lora.layers().values()) {
                 // a fresh adapter has B = 0 and changes nothing; this one must change the outputs
                 backend.normal(layer.loraB().buffer(), 0f, 0.2f, seed++);
             }
@@ -118,7 +118,7 @@ public final class PeftInterop {
                         + ", but peft_interop.py write-peft saves rank 2, alpha 4 on fc1, fc2, fc3");
                 return 1;
             }
-            for (Map.Entry<String, LoraLinear> e : lora.layers().entrySet()) {
+            for (Map.Entry<String, LoraLayer> e : lora.layers().entrySet()) {
                 if (allZero(e.getValue().loraB().toArray())) {
                     System.out.println("mismatch: lora_B of " + e.getKey() + " loaded as all zeros");
                     return 1;

@@ -5,7 +5,8 @@ import java.util.Locale;
 
 /**
  * How to adapt a model: rank r, scaling alpha, dropout on the low-rank path, the layers to
- * adapt (by name, as PEFT's {@code target_modules}; empty = every Linear), how A is initialised,
+ * adapt (Linear or Conv2d layers, by name, as PEFT's {@code target_modules}; empty = every Linear
+ * and Conv2d), how A is initialised,
  * and whether the scale is alpha/r or (rsLoRA) alpha/√r.
  */
 public record LoraConfig(int rank, float alpha, float dropout, List<String> targets, Init init, boolean rsLora) {
@@ -14,7 +15,7 @@ public record LoraConfig(int rank, float alpha, float dropout, List<String> targ
     public enum Init {
         /** N(0, 1), as the blog does. */
         GAUSSIAN,
-        /** Kaiming-uniform with a = √5, i.e. U(−1/√in, 1/√in), as PEFT does. */
+        /** Kaiming-uniform with a = √5, i.e. U(−1/√fan_in, 1/√fan_in) (fan_in = in, or in·kh·kw for a Conv2d), as PEFT does. */
         KAIMING_UNIFORM;
 
         /** {@code "gaussian"} or {@code "kaiming_uniform"}. */
@@ -65,7 +66,7 @@ public record LoraConfig(int rank, float alpha, float dropout, List<String> targ
         return new LoraConfig(rank, alpha, dropout, targets, init, on);
     }
 
-    /** Whether the layer of dotted name {@code name} is adapted (every Linear when no targets are named). */
+    /** Whether the layer of dotted name {@code name} is adapted (every Linear and Conv2d when no targets are named). */
     public boolean targets(String name) {
         return targets.isEmpty() || targets.stream().anyMatch(t -> matches(name, t));
     }

@@ -1,6 +1,5 @@
 package dev.jrocm.lora;
 
-import dev.jrocm.runtime.nn.Linear;
 import dev.jrocm.runtime.nn.Module;
 import dev.jrocm.runtime.tensor.Tensor;
 
@@ -20,10 +19,10 @@ import java.util.Set;
 public final class LoraModel {
     private final Module model;
     private final LoraConfig config;
-    private final Map<String, LoraLinear> layers;
+    private final Map<String, LoraLayer> layers;
     private String spent; // why this wrapper can no longer be used (its layers were unloaded), null while it can
 
-    LoraModel(Module model, LoraConfig config, Map<String, LoraLinear> layers) {
+    LoraModel(Module model, LoraConfig config, Map<String, LoraLayer> layers) {
         this.model = model;
         this.config = config;
         this.layers = Collections.unmodifiableMap(layers);
@@ -33,28 +32,31 @@ public final class LoraModel {
 
     public LoraConfig config() { return config; }
 
-    /** The LoRA layers by their path in the model ({@code fc1}, or {@code block.fc1}). */
-    public Map<String, LoraLinear> layers() {
+    /**
+     * The LoRA layers by their path in the model ({@code fc1}, or {@code block.fc1}): a
+     * {@link LoraLinear} for each adapted Linear, a {@link LoraConv2d} for each adapted Conv2d.
+     */
+    public Map<String, LoraLayer> layers() {
         checkUsable();
         return layers;
     }
 
     /** Every layer's low-rank path on. */
-    public void enable() { layers().values().forEach(LoraLinear::enable); }
+    public void enable() { layers().values().forEach(LoraLayer::enable); }
 
     /** Every layer's low-rank path off: the model computes exactly what the base model does. */
-    public void disable() { layers().values().forEach(LoraLinear::disable); }
+    public void disable() { layers().values().forEach(LoraLayer::disable); }
 
     /** Folds s·B·A into every base weight. */
-    public void merge() { layers().values().forEach(LoraLinear::merge); }
+    public void merge() { layers().values().forEach(LoraLayer::merge); }
 
     /** Takes s·B·A out of every base weight again. */
-    public void unmerge() { layers().values().forEach(LoraLinear::unmerge); }
+    public void unmerge() { layers().values().forEach(LoraLayer::unmerge); }
 
     /** The A and B factors of every layer, in layer order: what the optimizer should get. */
     public List<Tensor> adapterParameters() {
         List<Tensor> params = new ArrayList<>();
-        for (LoraLinear layer : layers().values()) {
+        for (LoraLayer layer : layers().values()) {
             params.add(layer.loraA());
             params.add(layer.loraB());
         }
@@ -86,9 +88,11 @@ public final class LoraModel {
 
     /**
      * PEFT's {@code merge_and_unload()}: folds every adapter into its base weight,
-     * W ← W + s·B·A (s = alpha/r, or alpha/√r with rsLoRA; one GEMM on the weight's backend, none
-     * for a layer already {@link #merge() merged}), and puts each layer's own base {@link Linear}
-     * back in its parent in place of the {@link LoraLinear}, in the LoRA layer's train/eval mode.
+     * W ← W + s·B·A (s = alpha/r, or alpha/√r with rsLoRA; for a Conv2d, B·A viewed as
+     * (out, r)·(r, in·kh·kw) reshaped to the kernel, as PEFT's {@code get_delta_weight}; one GEMM on
+     * the weight's backend, none for a layer already {@link #merge() merged}), and puts each layer's
+     * own base {@code Linear} or {@code Conv2d} back in its parent in place of the LoRA layer, in the
+     * LoRA layer's train/eval mode.
      * Returns {@link #model()}, now a plain model: its {@code stateDict()} has the base
      * architecture's keys and shapes, so it loads strictly into a fresh base model.
      *
@@ -100,11 +104,11 @@ public final class LoraModel {
      *
      * <p>Afterwards this wrapper is spent, as PEFT's is: every method except {@link #model()} and
      * {@link #config()} throws an {@link IllegalStateException} saying it was merged and unloaded,
-     * and so do the old {@link LoraLinear} layers. Save the adapter before, if it is wanted.
+     * and so do the old LoRA layers. Save the adapter before, if it is wanted.
      *
      * @throws IllegalStateException (and changes nothing) if an adapter is {@link #disable()
      *     disabled} (PEFT would merge it anyway; here it is a choice to make: {@link #enable()} it,
-     *     or drop it with {@link #unloadWithoutMerge()}), if two LoRA layers wrap the same Linear
+     *     or drop it with {@link #unloadWithoutMerge()}), if two LoRA layers wrap the same layer
      *     (one weight cannot take both updates), if a LoRA layer is no longer where
      *     {@code apply} put it, or if this wrapper is already spent
      */
@@ -115,19 +119,20 @@ public final class LoraModel {
             throw new IllegalStateException("mergeAndUnload: the adapter" + (disabled.size() > 1 ? "s of " : " of ") + disabled
                     + (disabled.size() > 1 ? " are" : " is") + " disabled; enable() to merge, or unloadWithoutMerge() to drop the adapters");
         }
-        Map<Linear, String> wrapped = new IdentityHashMap<>();
+        Map<Module, String> wrapped = new IdentityHashMap<>();
         layers.forEach((path, layer) -> {
             String other = wrapped.putIfAbsent(layer.base(), path);
             if (other != null) {
                 throw new IllegalStateException("mergeAndUnload: layers " + other + " and " + path
-                        + " wrap the same Linear; its one weight cannot take both adapters' updates");
+                        + " wrap the same " + layer.base().getClass().getSimpleName()
+                        + "; its one weight cannot take both adapters' updates");
             }
         });
         return unload("mergeAndUnload", true);
     }
 
     /**
-     * PEFT's {@code unload()}: puts each layer's own base {@link Linear} back in its parent without
+     * PEFT's {@code unload()}: puts each layer's own base layer back in its parent without
      * merging (a {@link #merge() merged} layer is unmerged first, so the weights are the base's again
      * to float rounding) and returns {@link #model()}, now the base model. The A and B factors are
      * freed and this wrapper is spent, as after {@link #mergeAndUnload()}.
@@ -142,7 +147,7 @@ public final class LoraModel {
 
     private Module unload(String op, boolean merge) {
         Map<String, Module> parents = parents(op);
-        for (LoraLinear layer : layers.values()) {
+        for (LoraLayer layer : layers.values()) {
             if (merge && !layer.isMerged()) {
                 layer.merge();
             } else if (!merge && layer.isMerged()) {
@@ -150,9 +155,9 @@ public final class LoraModel {
             }
         }
         spent = "this LoraModel was " + (merge ? "merged and " : "") + "unloaded by " + op
-                + "(): its layers are plain Linear layers of the model again";
+                + "(): its layers are plain " + kinds() + " layers of the model again";
         layers.forEach((path, layer) -> {
-            Linear base = layer.base();
+            Module base = layer.base();
             if (layer.isTraining()) {
                 base.train();
             } else {
@@ -181,6 +186,12 @@ public final class LoraModel {
             parents.put(path, parent);
         });
         return parents;
+    }
+
+    // "Linear", "Conv2d" or "Linear and Conv2d": the kinds of base layer, in a fixed order
+    private String kinds() {
+        return String.join(" and ", layers.values().stream().map(l -> l.base().getClass().getSimpleName())
+                .distinct().sorted(java.util.Comparator.reverseOrder()).toList());
     }
 
     private void checkUsable() {

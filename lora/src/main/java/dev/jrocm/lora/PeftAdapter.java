@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jrocm.runtime.io.AtomicFile;
 import dev.jrocm.runtime.io.Safetensors;
 import dev.jrocm.runtime.io.SafetensorsFile;
+import dev.jrocm.runtime.nn.Conv2d;
 import dev.jrocm.runtime.nn.Linear;
 import dev.jrocm.runtime.nn.Module;
 import dev.jrocm.runtime.tensor.Tensor;
@@ -25,7 +26,9 @@ import java.util.TreeSet;
  * {@code adapter_model.safetensors} with keys {@code base_model.model.<layer>.lora_A.weight} /
  * {@code .lora_B.weight}, and {@code adapter_config.json} with PEFT's field names
  * ({@code peft_type}, {@code r}, {@code lora_alpha}, {@code target_modules}, {@code lora_dropout},
- * {@code use_rslora}, …). Only the adapter is saved, never the base model. jrocm saves F32
+ * {@code use_rslora}, …). A Linear's factors are lora_A (r, in) and lora_B (out, r); a Conv2d's
+ * are PEFT's conv kernels lora_A (r, in, kh, kw) and lora_B (out, r, 1, 1). Only the adapter is
+ * saved, never the base model. jrocm saves F32
  * factors and loads F32, F16, BF16 or F64 ones; loading checks everything before it changes a model.
  */
 public final class PeftAdapter {
@@ -105,10 +108,10 @@ public final class PeftAdapter {
     public static LoraModel load(Module model, Path dir) throws IOException {
         LoraConfig config = readConfig(dir);
         Map<String, Factor> wanted = new LinkedHashMap<>();
-        collectLinears(model, "").forEach((path, shape) -> {
+        collectLayers(model, "").forEach((path, layer) -> {
             if (config.targets(path)) {
-                wanted.put(key(path, "lora_A"), new Factor(path, new long[] {config.rank(), shape[1]}));
-                wanted.put(key(path, "lora_B"), new Factor(path, new long[] {shape[0], config.rank()}));
+                wanted.put(key(path, "lora_A"), new Factor(path, factorA(layer, config.rank())));
+                wanted.put(key(path, "lora_B"), new Factor(path, factorB(layer, config.rank())));
             }
         });
         Map<String, float[]> values = read(dir.resolve(WEIGHTS), wanted, Lora.validate(model, config));
@@ -159,7 +162,7 @@ public final class PeftAdapter {
             });
             for (String name : file.names()) {
                 if (!wanted.containsKey(name)) {
-                    problems.add("tensor " + name + " names no targeted Linear layer of the model");
+                    problems.add("tensor " + name + " names no targeted Linear or Conv2d layer of the model");
                 }
             }
             if (!problems.isEmpty()) {
@@ -173,23 +176,39 @@ public final class PeftAdapter {
         }
     }
 
-    private static Map<String, int[]> collectLinears(Module module, String prefix) {
-        Map<String, int[]> out = new LinkedHashMap<>();
+    // The Linear and Conv2d layers LoRA could adapt, by path (a layer already adapted is Lora.validate's to report).
+    private static Map<String, Module> collectLayers(Module module, String prefix) {
+        Map<String, Module> out = new LinkedHashMap<>();
         module.children().forEach((name, child) -> {
-            if (child instanceof Linear linear) {
-                out.put(prefix + name, new int[] {linear.outFeatures(), linear.inFeatures()});
-            } else {
-                out.putAll(collectLinears(child, prefix + name + "."));
+            if (child instanceof Linear || child instanceof Conv2d) {
+                out.put(prefix + name, child);
+            } else if (!(child instanceof LoraLayer)) {
+                out.putAll(collectLayers(child, prefix + name + "."));
             }
         });
         return out;
+    }
+
+    /** lora_A's shape for {@code layer}: (r, in), or (r, in, kh, kw) for a Conv2d. */
+    private static long[] factorA(Module layer, int r) {
+        if (layer instanceof Conv2d conv) {
+            int[] k = conv.kernelSize();
+            return new long[] {r, conv.inChannels(), k[0], k[1]};
+        }
+        return new long[] {r, ((Linear) layer).inFeatures()};
+    }
+
+    /** lora_B's shape for {@code layer}: (out, r), or (out, r, 1, 1) for a Conv2d. */
+    private static long[] factorB(Module layer, int r) {
+        return layer instanceof Conv2d conv ? new long[] {conv.outChannels(), r, 1, 1}
+                : new long[] {((Linear) layer).outFeatures(), r};
     }
 
     private static long[] longs(int[] shape) {
         return Arrays.stream(shape).asLongStream().toArray();
     }
 
-    private static void copyInto(Map<String, float[]> values, String path, LoraLinear layer) {
+    private static void copyInto(Map<String, float[]> values, String path, LoraLayer layer) {
         layer.loraA().copyFrom(values.get(key(path, "lora_A")));
         layer.loraB().copyFrom(values.get(key(path, "lora_B")));
     }

@@ -117,7 +117,7 @@ class AdapterFuzzTest {
         }
         try (SafetensorsFile file = SafetensorsFile.open(adapter.resolve(PeftAdapter.WEIGHTS))) {
             assertEquals(2 * lora.layers().size(), file.names().size(), context + ": tensors left unused");
-            for (Map.Entry<String, LoraLinear> e : lora.layers().entrySet()) {
+            for (Map.Entry<String, LoraLayer> e : lora.layers().entrySet()) {
                 assertFactor(file, PeftAdapter.key(e.getKey(), "lora_A"), e.getValue().loraA().toArray(), context);
                 assertFactor(file, PeftAdapter.key(e.getKey(), "lora_B"), e.getValue().loraB().toArray(), context);
             }

@@ -57,7 +57,7 @@ class LoraTest {
 
     /** Gives every B a non-zero value, as training would. */
     static void perturbB(LoraModel lora) {
-        for (LoraLinear layer : lora.layers().values()) {
+        for (LoraLayer layer : lora.layers().values()) {
             backend.normal(layer.loraB().buffer(), 0f, 0.1f, 77);
         }
     }
@@ -204,7 +204,7 @@ class LoraTest {
         try (Sequential model = mlp(20, 16, 12, 4)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> Lora.apply(model, LoraConfig.of(1, 1, "fc1", "fc9")));
-            assertEquals("LoRA target [fc9] name no Linear layer of Sequential (its Linear layers: [fc1, fc2, fc3])", e.getMessage());
+            assertEquals("LoRA target [fc9] name no Linear or Conv2d layer of Sequential (its Linear and Conv2d layers: [fc1, fc2, fc3])", e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> Lora.apply(model, LoraConfig.of(5, 1, "fc3")));
             assertEquals("LoRA rank 5 exceeds min(in, out) = 4 of layer fc3, Linear(12, 4)", e.getMessage());
         }
@@ -227,7 +227,7 @@ class LoraTest {
         try (Sequential model = mlp(20, 16, 12, 4)) {
             ModelState before = ModelState.of(model);
             assertEquals(List.of(), Lora.validate(model, LoraConfig.of(4, 1, "fc1", "fc3")));
-            assertEquals(List.of("LoRA target [fc9] name no Linear layer of Sequential (its Linear layers: [fc1, fc2, fc3])",
+            assertEquals(List.of("LoRA target [fc9] name no Linear or Conv2d layer of Sequential (its Linear and Conv2d layers: [fc1, fc2, fc3])",
                             "LoRA rank 13 exceeds min(in, out) = 12 of layer fc2, Linear(16, 12)",
                             "LoRA rank 13 exceeds min(in, out) = 4 of layer fc3, Linear(12, 4)"),
                     Lora.validate(model, LoraConfig.of(13, 1, "fc2", "fc3", "fc9")));

@@ -188,7 +188,7 @@ class MergeAndUnloadTest {
                 Map<String, Linear> bases = new LinkedHashMap<>();
                 double s = rs ? 5 / Math.sqrt(3) : 5 / 3.0;
                 lora.layers().forEach((path, layer) -> {
-                    Linear b = layer.base();
+                    Linear b = ((LoraLinear) layer).base();
                     want.put(path, mergedInDouble(b.weight().toArray(), layer.loraA().toArray(), layer.loraB().toArray(),
                             b.outFeatures(), b.inFeatures(), 3, s));
                     biases.put(path, b.bias());
@@ -250,7 +250,7 @@ class MergeAndUnloadTest {
     void theWrapperAndItsLayersAreSpentAfterwardsAndSayWhy() {
         try (Sequential model = mlp(); Scope s = Scope.open()) {
             LoraModel lora = Lora.apply(model, LoraConfig.of(2, 4, "fc1"), 1);
-            LoraLinear fc1 = lora.layers().get("fc1");
+            LoraLayer fc1 = lora.layers().get("fc1");
             Tensor a = fc1.loraA();
             lora.mergeAndUnload();
             String spent = "this LoraModel was merged and unloaded by mergeAndUnload(): its layers are plain Linear layers of the model again";

@@ -82,7 +82,7 @@ class NestedTargetsTest {
         try (Net net = new Net(); Net fresh = new Net();
              dev.jrocm.runtime.tensor.Scope s = dev.jrocm.runtime.tensor.Scope.open()) {
             LoraModel lora = Lora.apply(net, LoraConfig.of(2, 2, "q", "h1.qk"), 5);
-            for (LoraLinear layer : lora.layers().values()) { // B starts at 0: make the adapters matter
+            for (LoraLayer layer : lora.layers().values()) { // B starts at 0: make the adapters matter
                 backend.normal(layer.loraB().buffer(), 0f, 0.5f, 9);
             }
             lora.save(dir);
@@ -105,7 +105,7 @@ class NestedTargetsTest {
         try (Net net = new Net()) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> Lora.apply(net, LoraConfig.of(1, 1, "q", "attn.q"), 5));
-            assertTrue(e.getMessage().startsWith("LoRA target [attn.q] name no Linear layer of Net (its Linear layers: [h0.q, h0.qk, "),
+            assertTrue(e.getMessage().startsWith("LoRA target [attn.q] name no Linear or Conv2d layer of Net (its Linear and Conv2d layers: [h0.q, h0.qk, "),
                     e.getMessage());
             assertTrue(net.children().get("h0").children().get("q") instanceof Linear, "the model was changed");
         }

@@ -78,15 +78,21 @@ class PeftNestedMergeTest {
             Safetensors.write(dir.resolve("outputs.safetensors"), outputs, Map.of());
             Safetensors.write(dir.resolve("merged.safetensors"), merged.stateDict(), Map.of());
         }
+        String out = runCheck(python, dir, "nested");
+        System.out.println("PEFT nested merge check (rsLoRA " + rsLora + "): " + out.strip());
+        assertTrue(out.strip().lines().reduce((a, b) -> b).orElse("").startsWith("ok: PEFT "), out);
+    }
+
+    /** Runs {@code peft_nested_merge.py dir model} with {@code python}, offline; its output, after checking it exited 0. */
+    static String runCheck(String python, Path dir, String model) throws Exception {
         Path script = Path.of(System.getProperty("user.dir"), "src", "test", "python", "peft_nested_merge.py");
-        ProcessBuilder pb = new ProcessBuilder(python, script.toString(), dir.toString()).redirectErrorStream(true);
+        ProcessBuilder pb = new ProcessBuilder(python, script.toString(), dir.toString(), model).redirectErrorStream(true);
         pb.environment().put("HF_HUB_OFFLINE", "1");
         pb.environment().put("TRANSFORMERS_OFFLINE", "1");
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), "the PEFT check did not finish: " + out);
-        System.out.println("PEFT nested merge check (rsLoRA " + rsLora + "): " + out.strip());
         assertEquals(0, p.exitValue(), out);
-        assertTrue(out.strip().lines().reduce((a, b) -> b).orElse("").startsWith("ok: PEFT "), out);
+        return out;
     }
 }
