@@ -8,8 +8,8 @@ Recipe (the same as jrocm's Model.cnn and LoraWorkflow):
          -> ReLU -> MaxPool2d(2) -> Flatten -> fc1 Linear(64*(h/4)*(w/4),128) -> ReLU -> fc2 Linear(128,10);
          PyTorch's default init; the module names are jrocm's state-dict names
   train  CrossEntropyLoss, Adam(lr=1e-3), batch 64, shuffled each epoch, --epochs (1) epochs
-  LoRA   rank 4, alpha 4 (scale alpha/r) on --lora-targets (default conv1,conv2,fc1,fc2, as the issue;
-         jrocm adapts fc1,fc2 until LoRA on Conv2d lands), as PEFT defines it: for a Linear
+  LoRA   rank 4, alpha 4 (scale alpha/r) on --lora-targets (default conv1,conv2,fc1,fc2, as the issue and
+         jrocm), as PEFT defines it: for a Linear
          A = Linear(in, r), B = Linear(r, out); for a Conv2d A = Conv2d(in, r, kernel, stride, padding,
          dilation), B = Conv2d(r, out, 1); no bias, A kaiming-uniform (a = sqrt 5), B = 0;
          y = base(x) + scale * B(A(x)); the base frozen; Adam(lr=1e-3) over A and B, --lora-epochs (1).

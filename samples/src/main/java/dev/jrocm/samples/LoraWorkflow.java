@@ -52,7 +52,7 @@ import java.util.stream.Stream;
         description = {"Reproduces the ROCm blog's LoRA workflow: train an MLP (input → 4096 → 2048 → 10),",
                 "apply rank-1 LoRA, freeze the base, fine-tune, compare. Writes report.json, samples.png,",
                 "loss.png, model.safetensors and adapter/ (PEFT layout) into --out. --model cnn runs a small CNN",
-                "instead (two 3×3 convolutions, two Linear layers; batch 64, 1 + 1 epochs, rank-4 LoRA)."},
+                "instead (two 3×3 convolutions, two Linear layers; batch 64, 1 + 1 epochs, rank-4 LoRA on all four)."},
         versionProvider = LoraWorkflow.Version.class)
 public final class LoraWorkflow implements Callable<Integer> {
 
@@ -286,7 +286,7 @@ public final class LoraWorkflow implements Callable<Integer> {
         for (Model.Adapted layer : model.adapted(train.channels(), train.height(), train.width(), train.classes())) {
             if (rank() > layer.mostRank()) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--rank " + rank() + " is too large for layer "
-                        + layer.name() + " (" + layer.in() + " → " + layer.out() + " features): at most " + layer.mostRank());
+                        + layer.name() + " (" + layer.widths() + "): at most " + layer.mostRank());
             }
         }
     }

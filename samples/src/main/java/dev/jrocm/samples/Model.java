@@ -23,7 +23,7 @@ enum Model {
     /**
      * conv c→32 3×3 pad 1, ReLU, max-pool 2, conv 32→64 3×3 pad 1, ReLU, max-pool 2, flatten,
      * Linear → 128, ReLU, Linear → 10; Adam 1e-3, batch 64, 1 + 1 epochs; rank-4 LoRA (α = 4,
-     * A kaiming-uniform as PEFT) on the Linear layers.
+     * A kaiming-uniform as PEFT) on both convolutions and both Linear layers.
      */
     cnn("CNN", 4, 4f, LoraConfig.Init.KAIMING_UNIFORM);
 
@@ -54,10 +54,19 @@ enum Model {
 
     /**
      * A layer LoRA adapts: its name, the width of A's input (in features; for a convolution
-     * in·kh·kw) and its output width; a rank above the smaller one adds nothing a full update
-     * would not.
+     * in·kh·kw) and its output width, and how to say them; a rank above the smaller one adds
+     * nothing a full update would not.
      */
-    record Adapted(String name, int in, int out) {
+    record Adapted(String name, int in, int out, String widths) {
+        Adapted(String name, int in, int out) {
+            this(name, in, out, in + " → " + out + " features");
+        }
+
+        /** A 3×3 convolution: A sees in·3·3 values per output pixel. */
+        static Adapted conv3x3(String name, int in, int out) {
+            return new Adapted(name, in * 9, out, in + "·3·3 = " + in * 9 + " → " + out + " channels");
+        }
+
         int mostRank() { return Math.min(in, out); }
     }
 
@@ -68,8 +77,8 @@ enum Model {
                 int features = channels * height * width;
                 yield List.of(new Adapted("fc1", features, 4096), new Adapted("fc2", 4096, 2048), new Adapted("fc3", 2048, classes));
             }
-            // LoRA on Conv2d (PEFT's conv lora_A/lora_B) is not in Lora.apply yet: the convolutions stay without adapters.
-            case cnn -> List.of(new Adapted("fc1", flatFeatures(height, width), 128), new Adapted("fc2", 128, classes));
+            case cnn -> List.of(Adapted.conv3x3("conv1", channels, 32), Adapted.conv3x3("conv2", 32, 64),
+                    new Adapted("fc1", flatFeatures(height, width), 128), new Adapted("fc2", 128, classes));
         };
     }
 

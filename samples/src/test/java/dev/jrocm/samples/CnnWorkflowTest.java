@@ -93,8 +93,9 @@ class CnnWorkflowTest {
         assertEquals(4, lora.get("rank").asInt());
         assertEquals(4.0, lora.get("alpha").asDouble());
         assertEquals("kaiming_uniform", lora.get("init").asText());
-        assertEquals("[\"fc1\",\"fc2\"]", lora.get("targets").toString());
-        assertEquals(4 * (3136 + 128) + 4 * (128 + 10), lora.get("loraParameters").asInt());
+        assertEquals("[\"conv1\",\"conv2\",\"fc1\",\"fc2\"]", lora.get("targets").toString());
+        // conv A (4, in, 3, 3), B (out, 4, 1, 1); Linear A (4, in), B (out, 4)
+        assertEquals(4 * 9 + 32 * 4 + 4 * 32 * 9 + 64 * 4 + 4 * (3136 + 128) + 4 * (128 + 10), lora.get("loraParameters").asInt());
 
         assertEquals(List.of("conv1.bias", "conv1.weight", "conv2.bias", "conv2.weight", "fc1.bias", "fc1.weight", "fc2.bias",
                 "fc2.weight"), tensorNames(out.resolve("model.safetensors")), "PyTorch's state-dict names");
@@ -102,8 +103,10 @@ class CnnWorkflowTest {
         assertNotNull(ImageIO.read(out.resolve("loss.png").toFile()));
         JsonNode adapter = new ObjectMapper().readTree(out.resolve("adapter/adapter_config.json").toFile());
         assertEquals(4, adapter.get("r").asInt(), adapter.toString());
-        assertTrue(tensorNames(out.resolve("adapter/adapter_model.safetensors")).stream().anyMatch(n -> n.contains("fc1.lora_A")),
-                "no fc1 adapter in " + tensorNames(out.resolve("adapter/adapter_model.safetensors")));
+        List<String> adapterTensors = tensorNames(out.resolve("adapter/adapter_model.safetensors"));
+        for (String layer : List.of("conv1", "conv2", "fc1", "fc2")) {
+            assertTrue(adapterTensors.stream().anyMatch(n -> n.contains(layer + ".lora_A")), "no " + layer + " adapter in " + adapterTensors);
+        }
     }
 
     /** The CNN on the AMD code path (the C test doubles of HIP, hipBLAS, MIOpen): it trains as on the CPU. */
@@ -195,12 +198,13 @@ class CnnWorkflowTest {
     }
 
     @Test
-    void aRankTooLargeForTheCnnsLastLayerStopsBeforeTraining(@TempDir Path out) {
+    void aRankTooLargeForTheFirstConvolutionStopsBeforeTraining(@TempDir Path out) {
         ByteArrayOutputStream stdout = new ByteArrayOutputStream();
         StringWriter err = new StringWriter();
         assertEquals(2, LoraWorkflowTest.run(stdout, Map.of(), err, null,
-                cnnArgs(out, 64, "--rank", "11", "--log-every", "1").toArray(String[]::new)));
-        assertTrue(err.toString().contains("--rank 11 is too large for layer fc2 (128 → 10 features): at most 10"), err.toString());
+                cnnArgs(out, 64, "--rank", "10", "--log-every", "1").toArray(String[]::new)));
+        assertTrue(err.toString().contains("--rank 10 is too large for layer conv1 (1·3·3 = 9 → 32 channels): at most 9"),
+                err.toString());
         assertTrue(!stdout.toString().contains("loss:"), stdout.toString());
     }
 
