@@ -17,6 +17,12 @@
 #                                  (benchmarks/pytorch/step_windows.py), and the main job's own
 #                                  per-epoch samples/s over 5 epochs of 250 steps; writes
 #                                  target/bench/long.md
+#   scripts/bench.sh --cnn [--limit-train N] [--seed S]
+#                                  the CNN job instead (issue #15): jrocm's scripts/demo.sh --model cnn
+#                                  on Fashion-MNIST (its full epoch and its LoRA epoch) beside every
+#                                  PyTorch found running samples/pytorch/cnn_workflow.py with the same
+#                                  recipe, seed and LoRA targets; --limit-train N trains on the first N
+#                                  images only (a smoke check, not a measurement); writes target/bench/cnn.md
 #
 # PyTorch peers: every interpreter in JROCM_TORCH_PYTHONS (default: python3 on PATH and
 # /usr/bin/python3) that imports torch, each version once; those without torch are named and skipped.
@@ -32,6 +38,22 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 long=0
 [ "${1:-}" = "--long" ] && long=1
+cnn=0
+cnn_args=()
+cnn_seed=0
+if [ "${1:-}" = "--cnn" ]; then
+  cnn=1
+  shift
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --limit-train) [ $# -ge 2 ] || { echo "bench.sh: --limit-train needs a number" >&2; exit 2; }
+                     cnn_args+=(--limit-train "$2"); shift 2 ;;
+      --seed) [ $# -ge 2 ] || { echo "bench.sh: --seed needs a number" >&2; exit 2; }
+              cnn_seed=$2; shift 2 ;;
+      *) echo "bench.sh: --cnn takes --limit-train N and --seed S, not '$1'" >&2; exit 2 ;;
+    esac
+  done
+fi
 out="$JROCM_ROOT/target/bench"
 mkdir -p "$out"
 
@@ -45,6 +67,67 @@ for py in ${JROCM_TORCH_PYTHONS:-python3 /usr/bin/python3}; do
   torch_pythons+=("$py")
   echo "PyTorch peer: torch $v ($py)"
 done
+
+if [ $cnn = 1 ]; then
+  fashion=
+  for d in "${JROCM_DATA:-/nonexistent}/fashion-mnist" data/fashion-mnist /usr/share/datasets/fashion-mnist; do
+    [ -d "$d" ] && { fashion=$d; break; }
+  done
+  [ -n "$fashion" ] || { echo "bench.sh --cnn: no Fashion-MNIST (apt-get install dataset-fashion-mnist, or data/fashion-mnist)" >&2; exit 1; }
+  report="$out/cnn.md"
+  run_out=$(mktemp -d)
+  trap 'rm -rf "$run_out"' EXIT
+  echo "== jrocm: scripts/demo.sh --model cnn ${cnn_args[*]+"${cnn_args[*]}"} (Fashion-MNIST from $fashion, seed $cnn_seed)"
+  bash scripts/demo.sh --model cnn --dataset fashion-mnist --data-dir "$fashion" --device cpu --seed "$cnn_seed" --no-progress \
+    ${cnn_args[@]+"${cnn_args[@]}"} --out "$run_out/jrocm" > "$run_out/jrocm.log" 2>&1 \
+    || { cat "$run_out/jrocm.log" >&2; echo "bench.sh --cnn: the jrocm run failed (its output above)" >&2; exit 1; }
+  targets=$(/usr/bin/python3 -c 'import json, sys; print(",".join(json.load(open(sys.argv[1]))["lora"]["targets"]))' "$run_out/jrocm/report.json")
+  peers=()
+  for py in ${torch_pythons[@]+"${torch_pythons[@]}"}; do
+    v=$("$py" -c 'import torch; print(torch.__version__)')
+    echo "== PyTorch $v ($py): samples/pytorch/cnn_workflow.py, LoRA on $targets"
+    if "$py" samples/pytorch/cnn_workflow.py --data "$fashion" --seed "$cnn_seed" --lora-targets "$targets" \
+         ${cnn_args[@]+"${cnn_args[@]}"} --json "$run_out/torch$v.json" > "$run_out/torch$v.log" 2>&1; then
+      peers+=("$run_out/torch$v.json")
+    else
+      tail -n 5 "$run_out/torch$v.log" >&2
+      echo "PyTorch peer skipped: $py failed on cnn_workflow.py (its last lines above)"
+    fi
+  done
+  {
+    echo "# The CNN job (issue #15): one full epoch, then one rank-4 LoRA epoch, Fashion-MNIST"
+    echo
+    echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    [ ${#cnn_args[@]} -gt 0 ] && echo && echo "**${cnn_args[*]}: a smoke check on a subset, not a measurement.**"
+    echo
+    /usr/bin/python3 - "$run_out/jrocm/report.json" ${peers[@]+"${peers[@]}"} <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+rows = [("jrocm, " + r["deviceDescription"], r["full"]["epochs"][0]["seconds"], r["lora"]["epochs"][0]["seconds"],
+         r["full"]["testAccuracy"], r["lora"]["testAccuracyEnabled"], r["lora"]["testAccuracyDisabled"])]
+for f in sys.argv[2:]:
+    p = json.load(open(f))
+    rows.append((f"PyTorch {p['torch_version']} ({p['threads']} threads)", p["full"]["epochSeconds"][0], p["lora"]["epochSeconds"][0],
+                 p["full"]["testAccuracy"], p["lora"]["testAccuracyEnabled"], p["lora"]["testAccuracyDisabled"]))
+print(f"{r['trainSamples']} training and {r['testSamples']} test images, batch {r['batchSize']}, seed {r.get('seed', '?')}; "
+      f"LoRA rank {r['lora']['rank']}, alpha {r['lora']['alpha']:g} on {', '.join(r['lora']['targets'])}")
+print()
+print("| run | full epoch s | LoRA epoch s | LoRA / full | accuracy full | LoRA on | LoRA off |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for name, full, lora, a, on, off in rows:
+    print(f"| {name} | {full:.2f} | {lora:.2f} | {lora / full:.2f} | {100 * a:.2f} % | {100 * on:.2f} % | {100 * off:.2f} % |")
+if len(rows) == 1:
+    print("\nno PyTorch peer ran (see above): jrocm only")
+else:
+    fastest = min(rows[1:], key=lambda row: row[1])
+    print(f"\njrocm full epoch {rows[0][1]:.2f} s vs PyTorch's fastest {fastest[1]:.2f} s "
+          f"({'at most' if rows[0][1] <= fastest[1] else 'over'} the target); LoRA epoch {rows[0][2]:.2f} s vs {fastest[2]:.2f} s")
+print(f"jrocm LoRA epoch / full epoch {rows[0][2] / rows[0][1]:.2f} (target ≤ 0.5; the full epoch includes the JIT warm-up)")
+PY
+  } | tee "$report"
+  echo "wrote $report"
+  exit 0
+fi
 
 echo "building benchmarks.jar ..."
 "$JROCM_MVN" -B -ntp -q -DskipTests -Dmaven.source.skip -Dmaven.javadoc.skip package

@@ -127,18 +127,58 @@ def set_lora(layers, enabled):
         layer.enabled = enabled
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def write_results(path, args, full_acc, full_seconds, before, after, lora_seconds, extra=None, lora_extra=None):
+    """The run as JSON: before and after are (LoRA enabled, LoRA disabled) accuracies; extra goes at the top, lora_extra under lora."""
+    result = {
+        "torch_version": torch.__version__,
+        "seed": args.seed,
+        "threads": args.threads,
+        "batchSize": args.batch_size,
+        **(extra or {}),
+        "full": {"testAccuracy": full_acc, "epochSeconds": full_seconds},
+        "lora": {
+            **(lora_extra or {}),
+            "accuracyBeforeTraining": {"enabled": before[0], "disabled": before[1]},
+            "testAccuracyEnabled": after[0],
+            "testAccuracyDisabled": after[1],
+            "epochSeconds": lora_seconds,
+        },
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+
+
+def train_full(model, args, x_train, y_train, x_test, y_test, generator):
+    """Full training with Adam for args.epochs epochs, printing each epoch's time and then the test accuracy."""
+    full_seconds = []
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    for e in range(args.epochs):
+        full_seconds.append(train_epoch(model, optimizer, x_train, y_train, args.batch_size, generator, e + 1))
+        print(f"epoch {e + 1}: {full_seconds[-1]:.3f} s", flush=True)
+    full_acc = accuracy(model, x_test, y_test)
+    print(f"Accuracy of the given model on the {x_test.shape[0]} test images is {percent(full_acc)}", flush=True)
+    return full_seconds, full_acc
+
+
+def recipe_arguments(p, rank, alpha):
+    """The options both workflows share: seed, epochs, batch size, learning rate, LoRA rank and alpha, threads, --json."""
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--lora-epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--rank", type=int, default=1)
-    p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--rank", type=int, default=rank)
+    p.add_argument("--alpha", type=float, default=alpha)
     p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--data", default=None, help="directory of the IDX files (default: Debian's)")
     p.add_argument("--json", default=None, help="write the results as JSON to this path")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    recipe_arguments(p, rank=1, alpha=1.0)
+    p.add_argument("--data", default=None, help="directory of the IDX files (default: Debian's)")
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -154,13 +194,7 @@ def main():
 
     generator = torch.Generator().manual_seed(args.seed)
     model = MLP(x_train.shape[1], 10)
-    full_seconds = []
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    for e in range(args.epochs):
-        full_seconds.append(train_epoch(model, optimizer, x_train, y_train, args.batch_size, generator, e + 1))
-        print(f"epoch {e + 1}: {full_seconds[-1]:.3f} s", flush=True)
-    full_acc = accuracy(model, x_test, y_test)
-    print(f"Accuracy of the given model on the {x_test.shape[0]} test images is {percent(full_acc)}", flush=True)
+    full_seconds, full_acc = train_full(model, args, x_train, y_train, x_test, y_test, generator)
 
     # LoRA on fc1, fc2, fc3; freeze everything of the base model.
     for param in model.parameters():
@@ -199,23 +233,8 @@ def main():
     print(f"Accuracy of the given model on the {x_test.shape[0]} test images is {percent(disabled_after)}   (LoRA disabled)")
 
     if args.json:
-        result = {
-            "torch_version": torch.__version__,
-            "seed": args.seed,
-            "threads": args.threads,
-            "batchSize": args.batch_size,
-            "full": {"testAccuracy": full_acc, "epochSeconds": full_seconds},
-            "lora": {
-                "accuracyBeforeTraining": {"enabled": enabled_before, "disabled": disabled_before},
-                "testAccuracyEnabled": enabled_after,
-                "testAccuracyDisabled": disabled_after,
-                "epochSeconds": lora_seconds,
-            },
-        }
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-            f.write("\n")
+        write_results(args.json, args, full_acc, full_seconds, (enabled_before, disabled_before), (enabled_after, disabled_after),
+                      lora_seconds)
 
 
 if __name__ == "__main__":

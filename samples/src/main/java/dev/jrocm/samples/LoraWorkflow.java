@@ -20,8 +20,6 @@ import dev.jrocm.runtime.device.DeviceSpec;
 import dev.jrocm.runtime.device.Devices;
 import dev.jrocm.runtime.io.AtomicFile;
 import dev.jrocm.runtime.io.Safetensors;
-import dev.jrocm.runtime.nn.Linear;
-import dev.jrocm.runtime.nn.ReLU;
 import dev.jrocm.runtime.nn.Sequential;
 import dev.jrocm.runtime.optim.Adam;
 import dev.jrocm.runtime.tensor.Scope;
@@ -47,18 +45,25 @@ import java.util.stream.Stream;
 /**
  * The blog's LoRA workflow as one program ({@code scripts/demo.sh}): train a 3-layer MLP, apply
  * rank-1 LoRA, show that a fresh adapter changes nothing, freeze the base, fine-tune the adapter,
- * and compare — printing what the blog prints, and writing pictures and a report.
+ * and compare — printing what the blog prints, and writing pictures and a report. With
+ * {@code --model cnn} the same steps run issue #15's small CNN and its recipe ({@link Model}).
  */
 @Command(name = "demo.sh", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Reproduces the ROCm blog's LoRA workflow: train an MLP (input → 4096 → 2048 → 10),",
                 "apply rank-1 LoRA, freeze the base, fine-tune, compare. Writes report.json, samples.png,",
-                "loss.png, model.safetensors and adapter/ (PEFT layout) into --out."},
+                "loss.png, model.safetensors and adapter/ (PEFT layout) into --out. --model cnn runs a small CNN",
+                "instead (two 3×3 convolutions, two Linear layers; batch 64, 1 + 1 epochs, rank-4 LoRA on all four)."},
         versionProvider = LoraWorkflow.Version.class)
 public final class LoraWorkflow implements Callable<Integer> {
 
     enum DatasetChoice { auto, cifar10, fashion_mnist }
 
     enum Preset { auto, quick, blog }
+
+    @Option(names = "--model", paramLabel = "MODEL", description = "mlp (the blog's, input → 4096 → 2048 → 10) or cnn (conv 32, "
+            + "conv 64, Linear 128, Linear 10; its own recipe: batch 64, 1 + 1 epochs, rank 4, alpha 4) (default: ${DEFAULT-VALUE})",
+            defaultValue = "mlp", converter = ModelConverter.class)
+    Model model;
 
     @Option(names = "--dataset", paramLabel = "NAME", description = "auto, cifar10 or fashion-mnist (default: ${DEFAULT-VALUE}: "
             + "CIFAR-10 if it is in --data-dir, else Fashion-MNIST if installed, else download CIFAR-10)",
@@ -75,7 +80,7 @@ public final class LoraWorkflow implements Callable<Integer> {
     String device;
 
     @Option(names = "--preset", paramLabel = "PRESET", description = "blog: batch 8, 2 + 2 epochs (the blog's recipe); quick: batch 64, "
-            + "1 + 1 epochs; auto: blog on a GPU, quick on the CPU (default: ${DEFAULT-VALUE})", defaultValue = "auto")
+            + "1 + 1 epochs; auto: blog on a GPU, quick on the CPU; the MLP's only (default: ${DEFAULT-VALUE})", defaultValue = "auto")
     Preset preset;
 
     @Option(names = "--batch-size", paramLabel = "N", description = "batch size (default: from the preset)")
@@ -90,12 +95,12 @@ public final class LoraWorkflow implements Callable<Integer> {
     @Option(names = "--lr", paramLabel = "RATE", description = "Adam's learning rate (default: ${DEFAULT-VALUE})", defaultValue = "0.001")
     float lr;
 
-    @Option(names = "--rank", paramLabel = "R", description = "LoRA rank (default: ${DEFAULT-VALUE})", defaultValue = "1")
-    int rank;
+    @Option(names = "--rank", paramLabel = "R", description = "LoRA rank (default: 1 for the MLP, 4 for the CNN)")
+    Integer rank;
 
-    @Option(names = "--alpha", paramLabel = "A", description = "LoRA alpha; the scale is alpha/rank (default: ${DEFAULT-VALUE})",
-            defaultValue = "1")
-    float alpha;
+    @Option(names = "--alpha", paramLabel = "A", description = "LoRA alpha; the scale is alpha/rank (default: 1 for the MLP, 4 for "
+            + "the CNN)")
+    Float alpha;
 
     @Option(names = "--seed", paramLabel = "S", description = "seed of the weights and the shuffles (default: ${DEFAULT-VALUE})",
             defaultValue = "0")
@@ -167,6 +172,28 @@ public final class LoraWorkflow implements Callable<Integer> {
         }
     }
 
+    /** A bad {@code --model} is one line naming the allowed values. */
+    static final class ModelConverter implements CommandLine.ITypeConverter<Model> {
+        @Override
+        public Model convert(String value) {
+            try {
+                return Model.valueOf(value.strip().toLowerCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not one of mlp, cnn");
+            }
+        }
+    }
+
+    /** {@code --rank}, else the model's default. */
+    int rank() {
+        return rank != null ? rank : model.defaultRank();
+    }
+
+    /** {@code --alpha}, else the model's default. */
+    float alpha() {
+        return alpha != null ? alpha : model.defaultAlpha();
+    }
+
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
@@ -195,7 +222,7 @@ public final class LoraWorkflow implements Callable<Integer> {
                      Dataset test = limit(folder.load(backend, Split.TEST), limitTest, backend)) {
                     log.printf(Locale.ROOT, "dataset: %s from %s, %,d training and %,d test images of %s, %d classes%n",
                             datasetName(train), folder.dir(), train.size(), test.size(), shape(train), train.classes());
-                    checkLoraFits(train.features(), train.classes());
+                    checkLoraFits(train);
                     run(backend, chosen, recipe, train, test, outputs);
                 }
             }
@@ -252,16 +279,14 @@ public final class LoraWorkflow implements Callable<Integer> {
     }
 
     /**
-     * The rank must fit every targeted layer of the MLP (LoRA's A is rank × in, B out × rank, and a
+     * The rank must fit every targeted layer of the model (LoRA's A is rank × in, B out × rank, and a
      * rank above min(in, out) adds nothing a full update would not): checked before any training.
      */
-    void checkLoraFits(int features, int classes) {
-        int[] widths = {features, 4096, 2048, classes};
-        for (int i = 0; i < widths.length - 1; i++) {
-            int most = Math.min(widths[i], widths[i + 1]);
-            if (rank > most) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--rank " + rank + " is too large for layer fc" + (i + 1)
-                        + " (" + widths[i] + " → " + widths[i + 1] + " features): at most " + most);
+    void checkLoraFits(Dataset train) {
+        for (Model.Adapted layer : model.adapted(train.channels(), train.height(), train.width(), train.classes())) {
+            if (rank() > layer.mostRank()) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--rank " + rank() + " is too large for layer "
+                        + layer.name() + " (" + layer.widths() + "): at most " + layer.mostRank());
             }
         }
     }
@@ -287,30 +312,41 @@ public final class LoraWorkflow implements Callable<Integer> {
 
         // 3. the model and full training
         int features = train.features();
+        int channels = train.channels(), height = train.height(), width = train.width();
         ObjectNode report = json.createObjectNode();
         String datasetName = datasetName(train);
         report.put("dataset", datasetName);
         report.put("device", chosen.kind().id());
         report.put("deviceDescription", backend.describe());
         report.put("batchSize", recipe.batchSize());
+        report.put("seed", seed);
         report.put("trainSamples", train.size());
         report.put("testSamples", test.size());
-        try (Sequential model = mlp(backend, features, train.classes(), seed);
+        String modelLabel = model.label();
+        try (Sequential net = model.build(backend, channels, height, width, train.classes(), seed);
              DataLoader loader = new DataLoader(train, recipe.batchSize(), true, false, seed)) {
+            log.println("model: " + model.architecture(channels, height, width, train.classes()));
             ObjectNode modelNode = report.putObject("model");
-            modelNode.putArray("layers").add(features).add(4096).add(2048).add(train.classes());
-            modelNode.put("parameters", model.parameterCount());
+            modelNode.put("name", model.name());
+            modelNode.put("architecture", model.architecture(channels, height, width, train.classes()));
+            if (model == Model.mlp) {
+                modelNode.putArray("layers").add(features).add(4096).add(2048).add(train.classes());
+            } else {
+                ArrayNode layers = modelNode.putArray("layers");
+                net.children().forEach((name, layer) -> layers.add(name + ": " + layer));
+            }
+            modelNode.put("parameters", net.parameterCount());
             int logEveryBatches = logEvery != null ? logEvery : Training.logEvery(loader.size(), recipe.batchSize());
-            List<Training.Epoch> fullEpochs = phase("full training", model, model.trainableParameters(), loader, 0, recipe.epochs(),
+            List<Training.Epoch> fullEpochs = phase("full training", net, net.trainableParameters(), loader, 0, recipe.epochs(),
                     logEveryBatches);
 
             // 4. save, reload, predict, test
             Path modelFile = outputs.path("model.safetensors");
-            Safetensors.write(modelFile, model.stateDict(), Map.of("format", "pt", "dataset", train.name()));
+            Safetensors.write(modelFile, net.stateDict(), Map.of("format", "pt", "dataset", train.name(), "model", model.name()));
             outputs.staged("model.safetensors");
             int[] before;
             double fullAccuracy;
-            try (Sequential reloaded = mlp(backend, features, train.classes(), seed + 1000);
+            try (Sequential reloaded = model.build(backend, channels, height, width, train.classes(), seed + 1000);
                  Scope s = Scope.open()) {
                 reloaded.loadStateDict(Safetensors.read(modelFile, backend));
                 log.println("Ground truth labels:  " + names(classes, shownLabels));
@@ -324,39 +360,44 @@ public final class LoraWorkflow implements Callable<Integer> {
             full.put("testAccuracy", fullAccuracy);
 
             // 5. LoRA, identical before training
-            LoraModel lora = Lora.apply(model, LoraConfig.of(rank, alpha, "fc1", "fc2", "fc3"), seed + 7);
+            List<String> targets = model.loraTargets(channels, height, width, train.classes());
+            LoraModel lora = Lora.apply(net, LoraConfig.of(rank(), alpha(), targets.toArray(String[]::new)).withInit(model.loraInit()),
+                    seed + 7);
             lora.disable();
-            double disabledBefore = Training.accuracy(model, test, evalBatch(recipe));
+            double disabledBefore = Training.accuracy(net, test, evalBatch(recipe));
             log.printf("Accuracy of the network on the %d test images: %s   (LoRA disabled)%n", test.size(), Training.percent(disabledBefore));
             lora.enable();
-            double enabledBefore = Training.accuracy(model, test, evalBatch(recipe));
+            double enabledBefore = Training.accuracy(net, test, evalBatch(recipe));
             log.printf("Accuracy of the network on the %d test images: %s   (LoRA enabled)%n", test.size(), Training.percent(enabledBefore));
             ParameterReport counts = lora.report();
             log.println(counts.blogLines());
 
             // 6. freeze and fine-tune
             lora.freezeBase();
-            List<Training.Epoch> loraEpochList = phase("LoRA fine-tuning", model, lora.adapterParameters(), loader, recipe.epochs(),
+            List<Training.Epoch> loraEpochList = phase("LoRA fine-tuning", net, lora.adapterParameters(), loader, recipe.epochs(),
                     recipe.loraEpochs(), logEveryBatches);
             EpochTimes times = new EpochTimes(fullEpochs.getLast(), loraEpochList.getLast(), fullEpochs.size() == 1);
             log.println(times.line());
 
             // 7. compare
-            double enabledAfter = Training.accuracy(model, test, evalBatch(recipe));
+            double enabledAfter = Training.accuracy(net, test, evalBatch(recipe));
             lora.disable();
-            double disabledAfter = Training.accuracy(model, test, evalBatch(recipe));
+            double disabledAfter = Training.accuracy(net, test, evalBatch(recipe));
             lora.enable();
             log.printf("Accuracy of the given model on the %d test images is %s   (LoRA enabled)%n", test.size(), Training.percent(enabledAfter));
             log.printf("Accuracy of the given model on the %d test images is %s   (LoRA disabled)%n", test.size(), Training.percent(disabledAfter));
-            int[] after = Training.predict(model, shownX);
+            int[] after = Training.predict(net, shownX);
             log.println("Ground truth labels:  " + names(classes, shownLabels));
             log.println("Predicted:  " + names(classes, after));
             lora.save(outputs.path("adapter"));
             outputs.staged("adapter");
 
             ObjectNode loraNode = report.putObject("lora");
-            loraNode.put("rank", rank);
-            loraNode.put("alpha", alpha);
+            loraNode.put("rank", rank());
+            loraNode.put("alpha", alpha());
+            loraNode.put("init", model.loraInit().id());
+            ArrayNode targetsNode = loraNode.putArray("targets");
+            targets.forEach(targetsNode::add);
             loraNode.put("totalParameters", counts.total());
             loraNode.put("loraParameters", counts.lora());
             loraNode.put("incrementPercent", counts.incrementPercent());
@@ -372,12 +413,13 @@ public final class LoraWorkflow implements Callable<Integer> {
             // 8. pictures and the report
             Pictures.writePng(Pictures.samples(shownPixels, test.channels(), test.height(), test.width(),
                     labels(classes, shownLabels), labels(classes, before), labels(classes, after),
-                    datasetName + ": first test images, true label and predictions before and after LoRA"),
+                    datasetName + ", " + modelLabel + ": first test images, true label and predictions before and after LoRA"),
                     outputs.path("samples.png"));
             outputs.staged("samples.png");
             Pictures.writePng(Pictures.lossCurves(curve(fullEpochs, loader.size(), 0),
                     curve(loraEpochList, loader.size(), fullEpochs.size()),
-                    String.format(Locale.ROOT, "%s, batch %d: full training, then rank-%d LoRA", datasetName, recipe.batchSize(), rank)),
+                    String.format(Locale.ROOT, "%s, %s, batch %d: full training, then rank-%d LoRA", datasetName, modelLabel,
+                            recipe.batchSize(), rank())),
                     outputs.path("loss.png"));
             outputs.staged("loss.png");
             ObjectNode files = report.putObject("outputs");
@@ -448,6 +490,11 @@ public final class LoraWorkflow implements Callable<Integer> {
     }
 
     Recipe recipe(DeviceKind kind) {
+        if (model == Model.cnn) {
+            return new Recipe("the CNN recipe" + (batchSize != null || epochs != null || loraEpochs != null ? ", adjusted by options" : ""),
+                    batchSize != null ? batchSize : Model.CNN_BATCH, epochs != null ? epochs : Model.CNN_EPOCHS,
+                    loraEpochs != null ? loraEpochs : Model.CNN_LORA_EPOCHS, lr);
+        }
         boolean blog = preset == Preset.blog || (preset == Preset.auto && kind != DeviceKind.CPU);
         String name = blog ? "the blog's recipe" : "quick CPU recipe";
         if (batchSize != null || epochs != null || loraEpochs != null) {
@@ -465,13 +512,17 @@ public final class LoraWorkflow implements Callable<Integer> {
         requirePositive("--limit-test", limitTest, spec);
         requirePositive("--log-every", logEvery, spec);
         requirePositive("--rank", rank, spec);
+        if (model == Model.cnn && preset != Preset.auto) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--preset " + preset + " is the MLP's; --model cnn has one "
+                    + "recipe (batch 64, 1 + 1 epochs): --batch-size, --epochs and --lora-epochs change it");
+        }
         if (out != null && out.isBlank()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--out must name a folder, got an empty value");
         }
         if (!(lr > 0) || !Float.isFinite(lr)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--lr must be a positive number, got " + lr);
         }
-        if (!(alpha > 0) || !Float.isFinite(alpha)) {
+        if (alpha != null && (!(alpha > 0) || !Float.isFinite(alpha))) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--alpha must be a positive number, got " + alpha);
         }
     }
@@ -488,12 +539,6 @@ public final class LoraWorkflow implements Callable<Integer> {
 
     private static int evalBatch(Recipe recipe) {
         return Math.max(recipe.batchSize(), 256);
-    }
-
-    static Sequential mlp(Backend backend, int features, int classes, long seed) {
-        return new Sequential("fc1", new Linear(backend, features, 4096, seed * 31 + 1), "relu1", new ReLU(),
-                "fc2", new Linear(backend, 4096, 2048, seed * 31 + 2), "relu2", new ReLU(),
-                "fc3", new Linear(backend, 2048, classes, seed * 31 + 3));
     }
 
     /** The folder a dataset is read from, both splits from the same one. */

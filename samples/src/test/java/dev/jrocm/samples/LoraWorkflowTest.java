@@ -33,7 +33,12 @@ class LoraWorkflowTest {
     /** 10 classes of 28×28 images: class c is a bright horizontal band at row 2c, plus noise. */
     @BeforeAll
     static void writeTinyDataset() throws IOException {
-        Path dir = Files.createDirectories(data.resolve("fashion-mnist"));
+        writeTinyFashionMnist(data);
+    }
+
+    /** The tiny dataset in {@code root}/fashion-mnist: 320 training and 80 test images. */
+    static void writeTinyFashionMnist(Path root) throws IOException {
+        Path dir = Files.createDirectories(root.resolve("fashion-mnist"));
         writeIdx(dir, "train", 320, 1);
         writeIdx(dir, "t10k", 80, 2);
     }
@@ -424,13 +429,11 @@ class LoraWorkflowTest {
     }
 
     /**
-     * The main job on the AMD code path: HipDriver, hipRTC, hipBLAS and MIOpen over the runtime's
-     * C test doubles (runtime/src/test/c; their device is the host running jrocm's kernels), in a
-     * JVM of its own whose probes name them. It must train as the CPU does: same report, an
-     * accuracy within one test image in twenty of the CPU run's.
+     * Runs the main job with {@code args} on the emulated AMD device (the runtime's C test doubles
+     * of HIP, hipRTC, hipBLAS and MIOpen, built here with gcc), in a JVM of its own, into
+     * {@code out}/hip; skips the test when gcc or g++ is missing.
      */
-    @Test
-    void theWholeWorkflowRunsOnTheEmulatedAmdGpuWithMIOpen(@TempDir Path out) throws Exception {
+    static void runOnEmulatedAmdGpu(Path out, String... args) throws Exception {
         String modulePath = System.getProperty("jdk.module.path");
         org.junit.jupiter.api.Assumptions.assumeTrue(modulePath != null, "needs the module path of the test JVM");
         Path c = Path.of(System.getProperty("user.dir"), "..", "runtime", "src", "test", "c");
@@ -446,8 +449,6 @@ class LoraWorkflowTest {
         } catch (IOException e) {
             org.junit.jupiter.api.Assumptions.assumeTrue(false, "needs gcc and g++ for the HIP test doubles: " + e.getMessage());
         }
-        String[] args = {"--dataset", "fashion-mnist", "--data-dir", data.toString(), "--batch-size", "32", "--epochs", "1",
-                "--lora-epochs", "1", "--lr", "0.002", "--no-progress"};
         List<String> command = new java.util.ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
                 "--enable-native-access=dev.jrocm.bindings,dev.jrocm.runtime", "--add-modules", "jdk.incubator.vector",
                 "-Djrocm.hip.library=" + hip, "-Djrocm.hiprtc.library=" + hip, "-Djrocm.hipblas.library=" + hip,
@@ -459,6 +460,19 @@ class LoraWorkflowTest {
         assertTrue(run.waitFor(300, java.util.concurrent.TimeUnit.SECONDS), "the HIP run took more than 300 s");
         assertEquals(0, run.exitValue(), Files.readString(log));
         assertTrue(Files.readString(log).contains("device: hip (asked for hip:0)"), Files.readString(log));
+    }
+
+    /**
+     * The main job on the AMD code path: HipDriver, hipRTC, hipBLAS and MIOpen over the runtime's
+     * C test doubles (runtime/src/test/c; their device is the host running jrocm's kernels), in a
+     * JVM of its own whose probes name them. It must train as the CPU does: same report, an
+     * accuracy within one test image in twenty of the CPU run's.
+     */
+    @Test
+    void theWholeWorkflowRunsOnTheEmulatedAmdGpuWithMIOpen(@TempDir Path out) throws Exception {
+        String[] args = {"--dataset", "fashion-mnist", "--data-dir", data.toString(), "--batch-size", "32", "--epochs", "1",
+                "--lora-epochs", "1", "--lr", "0.002", "--no-progress"};
+        runOnEmulatedAmdGpu(out, args);
 
         List<String> cpuArgs = new java.util.ArrayList<>(List.of("--device", "cpu", "--out", out.resolve("cpu").toString()));
         cpuArgs.addAll(List.of(args));
