@@ -1,5 +1,9 @@
 package dev.jrocm.benchmarks;
 
+import dev.jrocm.lora.Lora;
+import dev.jrocm.lora.LoraConfig;
+import dev.jrocm.lora.LoraModel;
+
 import dev.jrocm.runtime.device.Backend;
 import dev.jrocm.runtime.device.cpu.CpuBackend;
 import dev.jrocm.runtime.nn.Conv2d;
@@ -24,6 +28,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
@@ -43,13 +48,17 @@ public class CnnStepBenchmark {
     @Param({"64"})
     public int batch;
 
+    /** true: the main job's LoRA phase (rank 4, α 4 on conv1, conv2, fc1, fc2; base frozen). */
+    @Param({"false", "true"})
+    public boolean lora;
+
     private Backend backend;
     private StepBreakdown.Step step;
 
     @Setup
     public void setUp() {
         backend = new CpuBackend();
-        step = step(backend, batch);
+        step = step(backend, batch, lora);
     }
 
     @TearDown
@@ -63,14 +72,24 @@ public class CnnStepBenchmark {
         return step.run();
     }
 
-    /** The recipe's model, Adam and a seeded batch (x standard normal (batch, 1, 28, 28), labels 0..9). */
-    static StepBreakdown.Step step(Backend backend, int batch) {
+    /**
+     * The recipe's model, Adam and a seeded batch (x standard normal (batch, 1, 28, 28), labels
+     * 0..9); with {@code lora}, Adam trains rank-4 adapters on both convolutions and both Linear
+     * layers of the frozen model, as the main job's second phase does.
+     */
+    static StepBreakdown.Step step(Backend backend, int batch, boolean lora) {
         Sequential model = new Sequential(
                 "conv1", new Conv2d(backend, 1, 32, 3, 1, 1, 1, true, 1), "relu1", new ReLU(), "pool1", new MaxPool2d(2),
                 "conv2", new Conv2d(backend, 32, 64, 3, 1, 1, 1, true, 2), "relu2", new ReLU(), "pool2", new MaxPool2d(2),
                 "flat", new Flatten(), "fc1", new Linear(backend, 64 * 7 * 7, 128, 3), "relu3", new ReLU(),
                 "fc2", new Linear(backend, 128, 10, 4));
-        Adam adam = new Adam(model.trainableParameters(), 1e-3f);
+        List<Tensor> trained = model.trainableParameters();
+        if (lora) {
+            LoraModel adapted = Lora.apply(model, LoraConfig.of(4, 4, "conv1", "conv2", "fc1", "fc2"), 6L);
+            adapted.freezeBase();
+            trained = adapted.adapterParameters();
+        }
+        Adam adam = new Adam(trained, 1e-3f);
         Random random = new Random(5);
         float[] xs = new float[batch * 28 * 28];
         for (int i = 0; i < xs.length; i++) {

@@ -29,7 +29,7 @@ import java.util.Map;
  * two chunks of a parallel loop): less disturbed than wall time when other processes share the
  * cores. A proxy call costs about a microsecond: time whole steps with JMH, not with this.
  *
- * <pre>java -cp benchmarks.jar dev.jrocm.benchmarks.StepBreakdown gpt|cnn|mlp [steps 30] [warm-up steps 60]</pre>
+ * <pre>java -cp benchmarks.jar dev.jrocm.benchmarks.StepBreakdown gpt|cnn|cnn-lora|mlp [steps 30] [warm-up steps 60]</pre>
  */
 public final class StepBreakdown {
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
@@ -54,7 +54,8 @@ public final class StepBreakdown {
         Backend timed = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
                 timing(cpu, times, on));
         try (Step step = switch (model) {
-            case "cnn" -> CnnStepBenchmark.step(timed, 64);
+            case "cnn" -> CnnStepBenchmark.step(timed, 64, false);
+            case "cnn-lora" -> CnnStepBenchmark.step(timed, 64, true);
             case "mlp" -> mlpStep(timed, 8);
             default -> gptStep(timed, 8, 128, 256, 4);
         }) {

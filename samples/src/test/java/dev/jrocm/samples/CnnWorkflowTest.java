@@ -112,17 +112,27 @@ class CnnWorkflowTest {
     /** The CNN on the AMD code path (the C test doubles of HIP, hipBLAS, MIOpen): it trains as on the CPU. */
     @Test
     void theCnnJobRunsOnTheEmulatedAmdGpuAsOnTheCpu(@TempDir Path out) throws Exception {
+        trainsAsOnTheCpu(out, "hip");
+    }
+
+    /** The CNN on the NVIDIA code path (the C test doubles of the CUDA driver, NVRTC, cuBLAS): it trains as on the CPU. */
+    @Test
+    void theCnnJobRunsOnTheEmulatedCudaGpuAsOnTheCpu(@TempDir Path out) throws Exception {
+        trainsAsOnTheCpu(out, "cuda");
+    }
+
+    private static void trainsAsOnTheCpu(Path out, String kind) throws Exception {
         String[] args = {"--model", "cnn", "--dataset", "fashion-mnist", "--data-dir", data.toString(), "--limit-train", "128",
                 "--limit-test", "40", "--lr", "0.003", "--no-progress"};
-        LoraWorkflowTest.runOnEmulatedAmdGpu(out, args);
+        LoraWorkflowTest.runOnEmulatedGpu(out, kind, args);
         List<String> cpuArgs = new ArrayList<>(List.of("--device", "cpu", "--out", out.resolve("cpu").toString()));
         cpuArgs.addAll(List.of(args));
         StringWriter err = new StringWriter();
         assertEquals(0, LoraWorkflowTest.run(err, cpuArgs.toArray(String[]::new)), err.toString());
 
-        JsonNode gpu = new ObjectMapper().readTree(out.resolve("hip/report.json").toFile());
+        JsonNode gpu = new ObjectMapper().readTree(out.resolve(kind + "/report.json").toFile());
         JsonNode cpu = new ObjectMapper().readTree(out.resolve("cpu/report.json").toFile());
-        assertEquals("hip", gpu.get("device").asText());
+        assertEquals(kind, gpu.get("device").asText());
         assertEquals("cnn", gpu.get("model").get("name").asText());
         for (String[] at : new String[][] {{"full", "testAccuracy"}, {"lora", "testAccuracyEnabled"}}) {
             double g = gpu.get(at[0]).get(at[1]).asDouble(), k = cpu.get(at[0]).get(at[1]).asDouble();
@@ -133,7 +143,7 @@ class CnnWorkflowTest {
         assertEquals(k, g, 1e-3 * k, "mean loss of the full epoch on the emulated GPU and on the CPU");
         assertEquals(gpu.get("full").get("testAccuracy").asDouble(), gpu.get("lora").get("testAccuracyDisabled").asDouble(),
                 "LoRA disabled must be exactly the full model");
-        assertTrue(Files.exists(out.resolve("hip/adapter/adapter_model.safetensors")));
+        assertTrue(Files.exists(out.resolve(kind + "/adapter/adapter_model.safetensors")));
     }
 
     @Test

@@ -434,12 +434,25 @@ class LoraWorkflowTest {
      * {@code out}/hip; skips the test when gcc or g++ is missing.
      */
     static void runOnEmulatedAmdGpu(Path out, String... args) throws Exception {
+        runOnEmulatedGpu(out, "hip", args);
+    }
+
+    /**
+     * Runs the main job with {@code args} on an emulated device — {@code hip} (the C test doubles
+     * of HIP, hipRTC, hipBLAS and MIOpen) or {@code cuda} (of the CUDA driver, NVRTC and cuBLAS),
+     * built here with gcc — in a JVM of its own, into {@code out}/{@code kind}; skips the test when
+     * gcc or g++ is missing.
+     */
+    static void runOnEmulatedGpu(Path out, String kind, String... args) throws Exception {
         String modulePath = System.getProperty("jdk.module.path");
         org.junit.jupiter.api.Assumptions.assumeTrue(modulePath != null, "needs the module path of the test JVM");
         Path c = Path.of(System.getProperty("user.dir"), "..", "runtime", "src", "test", "c");
-        Path hip = out.resolve("libfake_hip.so"), miopen = out.resolve("libfake_miopen.so");
+        boolean hipKind = kind.equals("hip");
+        Path device = out.resolve(hipKind ? "libfake_hip.so" : "libfake_cuda.so"), miopen = out.resolve("libfake_miopen.so");
+        Path[][] builds = hipKind ? new Path[][] {{c.resolve("fake_hip.c"), device}, {c.resolve("fake_miopen.c"), miopen}}
+                : new Path[][] {{c.resolve("fake_cuda.c"), device}};
         try {
-            for (Path[] build : new Path[][] {{c.resolve("fake_hip.c"), hip}, {c.resolve("fake_miopen.c"), miopen}}) {
+            for (Path[] build : builds) {
                 Process gcc = new ProcessBuilder("gcc", "-shared", "-fPIC", "-O2", "-o", build[1].toString(), build[0].toString(), "-lm")
                         .redirectErrorStream(true).start();
                 String log = new String(gcc.getInputStream().readAllBytes());
@@ -447,19 +460,25 @@ class LoraWorkflowTest {
             }
             org.junit.jupiter.api.Assumptions.assumeTrue(new ProcessBuilder("g++", "--version").start().waitFor() == 0, "needs g++");
         } catch (IOException e) {
-            org.junit.jupiter.api.Assumptions.assumeTrue(false, "needs gcc and g++ for the HIP test doubles: " + e.getMessage());
+            org.junit.jupiter.api.Assumptions.assumeTrue(false, "needs gcc and g++ for the " + kind + " test doubles: " + e.getMessage());
         }
         List<String> command = new java.util.ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=dev.jrocm.bindings,dev.jrocm.runtime", "--add-modules", "jdk.incubator.vector",
-                "-Djrocm.hip.library=" + hip, "-Djrocm.hiprtc.library=" + hip, "-Djrocm.hipblas.library=" + hip,
-                "-Djrocm.miopen.library=" + miopen, "-p", modulePath, "-m", "dev.jrocm.samples/dev.jrocm.samples.LoraWorkflow",
-                "--device", "hip", "--out", out.resolve("hip").toString()));
+                "--enable-native-access=dev.jrocm.bindings,dev.jrocm.runtime", "--add-modules", "jdk.incubator.vector"));
+        List<String> libraries = hipKind ? List.of("hip", "hiprtc", "hipblas") : List.of("cuda", "nvrtc", "cublas");
+        for (String lib : libraries) {
+            command.add("-Djrocm." + lib + ".library=" + device);
+        }
+        if (hipKind) {
+            command.add("-Djrocm.miopen.library=" + miopen);
+        }
+        command.addAll(List.of("-p", modulePath, "-m", "dev.jrocm.samples/dev.jrocm.samples.LoraWorkflow",
+                "--device", kind, "--out", out.resolve(kind).toString()));
         command.addAll(List.of(args));
-        Path log = out.resolve("hip.log");
+        Path log = out.resolve(kind + ".log");
         Process run = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        assertTrue(run.waitFor(300, java.util.concurrent.TimeUnit.SECONDS), "the HIP run took more than 300 s");
+        assertTrue(run.waitFor(300, java.util.concurrent.TimeUnit.SECONDS), "the " + kind + " run took more than 300 s");
         assertEquals(0, run.exitValue(), Files.readString(log));
-        assertTrue(Files.readString(log).contains("device: hip (asked for hip:0)"), Files.readString(log));
+        assertTrue(Files.readString(log).contains("device: " + kind + " (asked for " + kind + ":0)"), Files.readString(log));
     }
 
     /**
